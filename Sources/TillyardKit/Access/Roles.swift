@@ -1,0 +1,58 @@
+/// One action a person or token may be allowed to perform. Checked in one place: `Principal.require`.
+///
+/// Raw values are the stable names used in API token scopes and the OpenAPI document.
+public enum Permission: String, Codable, Sendable, CaseIterable, Comparable {
+    case dashboardView = "dashboard.view"
+    case orgsRead = "orgs.read"
+    case orgsManage = "orgs.manage"
+    case usersRead = "users.read"
+    case usersManage = "users.manage"
+    case tokensManage = "tokens.manage"
+    case auditRead = "audit.read"
+
+    public static func < (lhs: Permission, rhs: Permission) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// The departments that run a POS estate, plus the merchant's own people.
+public enum Role: String, Codable, Sendable, CaseIterable {
+    /// System administrator: everything in their subtree.
+    case administrator
+    /// Finance (财务): costs, settlement, reports.
+    case finance
+    /// Technical staff (技术): terminals, installs, updates.
+    case technical
+    /// Security (安全): audit trail, risk, compliance.
+    case security
+    /// Service desk (客服热线): tickets for merchants.
+    case serviceDesk = "service_desk"
+    /// Inspector / field technician (巡检/维修).
+    case inspector
+    /// Merchant owner or manager (商户负责人).
+    case merchantOwner = "merchant_owner"
+    /// Cashier (收银员).
+    case cashier
+
+    /// The permissions of each role: the one table that decides who may do what.
+    public var permissions: Set<Permission> {
+        switch self {
+        case .administrator:
+            return Set(Permission.allCases)
+        case .security:
+            return [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage]
+        case .finance, .technical:
+            return [.dashboardView, .orgsRead, .tokensManage]
+        case .serviceDesk, .inspector:
+            return [.dashboardView, .orgsRead]
+        case .merchantOwner:
+            return [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage]
+        case .cashier:
+            return [.dashboardView]
+        }
+    }
+
+    /// Merchant-side roles live on merchant or store nodes; staff roles on acquirer, region or agent nodes.
+    public var isMerchantSide: Bool { self == .merchantOwner || self == .cashier }
+
+    /// Whether a user of this role may be placed on a node of `kind`.
+    public func fits(_ kind: OrgKind) -> Bool { isMerchantSide == kind.isMerchantSide }
+}

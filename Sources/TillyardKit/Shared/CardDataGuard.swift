@@ -1,0 +1,66 @@
+import Foundation
+
+/// Refuses input that carries card data we must never store (PCI DSS): a full card number,
+/// CVV, track data or PIN block. Only a masked PAN (BIN + last 4) may ever enter the system.
+///
+/// It is applied to every JSON body before decoding, so no handler can forget it, and its
+/// error message never echoes the offending value.
+public enum CardDataGuard {
+    /// Field names (lower case, without `_` and `-`) that must never be sent.
+    static let forbiddenKeys: Set<String> = [
+        "pan", "cardnumber", "primaryaccountnumber", "fullpan", "cvv", "cvv2", "cvc", "cvc2", "cid", "securitycode",
+        "track1", "track2", "track3", "trackdata", "magstripe", "pinblock", "pin", "encryptedpin",
+    ]
+
+    /// Throws `unprocessable` naming the field when a JSON object tree carries card data.
+    public static func check(_ json: Any, path: String = "") throws {
+        if let object = json as? [String: Any] {
+            for (key, value) in object {
+                let field = path.isEmpty ? key : "\(path).\(key)"
+                let normalised = key.lowercased().replacingOccurrences(of: "_", with: "").replacingOccurrences(of: "-", with: "")
+                if forbiddenKeys.contains(normalised), !(value is NSNull) {
+                    throw DomainError.unprocessable("field \(field) carries sensitive card data, which Tillyard never accepts; send only a masked PAN (first 6 + last 4)")
+                }
+                try check(value, path: field)
+            }
+        } else if let array = json as? [Any] {
+            for (index, value) in array.enumerated() { try check(value, path: "\(path).\(index)") }
+        } else if let text = json as? String, looksLikeCardData(text) {
+            throw DomainError.unprocessable("field \(path) looks like a full card number or track data, which Tillyard never accepts; send only a masked PAN (first 6 + last 4)")
+        }
+    }
+
+    /// Track 1/2 data, or a bare 15–19 digit number that passes the Luhn check and starts like a card.
+    public static func looksLikeCardData(_ text: String) -> Bool {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasPrefix("%B") || trimmed.hasPrefix(";") && trimmed.contains("=") { return containsLongDigitRun(trimmed) }
+        let digits = trimmed.filter { $0 != " " && $0 != "-" }
+        guard (15...19).contains(digits.count), digits.allSatisfy(\.isASCIIDigitCharacter),
+              let first = digits.first, "3456".contains(first) else { return false }
+        return luhn(digits)
+    }
+
+    /// The Luhn (mod 10) check used by card numbers.
+    public static func luhn(_ digits: String) -> Bool {
+        var sum = 0
+        for (index, character) in digits.reversed().enumerated() {
+            guard var value = character.wholeNumberValue else { return false }
+            if index % 2 == 1 { value *= 2; if value > 9 { value -= 9 } }
+            sum += value
+        }
+        return sum % 10 == 0
+    }
+
+    private static func containsLongDigitRun(_ text: String) -> Bool {
+        var run = 0
+        for character in text {
+            run = character.isASCIIDigitCharacter ? run + 1 : 0
+            if run >= 13 { return true }
+        }
+        return false
+    }
+}
+
+extension Character {
+    var isASCIIDigitCharacter: Bool { isASCII && isNumber }
+}

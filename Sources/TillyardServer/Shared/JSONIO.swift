@@ -1,0 +1,135 @@
+import Foundation
+import Hummingbird
+import TillyardKit
+
+/// A JSON request body that refuses fields it does not know, so a typo ("displayname") is an
+/// error rather than a silently ignored change.
+public protocol APIInput: Decodable, Sendable {
+    associatedtype Field: CodingKey & CaseIterable
+}
+
+/// JSON encoding and strict decoding for the API.
+public enum JSONIO {
+    /// The encoder for every API response: ISO 8601 dates with milliseconds, sorted keys.
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.iso8601)
+        }
+        return encoder
+    }
+
+    /// Encodes a value for a response body.
+    public static func encode(_ value: some Encodable) throws -> ByteBuffer {
+        ByteBuffer(data: try encoder().encode(value))
+    }
+
+    /// Reads the request body (up to the context's limit) and decodes it strictly:
+    /// malformed JSON → 400; unknown, missing or mistyped fields → 422 with the field named;
+    /// card data → 422. Nothing is written before all of this passes.
+    public static func decode<T: APIInput>(_ type: T.Type, from request: Request, context: AppRequestContext) async throws -> T {
+        let buffer = try await request.body.collect(upTo: context.bodyLimit)
+        return try decode(type, from: Data(buffer: buffer))
+    }
+
+    /// Strict decoding of JSON bytes (see `decode(_:from:context:)`).
+    public static func decode<T: APIInput>(_ type: T.Type, from data: Data) throws -> T {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        } catch {
+            throw ProblemError.malformedJSON("request body is not valid JSON")
+        }
+        guard let fields = object as? [String: Any] else {
+            throw ProblemError.malformedJSON("request body must be a JSON object")
+        }
+        try CardDataGuard.check(fields)
+        let allowed = Set(T.Field.allCases.map(\.stringValue))
+        let unknown = fields.keys.filter { !allowed.contains($0) }.sorted()
+        if !unknown.isEmpty {
+            throw DomainError.validation(unknown.map { FieldError(field: $0, message: "is not a known field (allowed: \(allowed.sorted().joined(separator: ", ")))") })
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let error as DecodingError {
+            throw DomainError.validation([fieldError(error)])
+        }
+    }
+
+    /// A readable field error for a decoding failure.
+    static func fieldError(_ error: DecodingError) -> FieldError {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return FieldError(field: path(context.codingPath + [key]), message: "is required")
+        case .typeMismatch(let type, let context):
+            return FieldError(field: path(context.codingPath), message: "must be \(describe(type))")
+        case .valueNotFound(let type, let context):
+            return FieldError(field: path(context.codingPath), message: "must be \(describe(type)), not null")
+        case .dataCorrupted(let context):
+            let detail = context.debugDescription.contains("invalid") ? context.debugDescription : "has an invalid value"
+            return FieldError(field: path(context.codingPath), message: detail)
+        @unknown default:
+            return FieldError(field: "", message: "could not be decoded")
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: return "a string"
+        case is Int.Type, is Int64.Type: return "a whole number"
+        case is Double.Type: return "a number"
+        case is Bool.Type: return "true or false"
+        default:
+            let name = String(describing: type)
+            if name.hasPrefix("Array") { return "an array" }
+            if name.hasPrefix("Dictionary") { return "an object" }
+            return "a \(name)"
+        }
+    }
+}
+
+/// Builds JSON responses.
+public enum JSONResponse {
+    /// A JSON response with a status.
+    public static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: try JSONIO.encode(value)))
+    }
+}
+
+/// One page of an API list: `{"items": [...], "nextCursor": "..."}`.
+public struct PageBody<Item: Encodable & Sendable>: Encodable, Sendable {
+    public var items: [Item]
+    public var nextCursor: String?
+
+    public init<Source: Sendable>(_ page: Page<Source>, _ transform: (Source) -> Item) {
+        items = page.items.map(transform)
+        nextCursor = page.nextCursor
+    }
+}
+
+extension Request {
+    /// Paging parameters from `?limit=&cursor=`.
+    func pageRequest() throws -> PageRequest {
+        try PageRequest.parse(limit: uri.queryParameters["limit"].map(String.init), cursor: uri.queryParameters["cursor"].map(String.init))
+    }
+
+    /// A query parameter as text, nil when absent or empty.
+    func query(_ name: String) -> String? {
+        guard let value = uri.queryParameters[Substring(name)], !value.isEmpty else { return nil }
+        return String(value)
+    }
+}
+
+extension AppRequestContext {
+    /// A path parameter parsed as a typed id; a malformed id is a 404 (it cannot exist).
+    func id<Tag>(_ name: String, resource: String, as: Identifier<Tag>.Type = Identifier<Tag>.self) throws -> Identifier<Tag> {
+        let raw = parameters.get(name) ?? ""
+        guard let id = Identifier<Tag>(validating: raw) else { throw DomainError.notFound(resource: resource, id: raw) }
+        return id
+    }
+}

@@ -1,0 +1,178 @@
+@preconcurrency import AsyncKit
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresKit
+import SQLKit
+import SQLiteKit
+import TillyardKit
+
+/// Where the data lives: an embedded SQLite file (the default, no set-up) or a PostgreSQL server.
+public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
+    case sqlite(path: String)
+    case postgres(url: String)
+
+    /// The location for a data folder and an optional `postgres://` URL (which wins when given).
+    public static func resolve(dataDirectory: String, databaseURL: String?) throws -> DatabaseLocation {
+        if let url = databaseURL, !url.isEmpty {
+            guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
+                throw DomainError.invalid("database-url", "must start with postgres:// (SQLite needs no URL: use --data-dir)")
+            }
+            return .postgres(url: url)
+        }
+        return .sqlite(path: URL(fileURLWithPath: dataDirectory).appendingPathComponent("tillyard.sqlite").path)
+    }
+
+    /// Text for logs: the SQLite path, or the Postgres URL without its password.
+    public var description: String {
+        switch self {
+        case .sqlite(let path): return "sqlite:\(path)"
+        case .postgres(let url):
+            guard var components = URLComponents(string: url) else { return "postgres:(unparseable url)" }
+            if components.password != nil { components.password = "***" }
+            return components.string ?? "postgres"
+        }
+    }
+}
+
+/// Which SQL engine a database is.
+public enum SQLBackend: String, Sendable {
+    case sqlite
+    case postgres
+}
+
+/// Opens SQLite connections with the settings we depend on.
+///
+/// WAL lets readers run while one writer commits; `synchronous=FULL` makes every acknowledged
+/// commit survive power loss (never lose an acknowledged sale); foreign keys are off by default in SQLite.
+struct TillyardSQLiteSource: ConnectionPoolSource {
+    let path: String
+
+    func makeConnection(logger: Logger, on eventLoop: any EventLoop) -> EventLoopFuture<SQLiteConnection> {
+        SQLiteConnection.open(storage: .file(path: path), threadPool: .singleton, logger: logger, on: eventLoop).flatMap { connection in
+            let pragmas = ["PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON"]
+            return pragmas.reduce(eventLoop.makeSucceededFuture(())) { chain, pragma in
+                chain.flatMap { connection.query(pragma).map { _ in } }
+            }.map { connection }.flatMapError { error in
+                connection.close().flatMapThrowing { throw error }
+            }
+        }
+    }
+}
+
+/// The pooled database behind the repositories, for either backend.
+///
+/// On SQLite all writes go through a single connection (a pool of one): SQLite allows one writer
+/// at a time anyway, and queueing in-process is far cheaper than retrying on SQLITE_BUSY.
+/// Reads use a separate pool and proceed concurrently thanks to WAL.
+///
+/// `@unchecked Sendable`: the AsyncKit pools predate strict concurrency but guard their state with
+/// a lock and are documented as safe to share across threads; every stored property is a `let`.
+public final class Database: @unchecked Sendable {
+    public let backend: SQLBackend
+    public let location: DatabaseLocation
+    let logger: Logger
+    private let sqliteReaders: EventLoopGroupConnectionPool<TillyardSQLiteSource>?
+    private let sqliteWriter: EventLoopGroupConnectionPool<TillyardSQLiteSource>?
+    private let postgres: EventLoopGroupConnectionPool<PostgresConnectionSource>?
+
+    private init(location: DatabaseLocation, backend: SQLBackend, logger: Logger,
+                 sqliteReaders: EventLoopGroupConnectionPool<TillyardSQLiteSource>?,
+                 sqliteWriter: EventLoopGroupConnectionPool<TillyardSQLiteSource>?,
+                 postgres: EventLoopGroupConnectionPool<PostgresConnectionSource>?) {
+        self.location = location
+        self.backend = backend
+        self.logger = logger
+        self.sqliteReaders = sqliteReaders
+        self.sqliteWriter = sqliteWriter
+        self.postgres = postgres
+    }
+
+    /// Opens (and for SQLite creates) the database and checks that it answers.
+    public static func open(_ location: DatabaseLocation, logger: Logger = Logger(label: "tillyard.db"),
+                            maxConnections: Int = 8) async throws -> Database {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let database: Database
+        switch location {
+        case .sqlite(let path):
+            let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let source = TillyardSQLiteSource(path: path)
+            let readers = EventLoopGroupConnectionPool(source: source, maxConnectionsPerEventLoop: max(1, maxConnections / 2),
+                                                       requestTimeout: .seconds(60), pruneInterval: nil, logger: logger, on: group)
+            let writer = EventLoopGroupConnectionPool(source: source, maxConnectionsPerEventLoop: 1,
+                                                      requestTimeout: .seconds(120), pruneInterval: nil, logger: logger,
+                                                      on: group.next())
+            database = Database(location: location, backend: .sqlite, logger: logger,
+                                sqliteReaders: readers, sqliteWriter: writer, postgres: nil)
+        case .postgres(let url):
+            let configuration: SQLPostgresConfiguration
+            do {
+                configuration = try SQLPostgresConfiguration(url: url)
+            } catch {
+                throw DomainError.invalid("database-url", "is not a valid postgres:// URL")
+            }
+            let pool = EventLoopGroupConnectionPool(source: PostgresConnectionSource(sqlConfiguration: configuration),
+                                                    maxConnectionsPerEventLoop: max(1, maxConnections / max(1, group.makeIterator().map { $0 }.count)),
+                                                    requestTimeout: .seconds(30), pruneInterval: .seconds(60), logger: logger, on: group)
+            database = Database(location: location, backend: .postgres, logger: logger,
+                                sqliteReaders: nil, sqliteWriter: nil, postgres: pool)
+        }
+        do {
+            try await database.session { try await $0.raw("SELECT 1").run() }
+        } catch {
+            await database.close()
+            throw error
+        }
+        return database
+    }
+
+    /// Runs work on one connection (no transaction).
+    public func session<T: Sendable>(_ work: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        if let pool = sqliteReaders {
+            return try await Self.run(pool, work)
+        }
+        return try await Self.run(postgres!, work)
+    }
+
+    /// Runs work in one transaction on one connection: committed when it returns, rolled back when it throws.
+    public func transaction<T: Sendable>(_ work: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let begin = backend == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN"
+        let body: @Sendable (any SQLDatabase) async throws -> T = { db in
+            try await db.raw(SQLQueryString(begin)).run()
+            do {
+                let result = try await work(db)
+                try await db.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+        if let writer = sqliteWriter {
+            return try await Self.run(writer, body)
+        }
+        return try await Self.run(postgres!, body)
+    }
+
+    private static func run<T: Sendable>(_ pool: EventLoopGroupConnectionPool<TillyardSQLiteSource>,
+                                         _ work: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await pool.withConnection { connection in
+            connection.eventLoop.makeFutureWithTask { try await work(connection.sql(queryLogLevel: nil)) }
+        }.get()
+    }
+
+    private static func run<T: Sendable>(_ pool: EventLoopGroupConnectionPool<PostgresConnectionSource>,
+                                         _ work: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await pool.withConnection { connection in
+            connection.eventLoop.makeFutureWithTask { try await work(connection.sql(queryLogLevel: nil)) }
+        }.get()
+    }
+
+    /// Closes every connection.
+    public func close() async {
+        for pool in [sqliteReaders, sqliteWriter].compactMap({ $0 }) { try? await pool.shutdownAsync() }
+        if let postgres { try? await postgres.shutdownAsync() }
+    }
+}

@@ -1,0 +1,32 @@
+import SQLKit
+import TillyardKit
+
+/// The repositories of every area, bound to one database session.
+struct SQLRepositories: Repositories {
+    let db: any SQLDatabase
+    let backend: SQLBackend
+
+    var orgs: any OrganizationRepository { SQLOrganizationRepository(db: db) }
+    var users: any UserRepository { SQLUserRepository(db: db) }
+    var sessions: any SessionRepository { SQLSessionRepository(db: db) }
+    var tokens: any APITokenRepository { SQLAPITokenRepository(db: db) }
+    var audit: any AuditRepository { SQLAuditRepository(db: db, backend: backend) }
+    var idempotency: any IdempotencyRepository { SQLIdempotencyRepository(db: db) }
+}
+
+/// `Persistence` over a SQLite or PostgreSQL `Database`.
+public struct SQLPersistence: Persistence {
+    public let database: Database
+
+    public init(database: Database) { self.database = database }
+
+    public func read<T: Sendable>(_ work: @escaping @Sendable (any Repositories) async throws -> T) async throws -> T {
+        let backend = database.backend
+        return try await database.session { try await work(SQLRepositories(db: $0, backend: backend)) }
+    }
+
+    public func write<T: Sendable>(_ work: @escaping @Sendable (any Repositories) async throws -> T) async throws -> T {
+        let backend = database.backend
+        return try await database.transaction { try await work(SQLRepositories(db: $0, backend: backend)) }
+    }
+}

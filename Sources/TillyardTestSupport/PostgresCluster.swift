@@ -212,10 +212,16 @@ private struct Server: Sendable {
         // Random rather than sequential names, so several test processes (or stale databases
         // on an external server) never collide. Lowercase, so no quoting is needed.
         let name = "t_" + randomHex(bytes: 8)
-        guard let admin = adminURL.string else { throw PostgresClusterError("invalid server URL") }
+        // The password goes through the environment, so it shows neither in `ps` nor in
+        // error messages (which end up in CI logs).
+        var connect = adminURL
+        let password = connect.password
+        connect.password = nil
+        guard let admin = connect.string else { throw PostgresClusterError("invalid server URL") }
         // -X: ignore ~/.psqlrc; -w: never prompt for a password (there is no terminal).
         try await runCommand([psql, "-X", "-w", "-q", "-v", "ON_ERROR_STOP=1",
-                              "-d", admin, "-c", "CREATE DATABASE \(name)"])
+                              "-d", admin, "-c", "CREATE DATABASE \(name)"],
+                             environment: password.map { ["PGPASSWORD": $0] } ?? [:])
         var fresh = adminURL
         fresh.path = "/" + name
         guard let url = fresh.string else { throw PostgresClusterError("invalid server URL") }
@@ -448,10 +454,13 @@ private struct UnprivilegedUser: Sendable {
 @discardableResult
 private func runCommand(
     _ command: [String], as user: UnprivilegedUser? = nil, in directory: String? = nil,
-    timeout: Duration = .seconds(120)
+    environment: [String: String] = [:], timeout: Duration = .seconds(120)
 ) async throws -> String {
     let argv = (user?.wrapper ?? []) + command
     let process = Process()
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     // A bare name (e.g. "test") is resolved through PATH by /usr/bin/env.
     if argv[0].hasPrefix("/") {
         process.executableURL = URL(fileURLWithPath: argv[0])
@@ -580,5 +589,12 @@ private func readPid(_ path: String) -> pid_t? {
 }
 
 private func processIsAlive(_ pid: pid_t) -> Bool {
-    kill(pid, 0) == 0 || errno == EPERM
+    // A zombie (exited but not yet reaped, e.g. reparented to an init that reaps lazily)
+    // still answers kill(pid, 0); /proc/PID/stat shows its state after the ")" of the name.
+    if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+       let nameEnd = stat.lastIndex(of: ")") {
+        let state = stat[stat.index(after: nameEnd)...].first(where: { $0 != " " })
+        return state != "Z" && state != "X"
+    }
+    return kill(pid, 0) == 0 || errno == EPERM
 }

@@ -1,0 +1,301 @@
+import Foundation
+import Hummingbird
+import TillyardKit
+
+/// Forms of the console. `_csrf` is checked on every one.
+struct LoginForm: Decodable { var username: String; var password: String; var _csrf: String }
+struct CSRFForm: Decodable { var _csrf: String }
+struct OrgForm: Decodable { var parentId: String; var kind: String; var name: String; var code: String; var _csrf: String }
+struct UserForm: Decodable {
+    var orgId: String; var username: String; var displayName: String; var email: String?
+    var role: String; var password: String; var _csrf: String
+}
+struct TokenForm: Decodable { var name: String; var scopes: [String]?; var expiresInDays: String?; var _csrf: String }
+
+/// The web console of the Access area: login, dashboard, organisations, users, tokens, audit.
+struct ConsoleController {
+    let access: AccessService
+    let renderer: ConsoleRenderer
+    let secureCookies: Bool
+
+    func register(on router: Router<AppRequestContext>) {
+        router.get("/") { _, _ in Response.redirect(to: "/console") }
+        router.get("static/console.css") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
+                     body: .init(byteBuffer: ByteBuffer(string: renderer.stylesheet)))
+        }
+        let console = router.group("console")
+        console.get("login", use: loginPage)
+        console.post("login", use: login)
+        console.post("logout", use: logout)
+        console.get("language/:code", use: language)
+        console.get("", use: dashboard)
+        console.get("orgs", use: orgs)
+        console.post("orgs", use: createOrg)
+        console.get("users", use: users)
+        console.post("users", use: createUser)
+        console.get("tokens", use: tokens)
+        console.post("tokens", use: createToken)
+        console.post("tokens/:id/revoke", use: revokeToken)
+        console.get("audit", use: audit)
+    }
+
+    // MARK: - Login
+
+    @Sendable func loginPage(_ request: Request, context: AppRequestContext) async throws -> Response {
+        if context.principal != nil { return .redirect(to: "/console") }
+        return loginForm(context: context, username: "", error: nil, status: .ok)
+    }
+
+    private func loginForm(context: AppRequestContext, username: String, error: String?, status: HTTPResponse.Status) -> Response {
+        let token = Secrets.randomHex(bytes: 16)
+        var response = renderer.page("login", titleKey: "login_title", context: context,
+                                     data: ["loginCsrf": token, "username": username, "error": error as Any], status: status)
+        response.setCookie(Cookie(name: CookieName.loginCSRF, value: token, path: "/console", secure: secureCookies,
+                                  httpOnly: true, sameSite: .strict))
+        return response
+    }
+
+    @Sendable func login(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let form = try await decodeForm(LoginForm.self, request, context)
+        guard let cookie = request.cookies[CookieName.loginCSRF]?.value, Secrets.constantTimeEquals(cookie, form._csrf) else {
+            return loginForm(context: context, username: form.username, error: renderer.text("login_expired", locale: context.locale), status: .forbidden)
+        }
+        do {
+            let result = try await access.login(username: form.username, password: form.password, origin: context.origin)
+            var response = Response.redirect(to: "/console", type: .found)
+            response.setCookie(Cookie(name: CookieName.session, value: result.cookieSecret, maxAge: Int(access.sessionLifetime),
+                                      path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax))
+            return response
+        } catch let error as DomainError {
+            let key: String
+            if case .tooManyRequests = error { key = "login_locked" } else { key = "login_failed" }
+            let status: HTTPResponse.Status = key == "login_locked" ? .tooManyRequests : .unauthorized
+            return loginForm(context: context, username: form.username, error: renderer.text(key, locale: context.locale), status: status)
+        }
+    }
+
+    @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        _ = try await decodeForm(CSRFForm.self, request, context)
+        try await access.logout(principal)
+        var response = Response.redirect(to: "/console/login", type: .found)
+        response.setCookie(Cookie(name: CookieName.session, value: "", maxAge: 0, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax))
+        return response
+    }
+
+    @Sendable func language(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let code = context.parameters.get("code") ?? "en"
+        guard AccessRules.locales.contains(code) else { throw DomainError.notFound(resource: "language", id: code) }
+        // Only go back to our own console pages, never to an arbitrary Referer.
+        let back = request.headers[.referer].flatMap { URL(string: $0)?.path }.flatMap { $0.hasPrefix("/console") ? $0 : nil } ?? "/console"
+        var response = Response.redirect(to: back, type: .found)
+        response.setCookie(Cookie(name: CookieName.language, value: code, maxAge: 365 * 86400, path: "/", secure: secureCookies,
+                                  httpOnly: false, sameSite: .lax))
+        return response
+    }
+
+    // MARK: - Pages
+
+    @Sendable func dashboard(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let counts = try await access.dashboardCounts(by: principal)
+        return renderer.page("dashboard", titleKey: "nav_dashboard", context: context, data: [
+            "counts": ["organizations": counts.organizations, "users": counts.users, "auditEvents": counts.auditEvents],
+            "canAudit": principal.can(.auditRead),
+        ])
+    }
+
+    @Sendable func orgs(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await orgsPage(request, context, error: nil, form: [:], status: .ok)
+    }
+
+    private func orgsPage(_ request: Request, _ context: AppRequestContext, error: String?, form: [String: String],
+                          status: HTTPResponse.Status) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let page = try await access.organizations(kind: nil, page: try request.pageRequest(), by: principal)
+        let locale = context.locale
+        let rows = page.items.map { org -> [String: Any] in
+            ["id": org.id.rawValue, "name": org.name, "code": org.code, "kind": renderer.text("kind_\(org.kind.rawValue)", locale: locale),
+             "depth": String(repeating: "· ", count: max(0, org.depth - 1)), "createdAt": org.createdAt.iso8601]
+        }
+        let parents = page.items.filter { !$0.kind.allowedChildren.isEmpty }.map { org -> [String: Any] in
+            ["id": org.id.rawValue, "name": org.name, "selected": form["parentId"] == org.id.rawValue]
+        }
+        let kinds = OrgKind.allCases.filter { $0 != .acquirer }.map { kind -> [String: Any] in
+            ["value": kind.rawValue, "label": renderer.text("kind_\(kind.rawValue)", locale: locale), "selected": form["kind"] == kind.rawValue]
+        }
+        return renderer.page("orgs", titleKey: "nav_orgs", context: context, data: [
+            "orgs": rows, "parents": parents, "kinds": kinds, "canManage": principal.can(.orgsManage),
+            "next": page.nextCursor as Any, "error": error as Any, "form": form,
+        ], status: status)
+    }
+
+    @Sendable func createOrg(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let form = try await decodeForm(OrgForm.self, request, context)
+        let values = ["parentId": form.parentId, "kind": form.kind, "name": form.name, "code": form.code]
+        do {
+            guard let kind = OrgKind(rawValue: form.kind) else { throw DomainError.invalid("kind", "choose a kind") }
+            guard let parent = OrgID(validating: form.parentId) else { throw DomainError.invalid("parentId", "choose a parent") }
+            _ = try await access.createOrganization(NewOrganization(parentId: parent, kind: kind, name: form.name, code: form.code), by: principal)
+            return .redirect(to: "/console/orgs", type: .found)
+        } catch let error as DomainError {
+            return try await orgsPage(request, context, error: error.message, form: values, status: Self.status(error))
+        }
+    }
+
+    @Sendable func users(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await usersPage(request, context, error: nil, form: [:], status: .ok)
+    }
+
+    private func usersPage(_ request: Request, _ context: AppRequestContext, error: String?, form: [String: String],
+                           status: HTTPResponse.Status) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let page = try await access.users(page: try request.pageRequest(), by: principal)
+        let locale = context.locale
+        let now = access.clock.now()
+        let rows = page.items.map { user -> [String: Any] in
+            ["username": user.username, "displayName": user.displayName, "email": user.email ?? "",
+             "role": renderer.text("role_\(user.role.rawValue)", locale: locale),
+             "status": renderer.text("status_\(user.status.rawValue)", locale: locale),
+             "locked": (user.lockedUntil ?? .distantPast) > now]
+        }
+        var orgOptions: [[String: Any]] = []
+        if principal.can(.usersManage) {
+            let orgs = try await access.organizations(kind: nil, page: PageRequest(limit: PageRequest.maxLimit), by: principal)
+            orgOptions = orgs.items.map { ["id": $0.id.rawValue, "name": $0.name, "selected": form["orgId"] == $0.id.rawValue] }
+        }
+        let roles = Role.allCases.filter { $0.permissions.isSubset(of: principal.permissions) }.map { role -> [String: Any] in
+            ["value": role.rawValue, "label": renderer.text("role_\(role.rawValue)", locale: locale), "selected": form["role"] == role.rawValue]
+        }
+        return renderer.page("users", titleKey: "nav_users", context: context, data: [
+            "users": rows, "orgOptions": orgOptions, "roles": roles, "canManage": principal.can(.usersManage),
+            "next": page.nextCursor as Any, "error": error as Any, "form": form,
+        ], status: status)
+    }
+
+    @Sendable func createUser(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let form = try await decodeForm(UserForm.self, request, context)
+        let values = ["orgId": form.orgId, "username": form.username, "displayName": form.displayName, "email": form.email ?? "", "role": form.role]
+        do {
+            guard let role = Role(rawValue: form.role) else { throw DomainError.invalid("role", "choose a role") }
+            guard let org = OrgID(validating: form.orgId) else { throw DomainError.invalid("orgId", "choose an organisation") }
+            _ = try await access.createUser(NewUser(orgId: org, username: form.username, displayName: form.displayName,
+                                                    email: form.email, role: role, password: form.password), by: principal)
+            return .redirect(to: "/console/users", type: .found)
+        } catch let error as DomainError {
+            return try await usersPage(request, context, error: error.message, form: values, status: Self.status(error))
+        }
+    }
+
+    @Sendable func tokens(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await tokensPage(request, context, issued: nil, error: nil, status: .ok)
+    }
+
+    private func tokensPage(_ request: Request, _ context: AppRequestContext, issued: String?, error: String?,
+                            status: HTTPResponse.Status) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let page = try await access.tokens(page: try request.pageRequest(), by: principal)
+        let rows = page.items.map { token -> [String: Any] in
+            ["id": token.id.rawValue, "name": token.name, "prefix": token.prefix,
+             "scopes": token.scopes.map(\.rawValue).sorted().joined(separator: " "),
+             "createdAt": token.createdAt.iso8601, "lastUsedAt": token.lastUsedAt?.iso8601 ?? "—",
+             "expiresAt": token.expiresAt?.iso8601 ?? "—", "revoked": token.revokedAt != nil]
+        }
+        let scopes = principal.permissions.sorted().map { ["value": $0.rawValue] }
+        return renderer.page("tokens", titleKey: "nav_tokens", context: context, data: [
+            "tokens": rows, "scopes": scopes, "issued": issued as Any, "error": error as Any, "next": page.nextCursor as Any,
+        ], status: status)
+    }
+
+    @Sendable func createToken(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let form = try await decodeForm(TokenForm.self, request, context)
+        do {
+            var scopes = Set<Permission>()
+            for raw in form.scopes ?? [] {
+                guard let scope = Permission(rawValue: raw) else { throw DomainError.invalid("scopes", "unknown scope \(raw)") }
+                scopes.insert(scope)
+            }
+            var days: Int?
+            if let raw = form.expiresInDays, !raw.isEmpty {
+                guard let value = Int(raw) else { throw DomainError.invalid("expiresInDays", "must be a whole number") }
+                days = value
+            }
+            let issued = try await access.createToken(name: form.name, scopes: scopes, expiresInDays: days, by: principal)
+            // Shown once, on this response only; never stored in clear.
+            return try await tokensPage(request, context, issued: issued.plaintext, error: nil, status: .created)
+        } catch let error as DomainError {
+            return try await tokensPage(request, context, issued: nil, error: error.message, status: Self.status(error))
+        }
+    }
+
+    @Sendable func revokeToken(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        _ = try await decodeForm(CSRFForm.self, request, context)
+        let id: TokenID = try context.id("id", resource: "api_token")
+        _ = try await access.revokeToken(id, by: principal)
+        return .redirect(to: "/console/tokens", type: .found)
+    }
+
+    @Sendable func audit(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        try principal.require(.auditRead)
+        let filter = try AccessAPI.auditFilter(request)
+        let page = try await access.auditEvents(filter, page: try request.pageRequest(), by: principal)
+        let rows = page.items.map { event -> [String: Any] in
+            ["seq": event.seq, "at": event.at.iso8601, "actor": event.actor.name, "action": event.action,
+             "resource": "\(event.resourceType) \(event.resourceId)", "outcome": event.outcome.rawValue,
+             "failed": event.outcome != .success, "origin": event.origin, "summary": event.summary]
+        }
+        var verification: [String: Any]?
+        if request.query("verify") != nil {
+            let result = try await access.verifyAuditChain()
+            verification = ["intact": result.firstBreak == nil, "checked": result.checked,
+                            "reason": result.firstBreak?.description ?? ""]
+        }
+        var nextQuery = URLComponents()
+        nextQuery.queryItems = ["action", "actor", "resourceType", "resourceId", "outcome", "from", "to"].compactMap { name in
+            request.query(name).map { URLQueryItem(name: name, value: $0) }
+        } + [URLQueryItem(name: "cursor", value: page.nextCursor)]
+        let filterValues: [String: String] = ["action": filter.action ?? "", "actor": filter.actorName ?? "",
+                                              "resourceType": filter.resourceType ?? "", "resourceId": filter.resourceId ?? "",
+                                              "from": request.query("from") ?? "", "to": request.query("to") ?? ""]
+        let outcomes = AuditOutcome.allCases.map { ["value": $0.rawValue, "selected": filter.outcome == $0] }
+        return renderer.page("audit", titleKey: "nav_audit", context: context, data: [
+            "events": rows, "filter": filterValues, "outcomes": outcomes, "verification": verification as Any,
+            "nextHref": page.nextCursor == nil ? "" : "/console/audit?" + (nextQuery.percentEncodedQuery ?? ""),
+        ])
+    }
+
+    // MARK: - Helpers
+
+    /// Decodes a form and checks its CSRF token against the session's.
+    private func decodeForm<T: Decodable & CSRFCarrying>(_ type: T.Type, _ request: Request, _ context: AppRequestContext) async throws -> T {
+        let form: T
+        do {
+            form = try await URLEncodedFormDecoder().decode(T.self, from: request, context: context)
+        } catch let error as DecodingError {
+            throw DomainError.validation([JSONIO.fieldError(error)])
+        }
+        if let principal = context.principal, case .session(_, let csrf) = principal.credential,
+           !Secrets.constantTimeEquals(csrf, form._csrf) {
+            throw DomainError.forbidden("the form expired or did not come from this console; reload the page and try again")
+        }
+        return form
+    }
+
+    private static func status(_ error: DomainError) -> HTTPResponse.Status {
+        .init(code: Problem.from(error, instance: nil).status)
+    }
+}
+
+/// Forms that carry the `_csrf` field.
+protocol CSRFCarrying { var _csrf: String { get } }
+extension LoginForm: CSRFCarrying {}
+extension CSRFForm: CSRFCarrying {}
+extension OrgForm: CSRFCarrying {}
+extension UserForm: CSRFCarrying {}
+extension TokenForm: CSRFCarrying {}

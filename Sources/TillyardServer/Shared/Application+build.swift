@@ -1,0 +1,64 @@
+import Foundation
+import Hummingbird
+import Logging
+import TillyardKit
+import TillyardStore
+
+/// The services of a running Tillyard, built once by the composition root.
+public struct AppServices: Sendable {
+    public let database: Database
+    public let store: any Persistence
+    public let access: AccessService
+    public let metrics: AppMetrics
+
+    /// Wires the domain services over an open database.
+    public init(database: Database, bcryptCost: UInt8 = 12, clock: Clock = .system) {
+        self.database = database
+        self.store = SQLPersistence(database: database)
+        self.access = AccessService(store: store, hasher: BcryptHasher(cost: bcryptCost), clock: clock)
+        self.metrics = AppMetrics()
+    }
+}
+
+/// Builds the router: every route of the API, the console and operations, behind the one
+/// error middleware. Exposed separately so tests can list the registered routes.
+public func buildRouter(services: AppServices, configuration: AppConfiguration, console: ConsoleRenderer) throws -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: MetricsMiddleware(metrics: services.metrics))
+    router.add(middleware: ErrorMiddleware(console: console))
+    router.add(middleware: AuthMiddleware(access: services.access, bodyLimit: configuration.maxBodyBytes))
+
+    let openAPI = try String(contentsOf: ConsoleRenderer.bundledResources.appendingPathComponent("openapi.yaml"), encoding: .utf8)
+    OperationsRoutes(database: services.database, metrics: services.metrics, openAPI: openAPI).register(on: router)
+
+    let routes = APIRoutes(idempotency: Idempotency(store: services.store, clock: services.access.clock))
+    let api = router.group("api/v1")
+    AccessAPI(access: services.access, routes: routes).register(on: api)
+
+    ConsoleController(access: services.access, renderer: console, secureCookies: configuration.secureCookies).register(on: router)
+    return router
+}
+
+/// The composition root: an application over an already open database (tests, and `serve`
+/// after it has migrated).
+public func buildApplication(configuration: AppConfiguration, services: AppServices) async throws -> some ApplicationProtocol {
+    var logger = Logger(label: "tillyard")
+    logger.logLevel = configuration.logLevel
+    let console = try await ConsoleRenderer.load(resources: ConsoleRenderer.bundledResources)
+    let router = try buildRouter(services: services, configuration: configuration, console: console)
+    return Application(router: router,
+                       configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Tillyard"),
+                       logger: logger)
+}
+
+/// Opens the database the configuration names and applies pending migrations (serve migrates on start).
+public func openDatabase(configuration: AppConfiguration, logger: Logger) async throws -> Database {
+    let database = try await Database.open(try configuration.databaseLocation(), logger: logger)
+    do {
+        try await Migrator(database: database).migrate()
+    } catch {
+        await database.close()
+        throw error
+    }
+    return database
+}

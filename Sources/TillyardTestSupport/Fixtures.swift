@@ -1,0 +1,82 @@
+import Foundation
+import TillyardKit
+import TillyardServer
+import TillyardStore
+import Hummingbird
+
+/// A small organisation tree with two merchants in different regions, users at several
+/// levels, and an API token for each user: the standard cast of tenant-isolation tests.
+public struct Fixtures: Sendable {
+    /// The password of every fixture user.
+    public static let password = "Fixture-pass-1"
+
+    public let acquirer: OrgID
+    public let regionA: OrgID
+    public let regionB: OrgID
+    public let merchantA: OrgID
+    public let merchantB: OrgID
+    public let storeA: OrgID
+    public let storeB: OrgID
+    /// Users by name: admin, regionA.admin, merchantA.owner, merchantB.owner, storeA.cashier, security.
+    public let users: [String: User]
+    /// API tokens (plaintext, all scopes of the user) by user name.
+    public let tokens: [String: String]
+
+    /// Builds the tree on an empty database.
+    public static func make(_ access: AccessService) async throws -> Fixtures {
+        let (admin, _) = try await access.bootstrap(rootName: "Fixture Acquirer", rootCode: "ACQ")
+        let root = try await access.principal(commandLineUser: admin.username)
+        func org(_ parent: OrgID, _ kind: OrgKind, _ name: String) async throws -> OrgID {
+            try await access.createOrganization(NewOrganization(parentId: parent, kind: kind, name: name, code: name.uppercased()), by: root).id
+        }
+        let regionA = try await org(admin.orgId, .region, "region-a")
+        let regionB = try await org(admin.orgId, .region, "region-b")
+        let merchantA = try await org(regionA, .merchant, "merchant-a")
+        let merchantB = try await org(regionB, .merchant, "merchant-b")
+        let storeA = try await org(merchantA, .store, "store-a")
+        let storeB = try await org(merchantB, .store, "store-b")
+        try await access.resetPassword(admin.id, newPassword: password, by: root)
+        var users: [String: User] = ["admin": try await access.principal(commandLineUser: "admin").user]
+        let cast: [(String, Role, OrgID)] = [
+            ("regionA.admin", .administrator, regionA), ("merchantA.owner", .merchantOwner, merchantA),
+            ("merchantB.owner", .merchantOwner, merchantB), ("storeA.cashier", .cashier, storeA),
+            ("security", .security, admin.orgId),
+        ]
+        for (name, role, place) in cast {
+            users[name] = try await access.createUser(NewUser(orgId: place, username: name, displayName: name, role: role,
+                                                              password: password), by: root)
+        }
+        var tokens: [String: String] = [:]
+        for name in users.keys where users[name]!.role.permissions.contains(.tokensManage) {
+            let principal = try await access.principal(commandLineUser: name)
+            tokens[name] = try await access.createToken(name: "\(name) token", scopes: [], expiresInDays: nil, by: principal).plaintext
+        }
+        return Fixtures(acquirer: admin.orgId, regionA: regionA, regionB: regionB, merchantA: merchantA, merchantB: merchantB,
+                        storeA: storeA, storeB: storeB, users: users, tokens: tokens)
+    }
+}
+
+/// A complete application over a fresh test database, for router-level tests.
+public struct TestEnvironment: Sendable {
+    public let backend: TestBackend
+    public let services: AppServices
+    public let configuration: AppConfiguration
+    public let clock: TestClock
+
+    /// Builds services (bcrypt cost 4, a movable clock) over a fresh database, runs `body`, closes it.
+    public static func with(_ backend: TestBackend, maxBodyBytes: Int = 1 << 20,
+                            _ body: (TestEnvironment) async throws -> Void) async throws {
+        try await TestDatabase.with(backend) { database in
+            let clock = TestClock(Date())
+            var configuration = AppConfiguration(bcryptCost: 4)
+            configuration.maxBodyBytes = maxBodyBytes
+            let services = AppServices(database: database, bcryptCost: 4, clock: clock.clock)
+            try await body(TestEnvironment(backend: backend, services: services, configuration: configuration, clock: clock))
+        }
+    }
+
+    /// The application under test.
+    public func application() async throws -> some ApplicationProtocol {
+        try await buildApplication(configuration: configuration, services: services)
+    }
+}

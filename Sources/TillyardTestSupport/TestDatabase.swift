@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+import TillyardKit
+import TillyardServer
+import TillyardStore
+
+/// The database engines every repository suite runs against.
+public enum TestBackend: String, CaseIterable, Sendable, CustomStringConvertible {
+    case sqlite
+    case postgres
+
+    public var description: String { rawValue }
+}
+
+/// Fresh, migrated databases for tests: a temp SQLite file, or a new database on the
+/// throwaway PostgreSQL server (`PostgresCluster`).
+public enum TestDatabase {
+    /// Opens a fresh migrated database. Returns nil for PostgreSQL when no server is available,
+    /// unless `TILLYARD_REQUIRE_POSTGRES=1` (set by CI), which turns that into a failure.
+    public static func open(_ backend: TestBackend) async throws -> Database? {
+        var logger = Logger(label: "tillyard.test")
+        logger.logLevel = .warning
+        let location: DatabaseLocation
+        switch backend {
+        case .sqlite:
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tillyard-test-\(UUID().uuidString)")
+            location = .sqlite(path: folder.appendingPathComponent("tillyard.sqlite").path)
+        case .postgres:
+            guard let url = try await PostgresCluster.freshDatabaseURL() else {
+                if ProcessInfo.processInfo.environment["TILLYARD_REQUIRE_POSTGRES"] == "1" {
+                    throw PostgresClusterError("TILLYARD_REQUIRE_POSTGRES=1 but PostgreSQL is unavailable: \(await PostgresCluster.unavailableReason ?? "unknown")")
+                }
+                return nil
+            }
+            location = .postgres(url: url + "?sslmode=disable")
+        }
+        let database = try await Database.open(location, logger: logger, maxConnections: 4)
+        try await Migrator(database: database).migrate()
+        return database
+    }
+
+    /// Runs `body` with a fresh database of the backend, then closes it and removes SQLite files.
+    /// Does nothing when the backend is unavailable (see `open`).
+    public static func with(_ backend: TestBackend, _ body: (Database) async throws -> Void) async throws {
+        guard let database = try await open(backend) else { return }
+        do {
+            try await body(database)
+        } catch {
+            await close(database)
+            throw error
+        }
+        await close(database)
+    }
+
+    /// Closes a test database and deletes its SQLite folder.
+    public static func close(_ database: Database) async {
+        await database.close()
+        if case .sqlite(let path) = database.location {
+            try? FileManager.default.removeItem(at: URL(fileURLWithPath: path).deletingLastPathComponent())
+        }
+    }
+}
+
+/// A clock tests can move.
+public final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Date
+
+    public init(_ start: Date = Date(timeIntervalSince1970: 1_790_000_000)) { current = start }
+
+    /// Moves time forward.
+    public func advance(_ seconds: TimeInterval) {
+        lock.lock(); defer { lock.unlock() }
+        current = current.addingTimeInterval(seconds)
+    }
+
+    /// The clock to hand to services.
+    public var clock: Clock { Clock { [self] in self.lock.lock(); defer { self.lock.unlock() }; return self.current } }
+}

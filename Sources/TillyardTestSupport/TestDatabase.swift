@@ -15,16 +15,14 @@ public enum TestBackend: String, CaseIterable, Sendable, CustomStringConvertible
 /// Fresh, migrated databases for tests: a temp SQLite file, or a new database on the
 /// throwaway PostgreSQL server (`PostgresCluster`).
 public enum TestDatabase {
-    /// Opens a fresh migrated database. Returns nil for PostgreSQL when no server is available,
-    /// unless `TILLYARD_REQUIRE_POSTGRES=1` (set by CI), which turns that into a failure.
-    public static func open(_ backend: TestBackend) async throws -> Database? {
-        var logger = Logger(label: "tillyard.test")
-        logger.logLevel = .warning
-        let location: DatabaseLocation
+    /// A fresh, empty place for a database: a new temp SQLite path, or a new database on the
+    /// throwaway PostgreSQL server. Nil for PostgreSQL when no server is available, unless
+    /// `TILLYARD_REQUIRE_POSTGRES=1` (set by CI), which turns that into a failure.
+    public static func freshLocation(_ backend: TestBackend) async throws -> DatabaseLocation? {
         switch backend {
         case .sqlite:
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tillyard-test-\(UUID().uuidString)")
-            location = .sqlite(path: folder.appendingPathComponent("tillyard.sqlite").path)
+            return .sqlite(path: folder.appendingPathComponent("tillyard.sqlite").path)
         case .postgres:
             guard let url = try await PostgresCluster.freshDatabaseURL() else {
                 if ProcessInfo.processInfo.environment["TILLYARD_REQUIRE_POSTGRES"] == "1" {
@@ -32,8 +30,15 @@ public enum TestDatabase {
                 }
                 return nil
             }
-            location = .postgres(url: url + "?sslmode=disable")
+            return .postgres(url: url + "?sslmode=disable")
         }
+    }
+
+    /// Opens a fresh migrated database (nil when the backend is unavailable; see `freshLocation`).
+    public static func open(_ backend: TestBackend) async throws -> Database? {
+        var logger = Logger(label: "tillyard.test")
+        logger.logLevel = .warning
+        guard let location = try await freshLocation(backend) else { return nil }
         let database = try await Database.open(location, logger: logger, maxConnections: 4)
         try await Migrator(database: database).migrate()
         return database

@@ -53,7 +53,8 @@ func withServices<T>(_ configuration: AppConfiguration, migrate: Bool = true,
         database = migrate ? try await openDatabase(configuration: configuration, logger: logger)
             : try await Database.open(try configuration.databaseLocation(), logger: logger)
     } catch {
-        throw CLIError(message: "cannot open the database (\(String(describing: try? configuration.databaseLocation()))): \(describe(error))")
+        let place = (try? configuration.databaseLocation()).map { " \($0)" } ?? ""
+        throw CLIError(message: "cannot open the database\(place): \(describe(error))")
     }
     let services = AppServices(database: database, bcryptCost: configuration.bcryptCost)
     do {

@@ -119,12 +119,9 @@ struct ConsoleController {
             ["id": org.id.rawValue, "name": org.name, "code": org.code, "kind": renderer.text("kind_\(org.kind.rawValue)", locale: locale),
              "depth": String(repeating: "· ", count: max(0, org.depth - 1)), "createdAt": org.createdAt.iso8601]
         }
-        let parents = page.items.filter { !$0.kind.allowedChildren.isEmpty }.map { org -> [String: Any] in
-            ["id": org.id.rawValue, "name": org.name, "selected": form["parentId"] == org.id.rawValue]
-        }
-        let kinds = OrgKind.allCases.filter { $0 != .acquirer }.map { kind -> [String: Any] in
-            ["value": kind.rawValue, "label": renderer.text("kind_\(kind.rawValue)", locale: locale), "selected": form["kind"] == kind.rawValue]
-        }
+        let parents = principal.can(.orgsManage)
+            ? try await orgOptions(principal, selected: form["parentId"]) { !$0.kind.allowedChildren.isEmpty } : []
+        let kinds = options(OrgKind.allCases.filter { $0 != .acquirer }, prefix: "kind", selected: form["kind"], locale: locale)
         return renderer.page("orgs", titleKey: "nav_orgs", context: context, data: [
             "orgs": rows, "parents": parents, "kinds": kinds, "canManage": principal.can(.orgsManage),
             "next": page.nextCursor as Any, "error": error as Any, "form": form,
@@ -161,14 +158,9 @@ struct ConsoleController {
              "status": renderer.text("status_\(user.status.rawValue)", locale: locale),
              "locked": (user.lockedUntil ?? .distantPast) > now]
         }
-        var orgOptions: [[String: Any]] = []
-        if principal.can(.usersManage) {
-            let orgs = try await access.organizations(kind: nil, page: PageRequest(limit: PageRequest.maxLimit), by: principal)
-            orgOptions = orgs.items.map { ["id": $0.id.rawValue, "name": $0.name, "selected": form["orgId"] == $0.id.rawValue] }
-        }
-        let roles = Role.allCases.filter { $0.permissions.isSubset(of: principal.permissions) }.map { role -> [String: Any] in
-            ["value": role.rawValue, "label": renderer.text("role_\(role.rawValue)", locale: locale), "selected": form["role"] == role.rawValue]
-        }
+        let orgOptions = principal.can(.usersManage) ? try await orgOptions(principal, selected: form["orgId"]) { _ in true } : []
+        let roles = options(Role.allCases.filter { $0.permissions.isSubset(of: principal.permissions) }, prefix: "role",
+                            selected: form["role"], locale: locale)
         return renderer.page("users", titleKey: "nav_users", context: context, data: [
             "users": rows, "orgOptions": orgOptions, "roles": roles, "canManage": principal.can(.usersManage),
             "next": page.nextCursor as Any, "error": error as Any, "form": form,
@@ -271,6 +263,20 @@ struct ConsoleController {
     }
 
     // MARK: - Helpers
+
+    /// `<option>` entries for the organisations the caller can see (the first 200, newest first),
+    /// filtered, with the previously chosen one selected.
+    private func orgOptions(_ principal: Principal, selected: String?,
+                            where include: (Organization) -> Bool) async throws -> [[String: Any]] {
+        let orgs = try await access.organizations(kind: nil, page: PageRequest(limit: PageRequest.maxLimit), by: principal)
+        return orgs.items.filter(include).map { ["id": $0.id.rawValue, "name": $0.name, "selected": selected == $0.id.rawValue] }
+    }
+
+    /// `<option>` entries for an enumeration, labelled from the catalog (`prefix_rawValue`).
+    private func options<E: RawRepresentable>(_ values: [E], prefix: String, selected: String?, locale: String) -> [[String: Any]]
+    where E.RawValue == String {
+        values.map { ["value": $0.rawValue, "label": renderer.text("\(prefix)_\($0.rawValue)", locale: locale), "selected": selected == $0.rawValue] }
+    }
 
     /// Decodes a form and checks its CSRF token against the session's.
     private func decodeForm<T: Decodable & CSRFCarrying>(_ type: T.Type, _ request: Request, _ context: AppRequestContext) async throws -> T {

@@ -24,6 +24,8 @@ public struct AppServices: Sendable {
 /// error middleware. Exposed separately so tests can list the registered routes.
 public func buildRouter(services: AppServices, configuration: AppConfiguration, console: ConsoleRenderer) throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
+    // Method and path only, at debug: bodies may carry personal data and are never logged.
+    router.add(middleware: LogRequestsMiddleware(.debug))
     router.add(middleware: MetricsMiddleware(metrics: services.metrics))
     router.add(middleware: ErrorMiddleware(console: console))
     router.add(middleware: AuthMiddleware(access: services.access, bodyLimit: configuration.maxBodyBytes))

@@ -240,7 +240,8 @@ struct ConsoleController {
         let rows = page.items.map { event -> [String: Any] in
             ["seq": event.seq, "at": event.at.iso8601, "actor": event.actor.name, "action": event.action,
              "resource": "\(event.resourceType) \(event.resourceId)", "outcome": event.outcome.rawValue,
-             "failed": event.outcome != .success, "origin": event.origin, "summary": event.summary]
+             "failed": event.outcome != .success, "origin": event.origin,
+             "summary": Self.summaryLines(event.summary)]
         }
         var verification: [String: Any]?
         if request.query("verify") != nil {
@@ -291,6 +292,12 @@ struct ConsoleController {
             throw DomainError.forbidden("the form expired or did not come from this console; reload the page and try again")
         }
         return form
+    }
+
+    /// An event's summary as "key: value" lines, in key order.
+    static func summaryLines(_ json: String) -> [[String: String]] {
+        let fields = (try? JSONDecoder().decode([String: String].self, from: Data(json.utf8))) ?? [:]
+        return fields.keys.sorted().map { ["key": $0, "value": fields[$0] ?? ""] }
     }
 
     private static func status(_ error: DomainError) -> HTTPResponse.Status {

@@ -96,10 +96,15 @@ public struct AccessService: Sendable {
     /// Console session lifetime.
     public var sessionLifetime: TimeInterval = 12 * 3600
 
+    /// A hash made with the configured hasher (so with its cost), checked against for unknown
+    /// usernames so that the answer takes as long as for a real one.
+    private let timingDummyHash: String
+
     public init(store: any Persistence, hasher: any PasswordHasher, clock: Clock = .system) {
         self.store = store
         self.hasher = hasher
         self.clock = clock
+        self.timingDummyHash = hasher.hash(Secrets.randomHex(bytes: 16))
     }
 
     // MARK: - Bootstrap
@@ -152,7 +157,7 @@ public struct AccessService: Sendable {
             return (user, org)
         }) else {
             // Still spend the time of a bcrypt check so that timing does not reveal which usernames exist.
-            _ = hasher.verify(password, hash: Self.timingDummyHash)
+            _ = hasher.verify(password, hash: timingDummyHash)
             throw wrong
         }
         let actor = AuditActor(kind: .user, id: user.id.rawValue, name: user.username)
@@ -174,10 +179,19 @@ public struct AccessService: Sendable {
             throw wrong
         }
         guard hasher.verify(password, hash: user.passwordHash) else {
-            let failures = user.failedLogins + 1
-            let lock = failures >= AccessRules.maxFailedLogins ? now.addingTimeInterval(AccessRules.lockout) : nil
-            try await record(.failure, lock == nil ? "wrong password" : "wrong password; locked", failedLogins: lock == nil ? failures : 0, lockedUntil: lock)
-            if lock != nil {
+            // Counted in the database, not from what was read above: parallel wrong guesses must
+            // each count, or an attacker could guess concurrently without ever being locked out.
+            let locked = try await store.write { repos -> Bool in
+                let locked = try await repos.users.recordFailedLogin(user.id, threshold: AccessRules.maxFailedLogins,
+                                                                     lockUntil: now.addingTimeInterval(AccessRules.lockout))
+                _ = try await repos.audit.append(
+                    AuditDraft(orgId: user.orgId, actor: actor, action: "session.login", resourceType: "user",
+                               resourceId: user.id.rawValue, outcome: .failure, origin: origin,
+                               summary: ["reason": locked ? "wrong password; locked" : "wrong password"]),
+                    orgPath: org.path, at: now)
+                return locked
+            }
+            if locked {
                 throw DomainError.tooManyRequests("account locked after too many failed logins; try again later")
             }
             throw wrong
@@ -197,8 +211,6 @@ public struct AccessService: Sendable {
         return LoginResult(cookieSecret: secret, session: session, user: user)
     }
 
-    /// A valid bcrypt hash of a random string, verified against for unknown usernames.
-    private static let timingDummyHash = "$2b$12$C6UzMDM.H6dfI/f/IKcEeO5CkTKuLoFnyk1gA5nxTkZ0aP9R4v/8q"
 
     /// The principal behind a session cookie, or nil when the session is unknown or expired.
     public func principal(sessionSecret: String, origin: String) async throws -> Principal? {

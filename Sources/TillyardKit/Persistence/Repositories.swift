@@ -24,6 +24,9 @@ public protocol UserRepository: Sendable {
     func update(_ user: User) async throws
     /// Records a login attempt's effect on the lock-out counters without a version bump.
     func recordLoginAttempt(_ id: UserID, failedLogins: Int, lockedUntil: Date?) async throws
+    /// Counts one failed login atomically; at `threshold` failures locks the account until
+    /// `lockUntil` and restarts the count. Returns whether this failure locked it.
+    func recordFailedLogin(_ id: UserID, threshold: Int, lockUntil: Date) async throws -> Bool
 }
 
 /// Console session storage.

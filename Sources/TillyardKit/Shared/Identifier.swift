@@ -39,7 +39,9 @@ public struct Identifier<Tag>: RawRepresentable, Hashable, Codable, Sendable, Cu
 public enum UUIDv7 {
     /// Builds a UUIDv7 string: 48 bits of Unix milliseconds, version 7, 74 random bits.
     public static func make(now: Date = Date()) -> String {
-        let millis = UInt64(max(0, now.timeIntervalSince1970 * 1000))
+        // The same (rounded) milliseconds as `EpochMillis`: truncating the Double product would turn
+        // some exact milliseconds into the one before, breaking time order between adjacent ones.
+        let millis = UInt64(max(0, EpochMillis.from(now)))
         var bytes = [UInt8](repeating: 0, count: 16)
         for index in 0..<6 {
             bytes[index] = UInt8((millis >> (8 * (5 - UInt64(index)))) & 0xFF)

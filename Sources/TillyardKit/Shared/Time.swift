@@ -26,6 +26,9 @@ public enum EpochMillis {
 extension Date {
     /// ISO 8601 in UTC with milliseconds: the one text form of time in APIs and exports.
     public var iso8601: String {
-        formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        // Print the stored (rounded) millisecond. The formatter truncates, and a binary fraction such
+        // as .123 is really .12299…, so format a point safely inside that millisecond.
+        Date(timeIntervalSince1970: (Double(EpochMillis.from(self)) + 0.25) / 1000)
+            .formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 }

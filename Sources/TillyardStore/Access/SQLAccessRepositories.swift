@@ -129,6 +129,16 @@ struct SQLUserRepository: UserRepository {
             """).run()
     }
 
+    func recordFailedLogin(_ id: UserID, threshold: Int, lockUntil: Date) async throws -> Bool {
+        // The row lock of the UPDATE (and SQLite's single writer) serialises concurrent failures.
+        let failures = try await db.raw("""
+            UPDATE users SET failed_logins = failed_logins + 1 WHERE id = \(bind: id.rawValue) RETURNING failed_logins
+            """).first()?.decode(column: "failed_logins", as: Int.self) ?? 0
+        guard failures >= threshold else { return false }
+        try await recordLoginAttempt(id, failedLogins: 0, lockedUntil: lockUntil)
+        return true
+    }
+
     static func decode(_ row: any SQLRow) throws -> User {
         User(
             id: UserID(rawValue: try row.decode(column: "id", as: String.self)),

@@ -80,16 +80,16 @@ struct SQLIdempotencyRepository: IdempotencyRepository {
 
     func claim(_ record: IdempotencyRecord) async throws -> IdempotencyRecord? {
         if let existing = try await find(scope: record.scope, key: record.key) { return existing }
-        do {
-            try await db.raw("""
-                INSERT INTO idempotency_keys (scope, key, org_id, request_hash, status, body, created_at)
-                VALUES (\(bind: record.scope), \(bind: record.key), \(bind: record.orgId.rawValue), \(bind: record.requestHash),
-                        NULL, NULL, \(bind: record.createdAt.millis))
-                """).run()
-            return nil
-        } catch where Dialect.isUniqueViolation(error) {
-            return try await find(scope: record.scope, key: record.key)
-        }
+        // ON CONFLICT rather than catching the duplicate: on PostgreSQL a failed statement aborts the
+        // transaction, so the look-up of a racing winner's record would fail too.
+        let inserted = try await db.raw("""
+            INSERT INTO idempotency_keys (scope, key, org_id, request_hash, status, body, created_at)
+            VALUES (\(bind: record.scope), \(bind: record.key), \(bind: record.orgId.rawValue), \(bind: record.requestHash),
+                    NULL, NULL, \(bind: record.createdAt.millis))
+            ON CONFLICT (scope, key) DO NOTHING
+            RETURNING key
+            """).all()
+        return inserted.isEmpty ? try await find(scope: record.scope, key: record.key) : nil
     }
 
     func complete(scope: String, key: String, status: Int, body: Data) async throws {

@@ -1,0 +1,116 @@
+import Foundation
+import SQLKit
+import Testing
+import TillyardKit
+import TillyardStore
+import TillyardTestSupport
+
+/// Schema migrations on both engines: nothing pending after opening, edited or unknown
+/// migrations refused, re-running harmless, and a failing migration leaves no trace.
+@Suite struct MigratorTests {
+    static func appliedVersions(_ database: Database) async throws -> [Int] {
+        try await database.session { db in
+            try await db.raw("SELECT version FROM schema_migrations ORDER BY version").all().map {
+                try $0.decode(column: "version", as: Int.self)
+            }
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func freshDatabaseHasNoPendingMigrations(backend: TestBackend) async throws {
+        try await TestDatabase.with(backend) { database in
+            #expect(try await Migrator(database: database).pending().isEmpty)
+            #expect(try await Self.appliedVersions(database) == Migrator.all.map(\.version))
+            // The schema is really there: every table of migration 1 answers.
+            for table in ["organizations", "users", "sessions", "api_tokens", "audit_events", "idempotency_keys"] {
+                let count = try await database.session { db in
+                    try await db.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()?.decode(column: "n", as: Int.self)
+                }
+                #expect(count == 0, "table \(table)")
+            }
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func migrateIsIdempotent(backend: TestBackend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let migrator = Migrator(database: database)
+            let again = try await migrator.migrate()
+            #expect(again.applied.isEmpty)
+            #expect(again.pending.isEmpty)
+            let third = try await migrator.migrate()
+            #expect(third.applied.isEmpty)
+            #expect(try await Self.appliedVersions(database) == [1])
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func editedMigrationIsAConflict(backend: TestBackend) async throws {
+        try await TestDatabase.with(backend) { database in
+            try await database.session { db in try await db.raw("UPDATE schema_migrations SET checksum = 'x'").run() }
+            let migrator = Migrator(database: database)
+            let error = await #expect(throws: DomainError.self) { try await migrator.pending() }
+            #expect(error?.isConflict == true)
+            #expect(error?.message.contains("migration 1 access was changed after it was applied") == true, "\(String(describing: error))")
+            await #expect(throws: DomainError.self) { try await migrator.migrate() }
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func databaseNewerThanTheCodeIsAConflict(backend: TestBackend) async throws {
+        try await TestDatabase.with(backend) { database in
+            try await database.session { db in
+                try await db.raw("""
+                    INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (999, 'future', 'abc', 0)
+                    """).run()
+            }
+            let error = await #expect(throws: DomainError.self) { try await Migrator(database: database).pending() }
+            #expect(error?.isConflict == true)
+            #expect(error?.message.contains("newer than this version of Tillyard knows") == true, "\(String(describing: error))")
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func newMigrationIsAppliedOnceAndRecorded(backend: TestBackend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let extra = Migration(version: 2, name: "extra", statements: [
+                "CREATE TABLE extra_things (id TEXT PRIMARY KEY, path {PATH} NOT NULL)",
+                "INSERT INTO extra_things (id, path) VALUES ('a', '/a/')",
+            ])
+            let migrator = Migrator(database: database, migrations: Migrator.all + [extra])
+            #expect(try await migrator.pending().map(\.version) == [2])
+            let report = try await migrator.migrate()
+            #expect(report.applied == ["2 extra"])
+            #expect(try await migrator.pending().isEmpty)
+            #expect(try await migrator.migrate().applied.isEmpty)
+            #expect(try await Self.appliedVersions(database) == [1, 2])
+            let rows = try await database.session { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM extra_things").first()?.decode(column: "n", as: Int.self)
+            }
+            #expect(rows == 1, "statements ran exactly once")
+            // The released code, which only knows migration 1, now refuses this database.
+            await #expect(throws: DomainError.self) { try await Migrator(database: database).pending() }
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func failingMigrationIsRolledBackEntirely(backend: TestBackend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let broken = Migration(version: 2, name: "broken", statements: [
+                "CREATE TABLE half_done (id TEXT PRIMARY KEY)",
+                "INSERT INTO half_done (id) VALUES ('x')",
+                "THIS IS NOT SQL",
+            ])
+            let migrator = Migrator(database: database, migrations: Migrator.all + [broken])
+            await #expect(throws: (any Error).self) { try await migrator.migrate() }
+            let applied = try await Self.appliedVersions(database)
+            #expect(applied == [1])
+            let pending = try await migrator.pending().map(\.version)
+            #expect(pending == [2], "still pending, so a fixed release can apply it")
+            // DDL is transactional on both engines: the table of the first statement is gone too.
+            await #expect(throws: (any Error).self) {
+                try await database.session { db in try await db.raw("SELECT COUNT(*) AS n FROM half_done").run() }
+            }
+        }
+    }
+}

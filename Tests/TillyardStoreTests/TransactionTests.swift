@@ -1,0 +1,81 @@
+import Foundation
+import SQLKit
+import Testing
+import TillyardKit
+import TillyardStore
+import TillyardTestSupport
+
+/// A write is one transaction on both engines: it commits as a whole or leaves nothing behind.
+@Suite struct TransactionTests {
+    @Test(arguments: TestBackend.allCases)
+    func throwingMidwayRollsBackEverything(backend: TestBackend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let store = SQLPersistence(database: database)
+            let root = Rows.org(under: nil, kind: .acquirer, name: "root")
+            let user = Rows.user("alice", in: root)
+            await #expect(throws: Boom.self) {
+                try await store.write { repos in
+                    try await repos.orgs.insert(root)
+                    try await repos.users.insert(user)
+                    _ = try await repos.audit.append(
+                        AuditDraft(orgId: root.id, actor: .system, action: "test.write", resourceType: "user",
+                                   resourceId: user.id.rawValue, origin: "test"),
+                        orgPath: root.path, at: Rows.base)
+                    throw Boom()
+                }
+            }
+            let left = try await store.read { repos in
+                (org: try await repos.orgs.find(root.id), user: try await repos.users.find(user.id),
+                 orgs: try await repos.orgs.count(under: "/"), audit: try await repos.audit.scan(after: 0, limit: 10).count)
+            }
+            #expect(left.org == nil)
+            #expect(left.user == nil)
+            #expect(left.orgs == 0)
+            #expect(left.audit == 0)
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func failedStatementRollsBackEarlierOnesAndTheConnectionStaysUsable(backend: TestBackend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let store = SQLPersistence(database: database)
+            let root = Rows.org(under: nil, kind: .acquirer, name: "root")
+            try await store.write { repos in
+                try await repos.orgs.insert(root)
+                try await repos.users.insert(Rows.user("taken", in: root))
+            }
+            for attempt in 0..<6 {
+                let region = Rows.org(.generate(), under: root, kind: .region, name: "region-\(attempt)")
+                let error = await #expect(throws: DomainError.self) {
+                    try await store.write { repos in
+                        try await repos.orgs.insert(region)
+                        try await repos.users.insert(Rows.user("taken", in: region, created: Rows.at(1)))
+                    }
+                }
+                #expect(error?.isConflict == true)
+                #expect(try await store.read { try await $0.orgs.find(region.id) } == nil, "attempt \(attempt) left its org behind")
+            }
+            // Connections that saw a failed transaction work normally afterwards.
+            for index in 0..<6 {
+                try await store.write { try await $0.users.insert(Rows.user("fresh\(index)", in: root, created: Rows.at(Double(index + 2)))) }
+            }
+            #expect(try await store.read { try await $0.users.count(under: "/") } == 7)
+            #expect(try await store.read { try await $0.orgs.count(under: "/") } == 1)
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func committedWritesAreVisibleToLaterReads(backend: TestBackend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let store = SQLPersistence(database: database)
+            let root = Rows.org(under: nil, kind: .acquirer, name: "root")
+            let returned = try await store.write { repos -> Int in
+                try await repos.orgs.insert(root)
+                // Inside the transaction its own writes are visible.
+                return try await repos.orgs.count(under: "/")
+            }
+            #expect(returned == 1)
+            #expect(try await store.read { try await $0.orgs.find(root.id) } == root)
+        }
+    }
+}

@@ -56,7 +56,14 @@ func withServices<T>(_ configuration: AppConfiguration, migrate: Bool = true,
         let place = (try? configuration.databaseLocation()).map { " \($0)" } ?? ""
         throw CLIError(message: "cannot open the database\(place): \(describe(error))")
     }
-    let services = AppServices(database: database, bcryptCost: configuration.bcryptCost)
+    let services: AppServices
+    do {
+        services = AppServices(database: database, bcryptCost: configuration.bcryptCost,
+                               accountKey: try AccountKey.load(dataDirectory: configuration.dataDirectory))
+    } catch {
+        await database.close()
+        throw CLIError(message: "cannot load the account key: \(describe(error))")
+    }
     do {
         let result = try await body(services)
         await database.close()
@@ -97,7 +104,7 @@ struct Serve: AsyncParsableCommand {
         try await withServices(configuration) { services in
             let url = "http://\(configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host):\(configuration.port)/console"
             if demo {
-                let logins = try await DemoData.seed(services.access)
+                let logins = try await DemoData.seed(services.access, estate: services.estate)
                 print("Tillyard demo on \(services.database.location)")
                 print("Console: \(url)")
                 print("Demo logins (password for all: \(DemoData.password)):")
@@ -146,7 +153,7 @@ struct Demo: AsyncParsableCommand {
 
     func run() async throws {
         try await withServices(try storage.configuration()) { services in
-            let logins = try await DemoData.seed(services.access)
+            let logins = try await DemoData.seed(services.access, estate: services.estate)
             print("Demo ready. Logins (password for all: \(DemoData.password)):")
             for login in logins { print("  \(login.username) (\(login.role.rawValue))") }
         }

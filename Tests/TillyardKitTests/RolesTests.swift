@@ -22,12 +22,21 @@ import TillyardKit
     }
 
     @Test func theMatrix() {
-        #expect(Role.security.permissions == [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage])
-        #expect(Role.finance.permissions == [.dashboardView, .orgsRead, .tokensManage])
-        #expect(Role.technical.permissions == [.dashboardView, .orgsRead, .tokensManage])
-        #expect(Role.serviceDesk.permissions == [.dashboardView, .orgsRead])
-        #expect(Role.inspector.permissions == [.dashboardView, .orgsRead])
-        #expect(Role.merchantOwner.permissions == [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage])
+        #expect(Role.security.permissions == [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage, .estateRead])
+        #expect(Role.finance.permissions == [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateCosts])
+        #expect(Role.technical.permissions == [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateManage, .estateBind,
+                                               .estateInstall, .modelsManage])
+        #expect(Role.serviceDesk.permissions == [.dashboardView, .orgsRead, .estateRead])
+        #expect(Role.inspector.permissions == [.dashboardView, .orgsRead, .estateRead, .estateInstall])
+        #expect(Role.merchantOwner.permissions == [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage,
+                                                   .estateRead])
+    }
+
+    @Test func onlyFinanceAndAdministratorsSeeCostsAndMerchantsNeverChangeTheEstate() {
+        #expect(Set(Role.allCases.filter { $0.permissions.contains(.estateCosts) }) == [.administrator, .finance])
+        for role in [Role.merchantOwner, .cashier] {
+            #expect(role.permissions.isDisjoint(with: [.estateManage, .estateBind, .estateInstall, .modelsManage]))
+        }
     }
 
     @Test func onlyAdministratorsAndSecurityReadTheAuditTrail() {
@@ -58,6 +67,7 @@ import TillyardKit
     @Test func permissionNamesAreStable() {
         #expect(Permission.allCases.map(\.rawValue) == [
             "dashboard.view", "orgs.read", "orgs.manage", "users.read", "users.manage", "tokens.manage", "audit.read",
+            "estate.read", "estate.manage", "estate.bind", "estate.install", "estate.costs", "models.manage",
         ])
         #expect(Role.allCases.map(\.rawValue) == [
             "administrator", "finance", "technical", "security", "service_desk", "inspector", "merchant_owner", "cashier",

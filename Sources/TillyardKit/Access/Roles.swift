@@ -9,6 +9,18 @@ public enum Permission: String, Codable, Sendable, CaseIterable, Comparable {
     case usersManage = "users.manage"
     case tokensManage = "tokens.manage"
     case auditRead = "audit.read"
+    /// See terminal dossiers, models and history.
+    case estateRead = "estate.read"
+    /// Stock-in, transfers, receipts, repairs, scrapping, return to stock, CSV import.
+    case estateManage = "estate.manage"
+    /// Bind and unbind terminals to merchants.
+    case estateBind = "estate.bind"
+    /// Field work: install, commission, remove.
+    case estateInstall = "estate.install"
+    /// See purchase costs.
+    case estateCosts = "estate.costs"
+    /// Maintain the model catalogue and its certifications.
+    case modelsManage = "models.manage"
 
     public static func < (lhs: Permission, rhs: Permission) -> Bool { lhs.rawValue < rhs.rawValue }
 }
@@ -38,13 +50,17 @@ public enum Role: String, Codable, Sendable, CaseIterable {
         case .administrator:
             return Set(Permission.allCases)
         case .security:
-            return [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage]
-        case .finance, .technical:
-            return [.dashboardView, .orgsRead, .tokensManage]
-        case .serviceDesk, .inspector:
-            return [.dashboardView, .orgsRead]
+            return [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage, .estateRead]
+        case .finance:
+            return [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateCosts]
+        case .technical:
+            return [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateManage, .estateBind, .estateInstall, .modelsManage]
+        case .serviceDesk:
+            return [.dashboardView, .orgsRead, .estateRead]
+        case .inspector:
+            return [.dashboardView, .orgsRead, .estateRead, .estateInstall]
         case .merchantOwner:
-            return [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage]
+            return [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage, .estateRead]
         case .cashier:
             return [.dashboardView]
         }

@@ -105,6 +105,9 @@ public protocol Repositories: Sendable {
     var tokens: any APITokenRepository { get }
     var audit: any AuditRepository { get }
     var idempotency: any IdempotencyRepository { get }
+    var models: any TerminalModelRepository { get }
+    var terminals: any TerminalRepository { get }
+    var bindings: any BindingRepository { get }
 }
 
 /// Entry point to storage for services: units of work over the repositories.

@@ -13,18 +13,23 @@ public enum CardDataGuard {
     ]
 
     /// Throws `unprocessable` naming the field when a JSON object tree carries card data.
-    public static func check(_ json: Any, path: String = "") throws {
+    ///
+    /// `allowing` names fields (dotted paths) whose digits are expected and are masked and
+    /// fingerprinted at once by their handler, such as a settlement account number (which in
+    /// China is often a debit card number); only the digit-pattern check is skipped for them.
+    public static func check(_ json: Any, path: String = "", allowing: Set<String> = []) throws {
         if let object = json as? [String: Any] {
             for (key, value) in object {
                 let field = path.isEmpty ? key : "\(path).\(key)"
+                if allowing.contains(field), value is String { continue }
                 let normalised = key.lowercased().replacingOccurrences(of: "_", with: "").replacingOccurrences(of: "-", with: "")
                 if forbiddenKeys.contains(normalised), !(value is NSNull) {
                     throw DomainError.unprocessable("field \(field) carries sensitive card data, which Tillyard never accepts; send only a masked PAN (first 6 + last 4)")
                 }
-                try check(value, path: field)
+                try check(value, path: field, allowing: allowing)
             }
         } else if let array = json as? [Any] {
-            for (index, value) in array.enumerated() { try check(value, path: "\(path).\(index)") }
+            for (index, value) in array.enumerated() { try check(value, path: "\(path).\(index)", allowing: allowing) }
         } else if let text = json as? String, looksLikeCardData(text) {
             throw DomainError.unprocessable("field \(path) looks like a full card number or track data, which Tillyard never accepts; send only a masked PAN (first 6 + last 4)")
         }

@@ -256,7 +256,8 @@ struct AccessAPI {
             return try JSONResponse.make(PageBody(page) { TokenBody($0) })
         }
         api.post("tokens") { request, context in
-            try await routes.create(request, context) { (input: CreateTokenInput, principal) in
+            // The secret is shown once: a replay of this create returns the token without it.
+            try await routes.create(request, context, storedForReplay: Self.withoutSecret) { (input: CreateTokenInput, principal) in
                 let issued = try await access.createToken(name: input.name, scopes: Set(input.scopes ?? []),
                                                           expiresInDays: input.expiresInDays, by: principal)
                 return TokenBody(issued.token, plaintext: issued.plaintext)
@@ -275,11 +276,23 @@ struct AccessAPI {
             return try JSONResponse.make(PageBody(page, AuditEventBody.init))
         }
         api.get("audit-events/verify") { _, context in
-            try context.requirePrincipal().require(.auditRead)
+            let principal = try context.requirePrincipal()
+            try principal.require(.auditRead)
+            // The chain spans every tenant: only the acquirer level may learn its length and breaks.
+            guard principal.orgKind == .acquirer else {
+                throw DomainError.forbidden("verifying the whole audit chain is for the acquirer's security staff")
+            }
             let result = try await access.verifyAuditChain()
             return try JSONResponse.make(VerifyBody(intact: result.firstBreak == nil, checked: result.checked,
                                                     firstBrokenSeq: result.firstBreak?.seq, reason: result.firstBreak?.description))
         }
+    }
+
+    /// A token creation answer with the plaintext secret removed, for idempotent replays.
+    @Sendable static func withoutSecret(_ buffer: ByteBuffer) -> ByteBuffer {
+        guard var body = try? JSONIO.decoder().decode(TokenBody.self, from: Data(buffer: buffer)) else { return buffer }
+        body.token = nil
+        return (try? JSONIO.encode(body)) ?? buffer
     }
 
     /// The audit filter from query parameters (shared by the API and the console page).

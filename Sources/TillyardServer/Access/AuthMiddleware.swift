@@ -53,7 +53,16 @@ public struct AuthMiddleware: RouterMiddleware {
                 }
             }
         }
-        return try await next(request, context)
+        do {
+            return try await next(request, context)
+        } catch DomainError.forbidden(let reason) {
+            // Refusals are security events: who tried what, in the audit trail.
+            if let principal = context.principal {
+                await access.recordDenied(principal, action: "\(request.method.rawValue) \(context.endpointPath ?? request.uri.path)",
+                                          resourceType: "route", resourceId: request.uri.path, reason: reason)
+            }
+            throw DomainError.forbidden(reason)
+        }
     }
 
     static func isSafe(_ method: HTTPRequest.Method) -> Bool {

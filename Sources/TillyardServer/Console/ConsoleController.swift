@@ -17,6 +17,7 @@ struct ConsoleController {
     let access: AccessService
     let renderer: ConsoleRenderer
     let secureCookies: Bool
+    var forms: ConsoleForms { ConsoleForms(access: access, renderer: renderer) }
 
     func register(on router: Router<AppRequestContext>) {
         router.get("/") { _, _ in Response.redirect(to: "/console") }
@@ -57,7 +58,7 @@ struct ConsoleController {
     }
 
     @Sendable func login(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let form = try await decodeForm(LoginForm.self, request, context)
+        let form = try await forms.decode(LoginForm.self, request, context)
         guard let cookie = request.cookies[CookieName.loginCSRF]?.value, Secrets.constantTimeEquals(cookie, form._csrf) else {
             return loginForm(context: context, username: form.username, error: renderer.text("login_expired", locale: context.locale), status: .forbidden)
         }
@@ -77,7 +78,7 @@ struct ConsoleController {
 
     @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        _ = try await decodeForm(CSRFForm.self, request, context)
+        _ = try await forms.decode(CSRFForm.self, request, context)
         try await access.logout(principal)
         var response = Response.redirect(to: "/console/login", type: .found)
         response.setCookie(Cookie(name: CookieName.session, value: "", maxAge: 0, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax))
@@ -120,8 +121,8 @@ struct ConsoleController {
              "depth": String(repeating: "· ", count: max(0, org.depth - 1)), "createdAt": org.createdAt.iso8601]
         }
         let parents = principal.can(.orgsManage)
-            ? try await orgOptions(principal, selected: form["parentId"]) { !$0.kind.allowedChildren.isEmpty } : []
-        let kinds = options(OrgKind.allCases.filter { $0 != .acquirer }, prefix: "kind", selected: form["kind"], locale: locale)
+            ? try await forms.orgOptions(principal, selected: form["parentId"]) { !$0.kind.allowedChildren.isEmpty } : []
+        let kinds = forms.options(OrgKind.allCases.filter { $0 != .acquirer }, prefix: "kind", selected: form["kind"], locale: locale)
         return renderer.page("orgs", titleKey: "nav_orgs", context: context, data: [
             "orgs": rows, "parents": parents, "kinds": kinds, "canManage": principal.can(.orgsManage),
             "next": page.nextCursor as Any, "error": error as Any, "form": form,
@@ -130,7 +131,7 @@ struct ConsoleController {
 
     @Sendable func createOrg(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        let form = try await decodeForm(OrgForm.self, request, context)
+        let form = try await forms.decode(OrgForm.self, request, context)
         let values = ["parentId": form.parentId, "kind": form.kind, "name": form.name, "code": form.code]
         do {
             guard let kind = OrgKind(rawValue: form.kind) else { throw DomainError.invalid("kind", "choose a kind") }
@@ -138,7 +139,7 @@ struct ConsoleController {
             _ = try await access.createOrganization(NewOrganization(parentId: parent, kind: kind, name: form.name, code: form.code), by: principal)
             return .redirect(to: "/console/orgs", type: .found)
         } catch let error as DomainError {
-            return try await orgsPage(request, context, error: error.message, form: values, status: Self.status(error))
+            return try await orgsPage(request, context, error: error.message, form: values, status: ConsoleForms.status(error))
         }
     }
 
@@ -158,8 +159,8 @@ struct ConsoleController {
              "status": renderer.text("status_\(user.status.rawValue)", locale: locale),
              "locked": (user.lockedUntil ?? .distantPast) > now]
         }
-        let orgOptions = principal.can(.usersManage) ? try await orgOptions(principal, selected: form["orgId"]) { _ in true } : []
-        let roles = options(Role.allCases.filter { $0.permissions.isSubset(of: principal.permissions) }, prefix: "role",
+        let orgOptions = principal.can(.usersManage) ? try await forms.orgOptions(principal, selected: form["orgId"]) { _ in true } : []
+        let roles = forms.options(Role.allCases.filter { $0.permissions.isSubset(of: principal.permissions) }, prefix: "role",
                             selected: form["role"], locale: locale)
         return renderer.page("users", titleKey: "nav_users", context: context, data: [
             "users": rows, "orgOptions": orgOptions, "roles": roles, "canManage": principal.can(.usersManage),
@@ -169,7 +170,7 @@ struct ConsoleController {
 
     @Sendable func createUser(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        let form = try await decodeForm(UserForm.self, request, context)
+        let form = try await forms.decode(UserForm.self, request, context)
         let values = ["orgId": form.orgId, "username": form.username, "displayName": form.displayName, "email": form.email ?? "", "role": form.role]
         do {
             guard let role = Role(rawValue: form.role) else { throw DomainError.invalid("role", "choose a role") }
@@ -178,7 +179,7 @@ struct ConsoleController {
                                                     email: form.email, role: role, password: form.password), by: principal)
             return .redirect(to: "/console/users", type: .found)
         } catch let error as DomainError {
-            return try await usersPage(request, context, error: error.message, form: values, status: Self.status(error))
+            return try await usersPage(request, context, error: error.message, form: values, status: ConsoleForms.status(error))
         }
     }
 
@@ -204,7 +205,7 @@ struct ConsoleController {
 
     @Sendable func createToken(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        let form = try await decodeForm(TokenForm.self, request, context)
+        let form = try await forms.decode(TokenForm.self, request, context)
         do {
             var scopes = Set<Permission>()
             for raw in form.scopes ?? [] {
@@ -220,13 +221,13 @@ struct ConsoleController {
             // Shown once, on this response only; never stored in clear.
             return try await tokensPage(request, context, issued: issued.plaintext, error: nil, status: .created)
         } catch let error as DomainError {
-            return try await tokensPage(request, context, issued: nil, error: error.message, status: Self.status(error))
+            return try await tokensPage(request, context, issued: nil, error: error.message, status: ConsoleForms.status(error))
         }
     }
 
     @Sendable func revokeToken(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        _ = try await decodeForm(CSRFForm.self, request, context)
+        _ = try await forms.decode(CSRFForm.self, request, context)
         let id: TokenID = try context.id("id", resource: "api_token")
         _ = try await access.revokeToken(id, by: principal)
         return .redirect(to: "/console/tokens", type: .found)
@@ -244,7 +245,9 @@ struct ConsoleController {
              "summary": Self.summaryLines(event.summary)]
         }
         var verification: [String: Any]?
-        if request.query("verify") != nil {
+        // The chain spans every tenant: only the acquirer level may learn its length and breaks.
+        let canVerify = principal.orgKind == .acquirer
+        if request.query("verify") != nil, canVerify {
             let result = try await access.verifyAuditChain()
             verification = ["intact": result.firstBreak == nil, "checked": result.checked,
                             "reason": result.firstBreak?.description ?? ""]
@@ -258,41 +261,12 @@ struct ConsoleController {
                                               "from": request.query("from") ?? "", "to": request.query("to") ?? ""]
         let outcomes = AuditOutcome.allCases.map { ["value": $0.rawValue, "selected": filter.outcome == $0] }
         return renderer.page("audit", titleKey: "nav_audit", context: context, data: [
-            "events": rows, "filter": filterValues, "outcomes": outcomes, "verification": verification as Any,
+            "events": rows, "filter": filterValues, "outcomes": outcomes, "verification": verification as Any, "canVerify": canVerify,
             "nextHref": page.nextCursor == nil ? "" : "/console/audit?" + (nextQuery.percentEncodedQuery ?? ""),
         ])
     }
 
     // MARK: - Helpers
-
-    /// `<option>` entries for the organisations the caller can see (the first 200, newest first),
-    /// filtered, with the previously chosen one selected.
-    private func orgOptions(_ principal: Principal, selected: String?,
-                            where include: (Organization) -> Bool) async throws -> [[String: Any]] {
-        let orgs = try await access.organizations(kind: nil, page: PageRequest(limit: PageRequest.maxLimit), by: principal)
-        return orgs.items.filter(include).map { ["id": $0.id.rawValue, "name": $0.name, "selected": selected == $0.id.rawValue] }
-    }
-
-    /// `<option>` entries for an enumeration, labelled from the catalog (`prefix_rawValue`).
-    private func options<E: RawRepresentable>(_ values: [E], prefix: String, selected: String?, locale: String) -> [[String: Any]]
-    where E.RawValue == String {
-        values.map { ["value": $0.rawValue, "label": renderer.text("\(prefix)_\($0.rawValue)", locale: locale), "selected": selected == $0.rawValue] }
-    }
-
-    /// Decodes a form and checks its CSRF token against the session's.
-    private func decodeForm<T: Decodable & CSRFCarrying>(_ type: T.Type, _ request: Request, _ context: AppRequestContext) async throws -> T {
-        let form: T
-        do {
-            form = try await URLEncodedFormDecoder().decode(T.self, from: request, context: context)
-        } catch let error as DecodingError {
-            throw DomainError.validation([JSONIO.fieldError(error)])
-        }
-        if let principal = context.principal, case .session(_, let csrf) = principal.credential,
-           !Secrets.constantTimeEquals(csrf, form._csrf) {
-            throw DomainError.forbidden("the form expired or did not come from this console; reload the page and try again")
-        }
-        return form
-    }
 
     /// An event's summary as "key: value" lines, in key order.
     static func summaryLines(_ json: String) -> [[String: String]] {
@@ -300,13 +274,8 @@ struct ConsoleController {
         return fields.keys.sorted().map { ["key": $0, "value": fields[$0] ?? ""] }
     }
 
-    private static func status(_ error: DomainError) -> HTTPResponse.Status {
-        .init(code: Problem.from(error, instance: nil).status)
-    }
 }
 
-/// Forms that carry the `_csrf` field.
-protocol CSRFCarrying { var _csrf: String { get } }
 extension LoginForm: CSRFCarrying {}
 extension CSRFForm: CSRFCarrying {}
 extension OrgForm: CSRFCarrying {}

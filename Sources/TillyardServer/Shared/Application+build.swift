@@ -9,13 +9,20 @@ public struct AppServices: Sendable {
     public let database: Database
     public let store: any Persistence
     public let access: AccessService
+    public let estate: EstateService
     public let metrics: AppMetrics
 
     /// Wires the domain services over an open database.
-    public init(database: Database, bcryptCost: UInt8 = 12, clock: Clock = .system) {
+    ///
+    /// `accountKey` keys the fingerprints of settlement accounts; `serve` passes the
+    /// installation's key (see `AccountKey`). The default, a fresh random key, suits tests and
+    /// one-off commands whose fingerprints need not match later ones.
+    public init(database: Database, bcryptCost: UInt8 = 12, clock: Clock = .system,
+                accountKey: Data = AccountKey.random()) {
         self.database = database
         self.store = SQLPersistence(database: database)
         self.access = AccessService(store: store, hasher: BcryptHasher(cost: bcryptCost), clock: clock)
+        self.estate = EstateService(store: store, protector: AccountProtector(key: accountKey), clock: clock)
         self.metrics = AppMetrics()
     }
 }
@@ -36,8 +43,11 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     let routes = APIRoutes(idempotency: Idempotency(store: services.store, clock: services.access.clock))
     let api = router.group("api/v1")
     AccessAPI(access: services.access, routes: routes).register(on: api)
+    EstateAPI(estate: services.estate, routes: routes).register(on: api)
 
     ConsoleController(access: services.access, renderer: console, secureCookies: configuration.secureCookies).register(on: router)
+    EstateConsole(estate: services.estate, access: services.access, renderer: console,
+                  forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     return router
 }
 

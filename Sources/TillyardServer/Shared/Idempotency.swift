@@ -26,7 +26,11 @@ public struct Idempotency: Sendable {
 
     /// Runs `handler` at most once per key. `body` is the exact request body (hashed with the
     /// method and path to tell "same request" from "key reused for another request").
+    ///
+    /// `storedForReplay` turns the first answer into what is kept for replays: a response that
+    /// carries a secret shown only once (a new API token) is kept without it.
     public func run(request: Request, body: Data, principal: Principal,
+                    storedForReplay: @Sendable (ByteBuffer) -> ByteBuffer = { $0 },
                     _ handler: @Sendable () async throws -> (HTTPResponse.Status, ByteBuffer)) async throws -> Response {
         guard let key = request.headers[Self.header] else {
             return Self.response(try await handler())
@@ -58,7 +62,7 @@ public struct Idempotency: Sendable {
         }
         do {
             let (status, buffer) = try await handler()
-            let stored = Data(buffer: buffer)
+            let stored = Data(buffer: storedForReplay(buffer))
             try await store.write { try await $0.idempotency.complete(scope: scope, key: key, status: Int(status.code), body: stored) }
             return Self.response((status, buffer))
         } catch {

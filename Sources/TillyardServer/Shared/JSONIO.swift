@@ -6,6 +6,13 @@ import TillyardKit
 /// error rather than a silently ignored change.
 public protocol APIInput: Decodable, Sendable {
     associatedtype Field: CodingKey & CaseIterable
+    /// Fields whose digits the card-data guard must let through because the handler masks and
+    /// fingerprints them at once (a settlement account). Empty for almost every input.
+    static var allowedSensitiveFields: Set<String> { get }
+}
+
+extension APIInput {
+    public static var allowedSensitiveFields: Set<String> { [] }
 }
 
 /// JSON encoding and strict decoding for the API.
@@ -19,6 +26,20 @@ public enum JSONIO {
             try container.encode(date.iso8601)
         }
         return encoder
+    }
+
+    /// The decoder for request bodies: dates as ISO 8601, with or without fractional seconds.
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
+            if let date = try? Date(text, strategy: .iso8601) { return date }
+            if let day = try? Date(text + "T00:00:00Z", strategy: .iso8601) { return day }
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "invalid date '\(text)': use ISO 8601, e.g. 2027-06-30 or 2027-06-30T00:00:00Z")
+        }
+        return decoder
     }
 
     /// Encodes a value for a response body.
@@ -45,14 +66,22 @@ public enum JSONIO {
         guard let fields = object as? [String: Any] else {
             throw ProblemError.malformedJSON("request body must be a JSON object")
         }
-        try CardDataGuard.check(fields)
+        try CardDataGuard.check(fields, allowing: T.allowedSensitiveFields)
         let allowed = Set(T.Field.allCases.map(\.stringValue))
         let unknown = fields.keys.filter { !allowed.contains($0) }.sorted()
         if !unknown.isEmpty {
             throw DomainError.validation(unknown.map { FieldError(field: $0, message: "is not a known field (allowed: \(allowed.sorted().joined(separator: ", ")))") })
         }
+        // Decode exactly what was checked: with a duplicated key JSONSerialization keeps the last
+        // copy and JSONDecoder the first, so decoding the raw bytes would let card data past the guard.
+        let checked: Data
         do {
-            return try JSONDecoder().decode(T.self, from: data)
+            checked = try JSONSerialization.data(withJSONObject: fields)
+        } catch {
+            throw ProblemError.malformedJSON("request body is not valid JSON")
+        }
+        do {
+            return try decoder().decode(T.self, from: checked)
         } catch let error as DecodingError {
             throw DomainError.validation([fieldError(error)])
         }

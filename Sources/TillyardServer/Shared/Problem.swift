@@ -39,13 +39,14 @@ public struct Problem: Codable, Sendable, Equatable {
             }
         case ProblemError.malformedJSON(let text):
             return make("malformed", "Malformed request", .badRequest, text)
-        case let error as HTTPError:
+        case let error as any HTTPResponseError:
+            // Not only HTTPError: a body over the limit throws NIOTooManyBytesError (413), which must not become a 500.
             let status = error.status
             if status == .contentTooLarge {
                 return make("too-large", "Request too large", status, "the request body is larger than the server accepts")
             }
             if status == .notFound { return make("not-found", "Not found", status, "no such resource or route") }
-            return make("http-\(status.code)", status.reasonPhrase, status, error.body ?? status.reasonPhrase)
+            return make("http-\(status.code)", status.reasonPhrase, status, (error as? HTTPError)?.body ?? status.reasonPhrase)
         default:
             return make("internal", "Internal error", .internalServerError, "the server could not complete the request; it has been logged")
         }

@@ -48,6 +48,16 @@ struct Subtree {
         lower = path
         upper = path.hasSuffix("/") ? String(path.dropLast()) + "0" : path + "\u{10FFFF}"
     }
+
+    private init(lower: String, upper: String) {
+        self.lower = lower
+        self.upper = upper
+    }
+
+    /// Every text starting with `prefix` (byte order), for prefix search on a `{PATH}`-typed column.
+    static func prefixRange(_ prefix: String) -> Subtree {
+        Subtree(lower: prefix, upper: prefix + "\u{10FFFF}")
+    }
 }
 
 extension SQLRow {

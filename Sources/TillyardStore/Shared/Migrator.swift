@@ -31,6 +31,7 @@ public struct Migrator: Sendable {
     /// Every migration of the product, in order. New ones are appended here.
     public static let all: [Migration] = [
         Migration0001Access.migration,
+        Migration0002Estate.migration,
     ]
 
     let database: Database

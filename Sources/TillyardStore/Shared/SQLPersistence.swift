@@ -12,6 +12,9 @@ struct SQLRepositories: Repositories {
     var tokens: any APITokenRepository { SQLAPITokenRepository(db: db) }
     var audit: any AuditRepository { SQLAuditRepository(db: db, backend: backend) }
     var idempotency: any IdempotencyRepository { SQLIdempotencyRepository(db: db) }
+    var models: any TerminalModelRepository { SQLTerminalModelRepository(db: db) }
+    var terminals: any TerminalRepository { SQLTerminalRepository(db: db) }
+    var bindings: any BindingRepository { SQLBindingRepository(db: db) }
 }
 
 /// `Persistence` over a SQLite or PostgreSQL `Database`.

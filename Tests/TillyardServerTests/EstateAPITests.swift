@@ -1,0 +1,104 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import HummingbirdTesting
+import Testing
+import TillyardKit
+import TillyardServer
+import TillyardTestSupport
+
+/// The Estate API as an integration would use it: model → stock-in → transfer → receipt →
+/// bind (settlement account accepted, stored masked) → install → dossier with the whole history.
+@Suite struct EstateAPITests {
+    static func json(_ response: TestResponse) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func stockInToInstalledThroughTheAPI(backend: TestBackend) async throws {
+        try await Harness.run(backend) { harness in
+            let expiry = Date().addingTimeInterval(365 * 86400).iso8601
+            let model = try await harness.send(.post, "/api/v1/terminal-models", as: "admin", json: """
+                {"manufacturer":"PAX","name":"A920","terminalClass":"smart_android","connectivity":["4G"],
+                 "ptsApproval":"4-30310","ptsExpiry":"\(expiry)","unionPayCertified":true}
+                """)
+            #expect(model.status == .created, "\(String(buffer: model.body))")
+            let modelId = try #require(try Self.json(model)["id"] as? String)
+            #expect(try Self.json(model)["certification"] as? String == "valid")
+
+            let stocked = try await harness.send(.post, "/api/v1/terminals", as: "admin", json: """
+                {"sn":"pax-0001","tid":"12345678","modelId":"\(modelId)","purchaseCost":185000,"keyCheckValue":"TMK:1A2B3C"}
+                """)
+            #expect(stocked.status == .created, "\(String(buffer: stocked.body))")
+            let terminalId = try #require(try Self.json(stocked)["id"] as? String)
+            #expect(try Self.json(stocked)["sn"] as? String == "PAX-0001")
+
+            // One level down to region A, received there.
+            let fixtures = harness.fixtures
+            let moved = try await harness.send(.post, "/api/v1/terminals/transfers", as: "admin", json: """
+                {"terminalIds":["\(terminalId)"],"destinationId":"\(fixtures.regionA.rawValue)","reason":"allocation"}
+                """)
+            #expect(moved.status == .ok, "\(String(buffer: moved.body))")
+            let received = try await harness.send(.post, "/api/v1/terminals/receipts", as: "regionA.admin", json: """
+                {"terminalIds":["\(terminalId)"]}
+                """)
+            #expect(received.status == .ok, "\(String(buffer: received.body))")
+
+            // A CVV anywhere is refused even on the bind route; the settlement account is not.
+            let bindBody = """
+                {"merchantId":"\(fixtures.merchantA.rawValue)","storeId":"\(fixtures.storeA.rawValue)","mid":"898310048161234",
+                 "creditCode":"91350100M000100Y43","settlementAccount":"6222021234567890123",
+                 "placement":{"address":"上海市徐汇区漕溪北路 1 号","latitude":31.19,"longitude":121.43}}
+                """
+            let withCVV = try await harness.send(.post, "/api/v1/terminals/\(terminalId)/bind", as: "regionA.admin",
+                                                 json: String(bindBody.dropLast()) + ",\"cvv\":\"123\"}")
+            #expect(withCVV.status == .unprocessableContent)
+            let bound = try await harness.send(.post, "/api/v1/terminals/\(terminalId)/bind", as: "regionA.admin", json: bindBody)
+            #expect(bound.status == .ok, "\(String(buffer: bound.body))")
+            #expect(!String(buffer: bound.body).contains("6222021234567890123"))
+
+            let installed = try await harness.send(.post, "/api/v1/terminals/\(terminalId)/install", as: "regionA.admin",
+                                                   json: #"{"installer":"吴刚"}"#)
+            #expect(installed.status == .ok, "\(String(buffer: installed.body))")
+            let illegal = try await harness.send(.post, "/api/v1/terminals/\(terminalId)/install", as: "regionA.admin",
+                                                 json: #"{"installer":"again"}"#)
+            #expect(illegal.status == .conflict)
+
+            let dossier = try await harness.send(.get, "/api/v1/terminals/\(terminalId)", as: "merchantA.owner")
+            #expect(dossier.status == .ok)
+            let body = try Self.json(dossier)
+            let history = try #require(body["history"] as? [[String: Any]])
+            #expect(history.compactMap { $0["action"] as? String } == ["install", "bind", "receive", "dispatch", "stock_in"])
+            let binding = try #require(body["binding"] as? [String: Any])
+            #expect(binding["settlementAccount"] as? String == "6222 **** **** 0123")
+            #expect(binding["acquirerCode"] as? String == "ACQ")
+            // Merchants never see costs; merchant B does not see the terminal at all.
+            let terminal = try #require(body["terminal"] as? [String: Any])
+            #expect(terminal["purchaseCost"] == nil)
+            let other = try await harness.send(.get, "/api/v1/terminals/\(terminalId)", as: "merchantB.owner")
+            #expect(other.status == .notFound)
+            let search = try await harness.send(.get, "/api/v1/terminals?mid=898310048161234", as: "merchantB.owner")
+            let bItems = try Self.json(search)["items"] as? [Any]
+            #expect(bItems?.isEmpty == true)
+            let found = try await harness.send(.get, "/api/v1/terminals?mid=898310048161234&state=installed", as: "admin")
+            #expect((try Self.json(found)["items"] as? [[String: Any]])?.first?["purchaseCost"] as? Int == 185000)
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func badEstateInputIsAFieldError(backend: TestBackend) async throws {
+        try await Harness.run(backend) { harness in
+            let badClass = try await harness.send(.post, "/api/v1/terminal-models", as: "admin", json: """
+                {"manufacturer":"PAX","name":"A920","terminalClass":"toaster","ptsApproval":"4-1","ptsExpiry":"2030-01-01T00:00:00Z","unionPayCertified":true}
+                """)
+            #expect(badClass.status == .unprocessableContent)
+            let badState = try await harness.send(.get, "/api/v1/terminals?state=lost", as: "admin")
+            #expect(badState.status == .unprocessableContent)
+            #expect(String(buffer: badState.body).contains("state"))
+            let unknownTerminal = try await harness.send(.post, "/api/v1/terminals/\(UUIDv7.make())/scrap", as: "admin", json: #"{"reason":"x"}"#)
+            #expect(unknownTerminal.status == .notFound)
+            let noReason = try await harness.send(.post, "/api/v1/terminals/not-an-id/scrap", as: "admin", json: "{}")
+            #expect(noReason.status == .notFound)
+        }
+    }
+}

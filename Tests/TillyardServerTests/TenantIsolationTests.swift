@@ -1,0 +1,259 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import TillyardKit
+import TillyardServer
+import TillyardTestSupport
+
+/// Tenant isolation generated from the route table: every `/api/v1` route is attacked with ids of
+/// resources outside the caller's subtree, and every list is searched for the other branch's data.
+/// A new route is covered automatically; a new kind of path parameter fails the test until the
+/// `collections` table below says which ids to attack it with.
+@Suite struct TenantIsolationTests {
+    /// What a caller may and may not reach, computed from the stored tree (not hard-coded).
+    struct Reach: Sendable {
+        /// Ids by path-parameter collection (`orgs`, `users`, `tokens`) outside the caller's subtree.
+        var foreign: [String: [String]]
+        /// The caller's own ids by collection (positive controls).
+        var own: [String: [String]]
+        /// Versions of stored orgs and users, so attacks carry the real current version.
+        var versions: [String: Int]
+        /// Ids and names from branches beside the caller's (not its ancestors): must never appear in a list.
+        var otherBranch: [String]
+        /// Name of each org, username of each user, name of each token, by id.
+        var names: [String: String]
+    }
+
+    /// The collection (path segment before a parameter) → how to find its ids. A route with a
+    /// parameter after any other segment fails the test: decide what it should be attacked with.
+    static let collections: Set<String> = ["orgs", "users", "tokens", "terminals", "terminal-models"]
+
+    /// Collections that may legitimately have nothing foreign: the model catalogue is per acquirer,
+    /// and the fixtures hold a single acquirer.
+    static let sharedCollections: Set<String> = ["terminal-models"]
+
+    static let bindBody = #"{"merchantId": "{merchantA}", "mid": "898310048161234", "creditCode": "91350100M000100Y43", "settlementAccount": "6222021234567890123", "placement": {"address": "x", "latitude": 31.2, "longitude": 121.4}}"#
+
+    /// Bodies for unsafe methods, keyed by `METHOD /path/{param}`; `{version}` becomes the target's
+    /// stored version so only the tenant rule can refuse the request. Unsafe routes missing here fail.
+    static let attackBodies: [String: String] = [
+        "PATCH /api/v1/orgs/{id}": #"{"name": "hijacked", "code": "HIJACK", "version": {version}}"#,
+        "PATCH /api/v1/users/{id}": #"{"displayName": "hijacked", "status": "disabled", "version": {version}}"#,
+        "POST /api/v1/users/{id}/password": #"{"newPassword": "Hijacked-pass-1"}"#,
+        "POST /api/v1/terminals/{id}/bind": bindBody,
+        "POST /api/v1/terminals/{id}/install": #"{"installer": "mallory"}"#,
+        "POST /api/v1/terminals/{id}/unbind": #"{"reason": "hijack"}"#,
+        "POST /api/v1/terminals/{id}/commission": "{}",
+        "POST /api/v1/terminals/{id}/remove": #"{"reason": "hijack"}"#,
+        "POST /api/v1/terminals/{id}/return-to-stock": #"{"reason": "hijack"}"#,
+        "POST /api/v1/terminals/{id}/repair": #"{"reason": "hijack"}"#,
+        "POST /api/v1/terminals/{id}/repair-return": "{}",
+        "POST /api/v1/terminals/{id}/scrap": #"{"reason": "hijack"}"#,
+        "POST /api/v1/terminals/{id}/cancel-transit": "{}",
+    ]
+
+    /// A model and two terminals: one in region B's stock (foreign to both attackers), one in
+    /// region A bound to merchant A (reachable by both).
+    static func seedEstate(_ h: Harness) async throws {
+        let admin = try await h.principal("admin")
+        let estate = h.env.services.estate
+        let model = try await estate.createModel(NewTerminalModel(
+            manufacturer: "PAX", name: "A920", terminalClass: .smartAndroid, connectivity: ["4G"], ptsApproval: "4-30310",
+            ptsExpiry: Date().addingTimeInterval(365 * 86400), unionPayCertified: true, unionPayCertificate: nil), by: admin)
+        _ = try await estate.stockIn(StockIn(sn: "SIDE-B-0001", tid: "20000001", modelId: model.id, ownerId: h.fixtures.regionB), by: admin)
+        let mine = try await estate.stockIn(StockIn(sn: "OWN-A-0001", tid: "10000001", modelId: model.id, ownerId: h.fixtures.regionA), by: admin)
+        _ = try await estate.bind(mine.id, BindRequest(
+            merchantId: h.fixtures.merchantA, storeId: nil, mid: "898310048161234", creditCode: "91350100M000100Y43",
+            settlementAccount: "6222021234567890123", placement: Placement(address: "A street 1", latitude: 31.2, longitude: 121.4)), by: admin)
+    }
+
+    /// The fixture users who attack.
+    static let attackers = ["merchantA.owner", "regionA.admin"]
+
+    /// `/api/v1/orgs/:id` or `/api/v1/orgs/{id}` → `/api/v1/orgs/{id}`.
+    static func template(_ path: String) -> String {
+        path.split(separator: "/", omittingEmptySubsequences: false).map { segment in
+            segment.hasPrefix(":") ? "{\(segment.dropFirst())}" : String(segment)
+        }.joined(separator: "/")
+    }
+
+    /// Path parameters of a templated path with the collection segment before each.
+    static func parameters(_ template: String) -> [(name: String, collection: String)] {
+        let segments = template.split(separator: "/").map(String.init)
+        return segments.indices.compactMap { index in
+            let segment = segments[index]
+            guard segment.hasPrefix("{"), segment.hasSuffix("}") else { return nil }
+            return (String(segment.dropFirst().dropLast()), index > 0 ? segments[index - 1] : "")
+        }
+    }
+
+    /// Every combination of ids for the parameters, substituted into the template.
+    static func instances(_ template: String, ids: [String: [String]]) -> [(uri: String, targets: [String])] {
+        var results: [(String, [String])] = [(template, [])]
+        for (name, collection) in parameters(template) {
+            results = results.flatMap { uri, targets in
+                (ids[collection] ?? []).map { id in (uri.replacingOccurrences(of: "{\(name)}", with: id), targets + [id]) }
+            }
+        }
+        return results
+    }
+
+    /// The registered routes (method, templated path).
+    static func routes(_ env: TestEnvironment) async throws -> [(method: HTTPRequest.Method, template: String)] {
+        let console = try await ConsoleRenderer.load(resources: ConsoleRenderer.bundledResources)
+        let router = try buildRouter(services: env.services, configuration: env.configuration, console: console)
+        return router.routes.map { ($0.method, template($0.path.description)) }
+            .sorted { "\($0.template) \($0.method)" < "\($1.template) \($1.method)" }
+    }
+
+    static func reach(of attacker: String, _ h: Harness) async throws -> Reach {
+        let access = h.env.services.access
+        let admin = try await h.principal("admin")
+        let me = try await h.principal(attacker)
+        let all = PageRequest(limit: PageRequest.maxLimit)
+        let orgs = try await access.organizations(kind: nil, page: all, by: admin).items
+        let users = try await access.users(page: all, by: admin).items
+        let tokens = try await access.tokens(page: all, by: admin).items
+        let pathOf = Dictionary(uniqueKeysWithValues: orgs.map { ($0.id, $0.path) })
+
+        func visible(_ org: OrgID) -> Bool { me.sees(path: pathOf[org] ?? "") }
+        func ancestor(_ org: OrgID) -> Bool { me.orgPath.hasPrefix(pathOf[org] ?? "-") }
+        let foreignUsers = users.filter { !visible($0.orgId) }
+        let foreignUserIDs = Set(foreignUsers.map(\.id))
+        let ownTokens = tokens.filter { $0.userId == me.user.id }
+        let sideOrgs = orgs.filter { !visible($0.id) && !ancestor($0.id) }
+        let sideUsers = users.filter { !visible($0.orgId) && !ancestor($0.orgId) }
+        let sideUserIDs = Set(sideUsers.map(\.id))
+        let terminals = try await h.env.services.estate.search(TerminalFilter(), page: all, by: admin).items
+        let myTerminals = Set(try await h.env.services.estate.search(TerminalFilter(), page: all, by: me).items.map(\.id))
+        let foreignTerminals = terminals.filter { !myTerminals.contains($0.id) }
+        let models = try await h.env.services.estate.models(page: all, by: admin).items
+
+        var versions: [String: Int] = [:], names: [String: String] = [:]
+        for org in orgs { versions[org.id.rawValue] = org.version; names[org.id.rawValue] = org.name }
+        for user in users { versions[user.id.rawValue] = user.version; names[user.id.rawValue] = user.username }
+        for token in tokens { names[token.id.rawValue] = token.name }
+        for terminal in terminals { names[terminal.id.rawValue] = terminal.sn }
+        for model in models { names[model.id.rawValue] = model.name }
+        var foreign: [String: [String]] = [:]
+        foreign["orgs"] = orgs.filter { !visible($0.id) }.map(\.id.rawValue)
+        foreign["users"] = foreignUsers.map(\.id.rawValue)
+        foreign["tokens"] = tokens.filter { foreignUserIDs.contains($0.userId) }.map(\.id.rawValue)
+        foreign["terminals"] = foreignTerminals.map(\.id.rawValue)
+        foreign["terminal-models"] = []
+        var own: [String: [String]] = [:]
+        own["orgs"] = [me.user.orgId.rawValue]
+        own["users"] = [me.user.id.rawValue]
+        own["tokens"] = ownTokens.map(\.id.rawValue)
+        own["terminals"] = myTerminals.map(\.rawValue)
+        own["terminal-models"] = models.map(\.id.rawValue)
+        var otherBranch: [String] = sideOrgs.flatMap { [$0.id.rawValue, $0.name] }
+        otherBranch += sideUsers.flatMap { [$0.id.rawValue, $0.username] }
+        otherBranch += tokens.filter { sideUserIDs.contains($0.userId) }.flatMap { [$0.id.rawValue, $0.prefix] }
+        otherBranch += foreignTerminals.flatMap { [$0.id.rawValue, $0.sn] }
+        return Reach(foreign: foreign, own: own, versions: versions, otherBranch: otherBranch, names: names)
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func routesWithIdsRefuseOtherTenantsResources(backend: TestBackend) async throws {
+        try await Harness.run(backend) { h in
+            try await Self.seedEstate(h)
+            let routes = try await Self.routes(h.env).filter { $0.template.hasPrefix("/api/v1/") && !Self.parameters($0.template).isEmpty }
+            #expect(routes.count >= 6, "the route table lists the id routes: \(routes.map(\.template))")
+            for route in routes {
+                for (name, collection) in Self.parameters(route.template) where !Self.collections.contains(collection) {
+                    Issue.record("\(route.method) \(route.template): parameter {\(name)} after '\(collection)' is unknown to the isolation table; add its ids")
+                }
+                let key = "\(route.method) \(route.template)"
+                if ![.get, .head, .delete].contains(route.method), Self.attackBodies[key] == nil {
+                    Issue.record("\(key) changes state but has no attack body in TenantIsolationTests.attackBodies")
+                }
+            }
+
+            let before = try await h.snapshot()
+            for attacker in Self.attackers {
+                let reach = try await Self.reach(of: attacker, h)
+                for collection in Self.collections.subtracting(Self.sharedCollections) {
+                    #expect(!(reach.foreign[collection] ?? []).isEmpty, "\(attacker) has foreign \(collection) to attack")
+                }
+                var attempts = 0
+                for route in routes {
+                    let key = "\(route.method) \(route.template)"
+                    for (uri, targets) in Self.instances(route.template, ids: reach.foreign) {
+                        let body = Self.attackBodies[key].map {
+                            $0.replacingOccurrences(of: "{version}", with: String(reach.versions[targets[0]] ?? 1))
+                                .replacingOccurrences(of: "{merchantA}", with: h.fixtures.merchantA.rawValue)
+                        }
+                        let response = try await h.send(route.method, uri, as: attacker, json: body)
+                        attempts += 1
+                        #expect([403, 404].contains(Int(response.status.code)),
+                                "\(attacker) \(route.method) \(uri) → \(response.status.code) \(response.text)")
+                        #expect(response.headers[.contentType] == "application/problem+json", "\(attacker) \(route.method) \(uri)")
+                        for target in targets {
+                            // A refusal must not describe the foreign resource beyond echoing its id.
+                            let name = try #require(reach.names[target])
+                            #expect(!response.text.contains(name), "\(uri) reveals \(name): \(response.text)")
+                        }
+                    }
+                    // Positive control: the same read with the caller's own ids works.
+                    if route.method == .get {
+                        for (uri, _) in Self.instances(route.template, ids: reach.own) {
+                            let response = try await h.send(.get, uri, as: attacker)
+                            #expect(response.status == .ok, "\(attacker) own \(uri) → \(response.status.code)")
+                        }
+                    }
+                }
+                #expect(attempts >= 15, "\(attacker) made \(attempts) attacks")
+            }
+            #expect(try await h.snapshot() == before, "refused attacks changed nothing")
+            #expect(try await h.deniedEvents() > 0, "403 refusals are recorded in the audit trail as denied")
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func listsNeverShowTheOtherBranch(backend: TestBackend) async throws {
+        try await Harness.run(backend) { h in
+            try await Self.seedEstate(h)
+            // Give the other branch some history of its own: a token and a user made by merchant B.
+            #expect(try await h.send(.post, "/api/v1/tokens", as: "merchantB.owner", json: #"{"name": "b-side token"}"#).status == .created)
+            let newUser = #"{"orgId": "\#(h.fixtures.storeB.rawValue)", "username": "storeb.cashier", "displayName": "B cashier", "role": "cashier", "password": "Cashier-b-pass-1"}"#
+            #expect(try await h.send(.post, "/api/v1/users", as: "merchantB.owner", json: newUser).status == .created)
+
+            let lists = try await Self.routes(h.env).filter {
+                $0.method == .get && $0.template.hasPrefix("/api/v1/") && Self.parameters($0.template).isEmpty
+            }
+            #expect(lists.count >= 6, "\(lists.map(\.template))")
+
+            // Control: the root admin's lists together do show every piece of the other branch,
+            // so the strings searched for below are real.
+            var adminText = ""
+            for route in lists { adminText += try await h.send(.get, route.template + "?limit=200", as: "admin").text }
+
+            for attacker in Self.attackers {
+                let reach = try await Self.reach(of: attacker, h)
+                #expect(reach.otherBranch.count >= 8, "\(attacker): \(reach.otherBranch)")
+                for needle in reach.otherBranch {
+                    #expect(adminText.contains(needle), "control: admin lists show \(needle)")
+                }
+                var answered = 0
+                for route in lists {
+                    let response = try await h.send(.get, route.template + "?limit=200", as: attacker)
+                    #expect([200, 403].contains(Int(response.status.code)), "\(attacker) \(route.template) → \(response.status.code) \(response.text)")
+                    if response.status == .ok { answered += 1 }
+                    for needle in reach.otherBranch {
+                        #expect(!response.text.contains(needle), "\(attacker) \(route.template) shows \(needle) of the other branch")
+                    }
+                    // Everything an item names lies in the caller's reach.
+                    for item in response.items {
+                        if let org = item["orgId"] as? String {
+                            #expect(!(reach.foreign["orgs"] ?? []).contains(org), "\(attacker) \(route.template) lists an item of foreign org \(org)")
+                        }
+                    }
+                }
+                #expect(answered >= 4, "\(attacker) could read \(answered) lists")
+            }
+        }
+    }
+}

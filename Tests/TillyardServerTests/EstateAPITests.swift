@@ -101,4 +101,36 @@ import TillyardTestSupport
             #expect(noReason.status == .notFound)
         }
     }
+
+    @Test(arguments: TestBackend.allCases)
+    func csvImportAndExportOverHTTP(backend: TestBackend) async throws {
+        try await Harness.run(backend) { harness in
+            let model = try await harness.send(.post, "/api/v1/terminal-models", as: "admin", json: """
+                {"manufacturer":"Sunmi","name":"P2","terminalClass":"smart_android","ptsApproval":"4-30455","ptsExpiry":"2031-01-01","unionPayCertified":true}
+                """)
+            #expect(model.status == .created, "\(String(buffer: model.body))")
+            let csv = "sn,tid,model,owner\nCSV-0001,61000001,Sunmi P2,REGION-A\nCSV-0002,61000002,Sunmi P2,REGION-A\n"
+            let headers: HTTPFields = [.contentType: "text/csv"]
+            let dry = try await harness.send(.post, "/api/v1/terminals/import?dryRun=true", as: "admin", json: csv, headers: headers)
+            #expect(dry.status == .ok, "\(String(buffer: dry.body))")
+            let done = try await harness.send(.post, "/api/v1/terminals/import", as: "admin", json: csv, headers: headers)
+            #expect(done.status == .created)
+            #expect(try Self.json(done)["created"] as? Int == 2)
+            // A card number in any cell is refused before anything is parsed into terminals.
+            let withCard = try await harness.send(.post, "/api/v1/terminals/import", as: "admin",
+                                                  json: "sn,tid,model,notes\nCSV-0003,61000003,Sunmi P2,4111111111111111\n", headers: headers)
+            #expect(withCard.status == .unprocessableContent)
+            #expect(!String(buffer: withCard.body).contains("4111111111111111"))
+            // Merchants cannot import.
+            let merchant = try await harness.send(.post, "/api/v1/terminals/import", as: "merchantA.owner", json: csv, headers: headers)
+            #expect(merchant.status == .forbidden)
+
+            let export = try await harness.send(.get, "/api/v1/terminals/export.csv?sn=CSV-", as: "admin")
+            #expect(export.status == .ok)
+            #expect(export.headers[.contentType] == "text/csv; charset=utf-8")
+            let rows = try CSV.parse(String(buffer: export.body))
+            #expect(rows.count == 3)
+            #expect(Set(rows.dropFirst().map { $0.fields[0] }) == ["CSV-0001", "CSV-0002"])
+        }
+    }
 }

@@ -44,6 +44,8 @@ public protocol TerminalRepository: Sendable {
     func insert(_ terminal: Terminal, ownerPath: String, tenant: OrgID) async throws
     func find(_ id: TerminalID) async throws -> Terminal?
     func find(sn: String) async throws -> Terminal?
+    /// The terminal of an acquirer with this TID.
+    func find(tenant: OrgID, tid: String) async throws -> Terminal?
     /// Optimistic update (version must be stored + 1); paths are re-stored with the row.
     func update(_ terminal: Terminal, ownerPath: String, merchantPath: String?) async throws
     func search(visibleUnder path: String, filter: TerminalFilter, page: PageRequest) async throws -> Page<Terminal>

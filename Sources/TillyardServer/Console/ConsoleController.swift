@@ -25,6 +25,10 @@ struct ConsoleController {
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
                      body: .init(byteBuffer: ByteBuffer(string: renderer.stylesheet)))
         }
+        router.get("static/console.js") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=3600"],
+                     body: .init(byteBuffer: ByteBuffer(string: renderer.script)))
+        }
         let console = router.group("console")
         console.get("login", use: loginPage)
         console.post("login", use: login)

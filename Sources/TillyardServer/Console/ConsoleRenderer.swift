@@ -22,6 +22,8 @@ public struct ConsoleRenderer: Sendable {
     let catalogs: [String: [String: String]]
     /// The stylesheet, served from memory.
     let stylesheet: String
+    /// The one script (progressive enhancement only), served from memory.
+    let script: String
 
     /// Every page template the controllers use; checked at load.
     static let requiredTemplates = ["layout", "login", "dashboard", "orgs", "users", "tokens", "audit", "error",
@@ -54,11 +56,12 @@ public struct ConsoleRenderer: Sendable {
             }
             catalogs[locale] = catalog
         }
-        let cssFile = resources.appendingPathComponent("static/console.css")
-        guard let css = try? String(contentsOf: cssFile, encoding: .utf8) else {
-            throw ConsoleError.missingResource("stylesheet \(cssFile.path)")
+        func file(_ name: String) throws -> String {
+            let url = resources.appendingPathComponent("static/\(name)")
+            guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw ConsoleError.missingResource(url.path) }
+            return text
         }
-        return ConsoleRenderer(library: library, catalogs: catalogs, stylesheet: css)
+        return ConsoleRenderer(library: library, catalogs: catalogs, stylesheet: try file("console.css"), script: try file("console.js"))
     }
 
     /// The folder of bundled resources (templates, catalogs, static files, OpenAPI document).

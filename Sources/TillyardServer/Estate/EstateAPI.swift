@@ -93,6 +93,13 @@ struct DossierBody: Codable, Sendable {
     var history: [TerminalEvent]
 }
 
+/// Result of a CSV import.
+struct ImportBody: Codable, Sendable {
+    var rows: Int
+    var created: Int
+    var dryRun: Bool
+}
+
 // MARK: - Inputs
 
 struct CreateModelInput: APIInput {
@@ -222,6 +229,24 @@ struct EstateAPI {
                 TerminalBody(try await estate.stockIn(try input.request(), by: principal), showCost: principal.can(.estateCosts))
             }
         }
+        api.post("terminals/import") { request, context in
+            let principal = try context.requirePrincipal()
+            let data = Data(buffer: try await request.body.collect(upTo: Self.importLimit))
+            guard let text = String(data: data, encoding: .utf8) else { throw DomainError.invalid("file", "must be UTF-8 text") }
+            try Self.guardCSV(text)
+            let dryRun = request.query("dryRun") == "true"
+            return try await routes.idempotency.run(request: request, body: data, principal: principal) {
+                let report = try await estate.importTerminals(csv: text, dryRun: dryRun, by: principal)
+                return (dryRun ? .ok : .created, try JSONIO.encode(ImportBody(rows: report.rows, created: report.created.count, dryRun: dryRun)))
+            }
+        }
+        api.get("terminals/export.csv") { request, context in
+            let principal = try context.requirePrincipal()
+            let csv = try await estate.exportTerminals(try Self.filter(request, estate: estate, principal: principal), by: principal)
+            return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8",
+                                                   .contentDisposition: "attachment; filename=\"terminals.csv\""],
+                            body: .init(byteBuffer: ByteBuffer(string: csv)))
+        }
         api.get("terminals/:id") { _, context in
             let principal = try context.requirePrincipal()
             let id: TerminalID = try context.id("id", resource: "terminal")
@@ -284,6 +309,18 @@ struct EstateAPI {
                 return try await routes.update(request, context) { (input: ReasonInput, principal) in
                     TerminalBody(try await action(id, input.reason, principal), showCost: principal.can(.estateCosts))
                 }
+            }
+        }
+    }
+
+    /// Largest CSV import (100,000 rows fit comfortably).
+    static let importLimit = 16 << 20
+
+    /// The card-data guard for a CSV body: no cell may look like a card number or track data.
+    static func guardCSV(_ text: String) throws {
+        for row in try CSV.parse(text) {
+            for (index, cell) in row.fields.enumerated() where CardDataGuard.looksLikeCardData(cell) {
+                throw DomainError.unprocessable("line \(row.line), column \(index + 1) looks like a full card number or track data, which Tillyard never accepts")
             }
         }
     }

@@ -11,6 +11,7 @@ struct StockInForm: Decodable, CSRFCarrying {
     var sn: String; var tid: String; var modelId: String; var ownerId: String?; var responsiblePerson: String?
     var appVersion: String?; var firmwareVersion: String?; var purchaseCost: String?; var _csrf: String
 }
+struct ImportForm: Decodable, CSRFCarrying { var csv: String; var dryRun: String?; var _csrf: String }
 struct ActionForm: Decodable, CSRFCarrying {
     var action: String; var reason: String?; var installer: String?; var destinationId: String?
     var merchantId: String?; var storeId: String?; var mid: String?; var creditCode: String?; var settlementAccount: String?
@@ -31,6 +32,8 @@ struct EstateConsole {
         console.post("models", use: createModel)
         console.get("terminals", use: terminals)
         console.post("terminals", use: stockIn)
+        console.post("terminals/import", use: importCSV)
+        console.get("terminals/export.csv", use: exportCSV)
         console.get("terminals/:id", use: dossier)
         console.post("terminals/:id", use: act)
     }
@@ -82,11 +85,11 @@ struct EstateConsole {
     // MARK: - Terminals
 
     @Sendable func terminals(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await terminalsPage(request, context, error: nil, form: [:], status: .ok)
+        try await terminalsPage(request, context, error: nil, notice: nil, form: [:], status: .ok)
     }
 
-    private func terminalsPage(_ request: Request, _ context: AppRequestContext, error: String?, form: [String: String],
-                               status: HTTPResponse.Status) async throws -> Response {
+    private func terminalsPage(_ request: Request, _ context: AppRequestContext, error: String?, notice: String?,
+                               form: [String: String], status: HTTPResponse.Status) async throws -> Response {
         let principal = try context.requirePrincipal()
         let filter = try EstateAPI.filter(request, estate: estate, principal: principal)
         let page = try await estate.search(filter, page: try request.pageRequest(), by: principal)
@@ -102,6 +105,8 @@ struct EstateConsole {
         next.queryItems = ["sn", "tid", "mid", "state", "responsible", "version"].compactMap { name in
             request.query(name).map { URLQueryItem(name: name, value: $0) }
         } + [URLQueryItem(name: "cursor", value: page.nextCursor)]
+        var exportQuery = URLComponents()
+        exportQuery.queryItems = next.queryItems?.filter { $0.name != "cursor" }
         let filterValues = ["sn": request.query("sn") ?? "", "tid": request.query("tid") ?? "", "mid": request.query("mid") ?? "",
                             "responsible": request.query("responsible") ?? "", "version": request.query("version") ?? ""]
         let owners = principal.can(.estateManage)
@@ -111,6 +116,8 @@ struct EstateConsole {
             "states": forms.options(TerminalState.allCases, prefix: "state", selected: request.query("state"), locale: locale),
             "nextHref": page.nextCursor == nil ? "" : "/console/terminals?" + (next.percentEncodedQuery ?? ""),
             "canStockIn": principal.can(.estateManage), "owners": owners, "error": error as Any, "form": form,
+            "notice": notice as Any, "exportHref": "/console/terminals/export.csv?" + (exportQuery.percentEncodedQuery ?? ""),
+            "csvColumns": EstateService.csvColumns.joined(separator: ","),
             "modelOptions": models.map { ["id": $0.id.rawValue, "name": "\($0.manufacturer) \($0.name)", "selected": form["modelId"] == $0.id.rawValue] },
         ], status: status)
     }
@@ -133,8 +140,38 @@ struct EstateConsole {
                 purchaseCost: cost), by: principal)
             return .redirect(to: "/console/terminals/\(terminal.id.rawValue)", type: .found)
         } catch let error as DomainError {
-            return try await terminalsPage(request, context, error: error.message, form: values, status: ConsoleForms.status(error))
+            return try await terminalsPage(request, context, error: error.message, notice: nil, form: values, status: ConsoleForms.status(error))
         }
+    }
+
+    // MARK: - CSV
+
+    @Sendable func importCSV(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        var limited = context
+        limited.bodyLimit = EstateAPI.importLimit
+        let form = try await forms.decode(ImportForm.self, request, limited)
+        do {
+            try EstateAPI.guardCSV(form.csv)
+            let report = try await estate.importTerminals(csv: form.csv, dryRun: form.dryRun != nil, by: principal)
+            let message = report.dryRun
+                ? renderer.text("import_checked", locale: context.locale).replacingOccurrences(of: "{n}", with: String(report.rows))
+                : renderer.text("import_done", locale: context.locale).replacingOccurrences(of: "{n}", with: String(report.created.count))
+            return try await terminalsPage(request, context, error: nil, notice: message, form: [:], status: report.dryRun ? .ok : .created)
+        } catch let error as DomainError {
+            var lines = [error.message]
+            if case .validation(let fields) = error { lines = fields.map { "\($0.field): \($0.message)" } }
+            return try await terminalsPage(request, context, error: lines.joined(separator: "\n"), notice: nil,
+                                           form: ["csv": form.csv], status: ConsoleForms.status(error))
+        }
+    }
+
+    @Sendable func exportCSV(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let csv = try await estate.exportTerminals(try EstateAPI.filter(request, estate: estate, principal: principal), by: principal)
+        return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8",
+                                               .contentDisposition: "attachment; filename=\"terminals.csv\""],
+                        body: .init(byteBuffer: ByteBuffer(string: csv)))
     }
 
     // MARK: - Dossier

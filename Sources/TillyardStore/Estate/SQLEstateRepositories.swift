@@ -69,7 +69,7 @@ struct SQLTerminalRepository: TerminalRepository {
         if try await db.raw("SELECT id FROM terminals WHERE sn = \(bind: terminal.sn)").first() != nil {
             throw DomainError.conflict("serial number \(terminal.sn) is already on record (one SN, one terminal)")
         }
-        if try await db.raw("SELECT id FROM terminals WHERE tenant_id = \(bind: tenant.rawValue) AND tid = \(bind: terminal.tid)").first() != nil {
+        if try await find(tenant: tenant, tid: terminal.tid) != nil {
             throw DomainError.conflict("TID \(terminal.tid) is already used by another terminal of this acquirer")
         }
         do {
@@ -98,6 +98,10 @@ struct SQLTerminalRepository: TerminalRepository {
 
     func find(sn: String) async throws -> Terminal? {
         try await db.raw("SELECT * FROM terminals WHERE sn = \(bind: sn)").first().map(Self.decode)
+    }
+
+    func find(tenant: OrgID, tid: String) async throws -> Terminal? {
+        try await db.raw("SELECT * FROM terminals WHERE tenant_id = \(bind: tenant.rawValue) AND tid = \(bind: tid)").first().map(Self.decode)
     }
 
     func update(_ terminal: Terminal, ownerPath: String, merchantPath: String?) async throws {

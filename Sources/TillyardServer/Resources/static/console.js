@@ -1,0 +1,11 @@
+// Tillyard console: small progressive enhancements only; every page works without this file.
+// A file chosen for a CSV import is read into the form's text area, so the form posts plain text.
+document.querySelectorAll('input[type=file][data-into]').forEach(function (input) {
+  input.addEventListener('change', function () {
+    var target = document.getElementById(input.getAttribute('data-into'));
+    if (!target || !input.files.length) { return; }
+    var reader = new FileReader();
+    reader.onload = function () { target.value = reader.result; };
+    reader.readAsText(input.files[0]);
+  });
+});

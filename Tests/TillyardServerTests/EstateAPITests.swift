@@ -125,6 +125,14 @@ import TillyardTestSupport
             let merchant = try await harness.send(.post, "/api/v1/terminals/import", as: "merchantA.owner", json: csv, headers: headers)
             #expect(merchant.status == .forbidden)
 
+            // Narrowing to a region: A has both, B none; an organisation the caller cannot see is a field error.
+            let inA = try await harness.send(.get, "/api/v1/terminals?orgId=\(harness.fixtures.regionA.rawValue)", as: "admin")
+            #expect((try Self.json(inA)["items"] as? [Any])?.count == 2)
+            let inB = try await harness.send(.get, "/api/v1/terminals?orgId=\(harness.fixtures.regionB.rawValue)", as: "admin")
+            #expect((try Self.json(inB)["items"] as? [Any])?.isEmpty == true)
+            let foreign = try await harness.send(.get, "/api/v1/terminals?orgId=\(harness.fixtures.regionB.rawValue)", as: "merchantA.owner")
+            #expect(foreign.status == .unprocessableContent)
+
             let export = try await harness.send(.get, "/api/v1/terminals/export.csv?sn=CSV-", as: "admin")
             #expect(export.status == .ok)
             #expect(export.headers[.contentType] == "text/csv; charset=utf-8")

@@ -242,6 +242,15 @@ extension EstateService {
         }
     }
 
+    /// The path of an organisation the caller can see, to narrow a search to its subtree (a region,
+    /// an agent, a merchant); an invisible one is a field error.
+    public func subtreePath(of id: OrgID, by principal: Principal) async throws -> String {
+        guard let org = try await store.read({ try await $0.orgs.find(id) }), principal.sees(path: org.path) else {
+            throw DomainError.invalid("orgId", "no such organisation in your part of the tree")
+        }
+        return org.path
+    }
+
     /// Terminals the caller can see, filtered, newest first.
     public func search(_ filter: TerminalFilter, page: PageRequest, by principal: Principal) async throws -> Page<Terminal> {
         try principal.require(.estateRead)

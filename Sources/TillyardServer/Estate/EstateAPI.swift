@@ -219,7 +219,7 @@ struct EstateAPI {
 
         api.get("terminals") { request, context in
             let principal = try context.requirePrincipal()
-            let filter = try Self.filter(request, estate: estate, principal: principal)
+            let filter = try await Self.filter(request, estate: estate, principal: principal)
             let page = try await estate.search(filter, page: try request.pageRequest(), by: principal)
             let showCost = principal.can(.estateCosts)
             return try JSONResponse.make(PageBody(page) { TerminalBody($0, showCost: showCost) })
@@ -242,7 +242,7 @@ struct EstateAPI {
         }
         api.get("terminals/export.csv") { request, context in
             let principal = try context.requirePrincipal()
-            let csv = try await estate.exportTerminals(try Self.filter(request, estate: estate, principal: principal), by: principal)
+            let csv = try await estate.exportTerminals(try await Self.filter(request, estate: estate, principal: principal), by: principal)
             return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8",
                                                    .contentDisposition: "attachment; filename=\"terminals.csv\""],
                             body: .init(byteBuffer: ByteBuffer(string: csv)))
@@ -335,7 +335,7 @@ struct EstateAPI {
     }
 
     /// The search filter from query parameters.
-    static func filter(_ request: Request, estate: EstateService, principal: Principal) throws -> TerminalFilter {
+    static func filter(_ request: Request, estate: EstateService, principal: Principal) async throws -> TerminalFilter {
         var filter = TerminalFilter(sn: request.query("sn"), tid: request.query("tid"), mid: request.query("mid"),
                                     responsiblePerson: request.query("responsible"), version: request.query("version"))
         if let raw = request.query("state") {
@@ -347,6 +347,10 @@ struct EstateAPI {
         if let raw = request.query("modelId") {
             guard let id = ModelID(validating: raw) else { throw DomainError.invalid("modelId", "is not an id") }
             filter.modelId = id
+        }
+        if let raw = request.query("orgId") {
+            guard let id = OrgID(validating: raw) else { throw DomainError.invalid("orgId", "is not an id") }
+            filter.orgPath = try await estate.subtreePath(of: id, by: principal)
         }
         return filter
     }

@@ -91,7 +91,7 @@ struct EstateConsole {
     private func terminalsPage(_ request: Request, _ context: AppRequestContext, error: String?, notice: String?,
                                form: [String: String], status: HTTPResponse.Status) async throws -> Response {
         let principal = try context.requirePrincipal()
-        let filter = try EstateAPI.filter(request, estate: estate, principal: principal)
+        let filter = try await EstateAPI.filter(request, estate: estate, principal: principal)
         let page = try await estate.search(filter, page: try request.pageRequest(), by: principal)
         let locale = context.locale
         let models = try await estate.models(page: PageRequest(limit: PageRequest.maxLimit), by: principal).items
@@ -168,7 +168,7 @@ struct EstateConsole {
 
     @Sendable func exportCSV(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        let csv = try await estate.exportTerminals(try EstateAPI.filter(request, estate: estate, principal: principal), by: principal)
+        let csv = try await estate.exportTerminals(try await EstateAPI.filter(request, estate: estate, principal: principal), by: principal)
         return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8",
                                                .contentDisposition: "attachment; filename=\"terminals.csv\""],
                         body: .init(byteBuffer: ByteBuffer(string: csv)))

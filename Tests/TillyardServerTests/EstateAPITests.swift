@@ -64,11 +64,27 @@ import TillyardTestSupport
                                                  json: #"{"installer":"again"}"#)
             #expect(illegal.status == .conflict)
 
+            // The merchant's side keeps the usage log of its own terminal; merchant B cannot write to it.
+            let usage = try await harness.send(.post, "/api/v1/terminals/\(terminalId)/usage", as: "merchantA.owner",
+                                               json: #"{"operation":"daily settlement","amount":1234500}"#)
+            #expect(usage.status == .created, "\(String(buffer: usage.body))")
+            let negative = try await harness.send(.post, "/api/v1/terminals/\(terminalId)/usage", as: "merchantA.owner",
+                                                  json: #"{"operation":"refund","amount":-1}"#)
+            #expect(negative.status == .unprocessableContent)
+            let intruder = try await harness.send(.post, "/api/v1/terminals/\(terminalId)/usage", as: "merchantB.owner",
+                                                  json: #"{"operation":"tamper"}"#)
+            #expect(intruder.status == .notFound)
+
             let dossier = try await harness.send(.get, "/api/v1/terminals/\(terminalId)", as: "merchantA.owner")
             #expect(dossier.status == .ok)
             let body = try Self.json(dossier)
             let history = try #require(body["history"] as? [[String: Any]])
             #expect(history.compactMap { $0["action"] as? String } == ["install", "bind", "receive", "dispatch", "stock_in"])
+            let usageLog = try #require(body["usage"] as? [[String: Any]])
+            #expect(usageLog.count == 1)
+            #expect(usageLog.first?["operation"] as? String == "daily settlement")
+            #expect(usageLog.first?["amount"] as? Int == 1234500)
+            #expect(usageLog.first?["recordedBy"] as? String == "merchanta.owner")
             let binding = try #require(body["binding"] as? [String: Any])
             #expect(binding["settlementAccount"] as? String == "6222 **** **** 0123")
             #expect(binding["acquirerCode"] as? String == "ACQ")

@@ -44,6 +44,7 @@ import TillyardTestSupport
         "POST /api/v1/users/{id}/password": #"{"newPassword": "Hijacked-pass-1"}"#,
         "POST /api/v1/terminals/{id}/bind": bindBody,
         "POST /api/v1/terminals/{id}/install": #"{"installer": "mallory"}"#,
+        "POST /api/v1/terminals/{id}/usage": #"{"operation": "hijack", "amount": 100}"#,
         "POST /api/v1/terminals/{id}/unbind": #"{"reason": "hijack"}"#,
         "POST /api/v1/terminals/{id}/commission": "{}",
         "POST /api/v1/terminals/{id}/remove": #"{"reason": "hijack"}"#,

@@ -238,7 +238,8 @@ extension EstateService {
             }
             return Dossier(terminal: terminal, model: model, owner: owner, merchant: merchant,
                            binding: try await repos.bindings.active(for: id),
-                           history: try await repos.terminals.history(id, limit: 500))
+                           history: try await repos.terminals.history(id, limit: 500),
+                           usage: try await repos.usage.list(id, limit: 200))
         }
     }
 

@@ -84,6 +84,8 @@ public struct Dossier: Sendable {
     public var merchant: Organization?
     public var binding: Binding?
     public var history: [TerminalEvent]
+    /// Usage log, newest first.
+    public var usage: [UsageEntry]
 }
 
 /// The terminal estate: model catalogue, dossiers, the lifecycle, transfers and bindings.

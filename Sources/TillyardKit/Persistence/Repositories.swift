@@ -108,6 +108,7 @@ public protocol Repositories: Sendable {
     var models: any TerminalModelRepository { get }
     var terminals: any TerminalRepository { get }
     var bindings: any BindingRepository { get }
+    var usage: any UsageLogRepository { get }
 }
 
 /// Entry point to storage for services: units of work over the repositories.

@@ -91,6 +91,7 @@ struct DossierBody: Codable, Sendable {
     var merchantName: String?
     var binding: BindingBody?
     var history: [TerminalEvent]
+    var usage: [UsageEntry]
 }
 
 /// Result of a CSV import.
@@ -171,6 +172,14 @@ struct BindInput: APIInput {
     typealias Field = CodingKeys
     /// The account is masked and fingerprinted at once; it may pass the card-data guard.
     static var allowedSensitiveFields: Set<String> { ["settlementAccount"] }
+}
+
+struct UsageInput: APIInput {
+    var operation: String
+    var responsible: String?
+    var amount: Int64?
+    enum CodingKeys: String, CodingKey, CaseIterable { case operation, responsible, amount }
+    typealias Field = CodingKeys
 }
 
 struct ReasonInput: APIInput {
@@ -254,7 +263,8 @@ struct EstateAPI {
             return try JSONResponse.make(DossierBody(
                 terminal: TerminalBody(dossier.terminal, showCost: principal.can(.estateCosts)),
                 model: ModelBody(dossier.model, now: clock.now()), ownerName: dossier.owner.name,
-                merchantName: dossier.merchant?.name, binding: dossier.binding.map(BindingBody.init), history: dossier.history))
+                merchantName: dossier.merchant?.name, binding: dossier.binding.map(BindingBody.init), history: dossier.history,
+                usage: dossier.usage))
         }
         api.post("terminals/transfers") { request, context in
             try await routes.create(request, context, status: .ok) { (input: TransferInput, principal) in
@@ -283,6 +293,12 @@ struct EstateAPI {
                                                                           settlementAccount: input.settlementAccount,
                                                                           placement: input.placement), by: principal),
                                     showCost: principal.can(.estateCosts))
+            }
+        }
+        api.post("terminals/:id/usage") { request, context in
+            let id: TerminalID = try context.id("id", resource: "terminal")
+            return try await routes.create(request, context) { (input: UsageInput, principal) in
+                try await estate.recordUsage(id, responsible: input.responsible, operation: input.operation, amount: input.amount, by: principal)
             }
         }
         api.post("terminals/:id/install") { request, context in

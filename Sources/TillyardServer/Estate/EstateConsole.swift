@@ -11,6 +11,7 @@ struct StockInForm: Decodable, CSRFCarrying {
     var sn: String; var tid: String; var modelId: String; var ownerId: String?; var responsiblePerson: String?
     var appVersion: String?; var firmwareVersion: String?; var purchaseCost: String?; var _csrf: String
 }
+struct UsageForm: Decodable, CSRFCarrying { var operation: String; var responsible: String?; var amount: String?; var _csrf: String }
 struct ImportForm: Decodable, CSRFCarrying { var csv: String; var dryRun: String?; var _csrf: String }
 struct ActionForm: Decodable, CSRFCarrying {
     var action: String; var reason: String?; var installer: String?; var destinationId: String?
@@ -36,6 +37,7 @@ struct EstateConsole {
         console.get("terminals/export.csv", use: exportCSV)
         console.get("terminals/:id", use: dossier)
         console.post("terminals/:id", use: act)
+        console.post("terminals/:id/usage", use: usage)
     }
 
     // MARK: - Models
@@ -240,8 +242,30 @@ struct EstateConsole {
         return renderer.page("dossier", titleKey: "dossier_title", context: context, data: [
             "sn": terminal.sn, "fields": fields, "binding": binding as Any, "history": history, "actions": actions,
             "destinations": destinations, "merchants": merchants, "error": error as Any,
+            "usage": dossier.usage.map { entry -> [String: String] in
+                ["at": entry.at.iso8601, "responsible": entry.responsible, "operation": entry.operation,
+                 "amount": entry.amount.map { Money(minorUnits: $0).description } ?? "", "recordedBy": entry.recordedBy]
+            },
             "terminalId": terminal.id.rawValue,
         ], status: status)
+    }
+
+    @Sendable func usage(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let id: TerminalID = try context.id("id", resource: "terminal")
+        let form = try await forms.decode(UsageForm.self, request, context)
+        do {
+            var amount: Int64?
+            if let raw = form.amount, !raw.isEmpty {
+                guard let yuan = Decimal(string: raw), yuan >= 0 else { throw DomainError.invalid("amount", "must be an amount in yuan") }
+                amount = NSDecimalNumber(decimal: yuan * 100).int64Value
+            }
+            let responsible = form.responsible.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+            _ = try await estate.recordUsage(id, responsible: responsible, operation: form.operation, amount: amount, by: principal)
+            return .redirect(to: "/console/terminals/\(id.rawValue)", type: .found)
+        } catch let error as DomainError {
+            return try await dossierPage(request, context, error: error.message, status: ConsoleForms.status(error))
+        }
     }
 
     /// The permission each action needs (the service checks again; this only hides buttons).

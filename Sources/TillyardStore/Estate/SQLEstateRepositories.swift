@@ -277,3 +277,31 @@ struct SQLBindingRepository: BindingRepository {
             unbindReason: try row.decode(column: "unbind_reason", as: String?.self))
     }
 }
+
+/// SQL storage of the usage log.
+struct SQLUsageLogRepository: UsageLogRepository {
+    let db: any SQLDatabase
+
+    func append(_ entry: UsageEntry) async throws {
+        try await db.raw("""
+            INSERT INTO terminal_usage (id, terminal_id, org_id, at, responsible, operation, amount, recorded_by)
+            VALUES (\(bind: entry.id), \(bind: entry.terminalId.rawValue), \(bind: entry.orgId.rawValue), \(bind: entry.at.millis),
+                    \(bind: entry.responsible), \(bind: entry.operation), \(bind: entry.amount), \(bind: entry.recordedBy))
+            """).run()
+    }
+
+    func list(_ terminal: TerminalID, limit: Int) async throws -> [UsageEntry] {
+        try await db.raw("""
+            SELECT * FROM terminal_usage WHERE terminal_id = \(bind: terminal.rawValue) ORDER BY id DESC LIMIT \(bind: limit)
+            """).all().map { row in
+            UsageEntry(id: try row.decode(column: "id", as: String.self),
+                       terminalId: TerminalID(rawValue: try row.decode(column: "terminal_id", as: String.self)),
+                       orgId: OrgID(rawValue: try row.decode(column: "org_id", as: String.self)),
+                       at: try row.requiredDate("at"),
+                       responsible: try row.decode(column: "responsible", as: String.self),
+                       operation: try row.decode(column: "operation", as: String.self),
+                       amount: try row.decode(column: "amount", as: Int64?.self),
+                       recordedBy: try row.decode(column: "recorded_by", as: String.self))
+        }
+    }
+}

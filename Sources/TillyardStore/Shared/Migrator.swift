@@ -32,6 +32,7 @@ public struct Migrator: Sendable {
     public static let all: [Migration] = [
         Migration0001Access.migration,
         Migration0002Estate.migration,
+        Migration0003UsageLog.migration,
     ]
 
     let database: Database

@@ -15,6 +15,7 @@ struct SQLRepositories: Repositories {
     var models: any TerminalModelRepository { SQLTerminalModelRepository(db: db) }
     var terminals: any TerminalRepository { SQLTerminalRepository(db: db) }
     var bindings: any BindingRepository { SQLBindingRepository(db: db) }
+    var usage: any UsageLogRepository { SQLUsageLogRepository(db: db) }
 }
 
 /// `Persistence` over a SQLite or PostgreSQL `Database`.

@@ -158,3 +158,37 @@ import TillyardTestSupport
         }
     }
 }
+
+/// Purchasing over HTTP: submit, decide along the chain with the right people, stock in against it.
+@Suite struct PurchaseAPITests {
+    @Test(arguments: TestBackend.allCases)
+    func submitDecideAndStockIn(backend: TestBackend) async throws {
+        try await Harness.run(backend) { harness in
+            let model = try await harness.send(.post, "/api/v1/terminal-models", as: "admin", json: """
+                {"manufacturer":"PAX","name":"A920","terminalClass":"smart_android","ptsApproval":"4-1","ptsExpiry":"2031-01-01","unionPayCertified":true}
+                """)
+            let modelId = try #require(try EstateAPITests.json(model)["id"] as? String)
+            // A one-step chain decided by security keeps the HTTP walk short; the full chain is tested in the store suite.
+            let chain = try await harness.send(.put, "/api/v1/purchase-chain", as: "admin",
+                                               json: #"{"steps":[{"name":"security_assessment","role":"security"}]}"#)
+            #expect(chain.status == .ok, "\(String(buffer: chain.body))")
+            let submitted = try await harness.send(.post, "/api/v1/purchase-requests", as: "admin",
+                                                   json: #"{"modelId":"\#(modelId)","quantity":1,"reason":"spare","unitCost":185000}"#)
+            #expect(submitted.status == .created, "\(String(buffer: submitted.body))")
+            let id = try #require(try EstateAPITests.json(submitted)["id"] as? String)
+            let wrongPerson = try await harness.send(.post, "/api/v1/purchase-requests/\(id)/decision", as: "admin", json: #"{"decision":"approve"}"#)
+            #expect(wrongPerson.status == .forbidden)
+            let badDecision = try await harness.send(.post, "/api/v1/purchase-requests/\(id)/decision", as: "security", json: #"{"decision":"maybe"}"#)
+            #expect(badDecision.status == .unprocessableContent)
+            let approved = try await harness.send(.post, "/api/v1/purchase-requests/\(id)/decision", as: "security", json: #"{"decision":"approve"}"#)
+            #expect(try EstateAPITests.json(approved)["status"] as? String == "approved")
+            let stocked = try await harness.send(.post, "/api/v1/purchase-requests/\(id)/stock-in", as: "admin",
+                                                 json: #"{"terminals":[{"sn":"PUR-0001","tid":"77000001","modelId":"\#(modelId)"}]}"#)
+            #expect(stocked.status == .created, "\(String(buffer: stocked.body))")
+            let after = try await harness.send(.get, "/api/v1/purchase-requests/\(id)", as: "admin")
+            #expect(try EstateAPITests.json(after)["status"] as? String == "completed")
+            let listed = try await harness.send(.get, "/api/v1/purchase-requests?status=completed", as: "admin")
+            #expect((try EstateAPITests.json(listed)["items"] as? [Any])?.count == 1)
+        }
+    }
+}

@@ -28,7 +28,7 @@ import TillyardTestSupport
 
     /// The collection (path segment before a parameter) → how to find its ids. A route with a
     /// parameter after any other segment fails the test: decide what it should be attacked with.
-    static let collections: Set<String> = ["orgs", "users", "tokens", "terminals", "terminal-models"]
+    static let collections: Set<String> = ["orgs", "users", "tokens", "terminals", "terminal-models", "purchase-requests"]
 
     /// Collections that may legitimately have nothing foreign: the model catalogue is per acquirer,
     /// and the fixtures hold a single acquirer.
@@ -45,6 +45,9 @@ import TillyardTestSupport
         "POST /api/v1/terminals/{id}/bind": bindBody,
         "POST /api/v1/terminals/{id}/install": #"{"installer": "mallory"}"#,
         "POST /api/v1/terminals/{id}/usage": #"{"operation": "hijack", "amount": 100}"#,
+        "POST /api/v1/purchase-requests/{id}/decision": #"{"decision": "approve"}"#,
+        "POST /api/v1/purchase-requests/{id}/resubmit": #"{"quantity": 5}"#,
+        "POST /api/v1/purchase-requests/{id}/stock-in": #"{"terminals": [{"sn": "HIJACK-0001", "tid": "99999999", "modelId": "{model}"}]}"#,
         "POST /api/v1/terminals/{id}/unbind": #"{"reason": "hijack"}"#,
         "POST /api/v1/terminals/{id}/commission": "{}",
         "POST /api/v1/terminals/{id}/remove": #"{"reason": "hijack"}"#,
@@ -65,6 +68,8 @@ import TillyardTestSupport
             ptsExpiry: Date().addingTimeInterval(365 * 86400), unionPayCertified: true, unionPayCertificate: nil), by: admin)
         _ = try await estate.stockIn(StockIn(sn: "SIDE-B-0001", tid: "20000001", modelId: model.id, ownerId: h.fixtures.regionB), by: admin)
         let mine = try await estate.stockIn(StockIn(sn: "OWN-A-0001", tid: "10000001", modelId: model.id, ownerId: h.fixtures.regionA), by: admin)
+        // A purchase request filed at the acquirer: above both attackers, so foreign to them.
+        _ = try await estate.submitPurchase(modelId: model.id, quantity: 2, reason: "spares", unitCost: 100, by: admin)
         _ = try await estate.bind(mine.id, BindRequest(
             merchantId: h.fixtures.merchantA, storeId: nil, mid: "898310048161234", creditCode: "91350100M000100Y43",
             settlementAccount: "6222021234567890123", placement: Placement(address: "A street 1", latitude: 31.2, longitude: 121.4)), by: admin)
@@ -131,6 +136,8 @@ import TillyardTestSupport
         let myTerminals = Set(try await h.env.services.estate.search(TerminalFilter(), page: all, by: me).items.map(\.id))
         let foreignTerminals = terminals.filter { !myTerminals.contains($0.id) }
         let models = try await h.env.services.estate.models(page: all, by: admin).items
+        let purchases = try await h.env.services.estate.purchases(status: nil, page: all, by: admin).items
+        let myPurchases = (try? await h.env.services.estate.purchases(status: nil, page: all, by: me).items.map(\.id)) ?? []
 
         var versions: [String: Int] = [:], names: [String: String] = [:]
         for org in orgs { versions[org.id.rawValue] = org.version; names[org.id.rawValue] = org.name }
@@ -138,18 +145,21 @@ import TillyardTestSupport
         for token in tokens { names[token.id.rawValue] = token.name }
         for terminal in terminals { names[terminal.id.rawValue] = terminal.sn }
         for model in models { names[model.id.rawValue] = model.name }
+        for purchase in purchases { names[purchase.id.rawValue] = purchase.reason }
         var foreign: [String: [String]] = [:]
         foreign["orgs"] = orgs.filter { !visible($0.id) }.map(\.id.rawValue)
         foreign["users"] = foreignUsers.map(\.id.rawValue)
         foreign["tokens"] = tokens.filter { foreignUserIDs.contains($0.userId) }.map(\.id.rawValue)
         foreign["terminals"] = foreignTerminals.map(\.id.rawValue)
         foreign["terminal-models"] = []
+        foreign["purchase-requests"] = purchases.filter { !myPurchases.contains($0.id) }.map(\.id.rawValue)
         var own: [String: [String]] = [:]
         own["orgs"] = [me.user.orgId.rawValue]
         own["users"] = [me.user.id.rawValue]
         own["tokens"] = ownTokens.map(\.id.rawValue)
         own["terminals"] = myTerminals.map(\.rawValue)
         own["terminal-models"] = models.map(\.id.rawValue)
+        own["purchase-requests"] = myPurchases.map(\.rawValue)
         var otherBranch: [String] = sideOrgs.flatMap { [$0.id.rawValue, $0.name] }
         otherBranch += sideUsers.flatMap { [$0.id.rawValue, $0.username] }
         otherBranch += tokens.filter { sideUserIDs.contains($0.userId) }.flatMap { [$0.id.rawValue, $0.prefix] }
@@ -186,6 +196,7 @@ import TillyardTestSupport
                         let body = Self.attackBodies[key].map {
                             $0.replacingOccurrences(of: "{version}", with: String(reach.versions[targets[0]] ?? 1))
                                 .replacingOccurrences(of: "{merchantA}", with: h.fixtures.merchantA.rawValue)
+                                .replacingOccurrences(of: "{model}", with: (reach.own["terminal-models"] ?? [""])[0])
                         }
                         let response = try await h.send(route.method, uri, as: attacker, json: body)
                         attempts += 1

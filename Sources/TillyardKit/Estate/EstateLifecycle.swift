@@ -9,7 +9,8 @@ extension EstateService {
     }
 
     /// Stocks in many terminals in one transaction: all of them, or none (bulk and CSV import).
-    public func stockIn(_ inputs: [StockIn], by principal: Principal) async throws -> [Terminal] {
+    /// With `purchase`, they count against that approved purchase request in the same transaction.
+    public func stockIn(_ inputs: [StockIn], against purchase: PurchaseID? = nil, by principal: Principal) async throws -> [Terminal] {
         try principal.require(.estateManage)
         let now = clock.now()
         let tenant = Self.tenant(of: principal)
@@ -34,6 +35,9 @@ extension EstateService {
             throw DomainError.invalid("sn", "\(duplicate) appears more than once")
         }
         return try await store.write { repos in
+            if let purchase {
+                try await consume(purchase, count: batch.count, models: Set(batch.map(\.0.modelId)), repos: repos, principal: principal, at: now)
+            }
             var models: [ModelID: TerminalModel] = [:]
             var owners: [OrgID: Organization] = [:]
             for (terminal, _) in batch {

@@ -109,6 +109,7 @@ public protocol Repositories: Sendable {
     var terminals: any TerminalRepository { get }
     var bindings: any BindingRepository { get }
     var usage: any UsageLogRepository { get }
+    var purchases: any PurchaseRepository { get }
 }
 
 /// Entry point to storage for services: units of work over the repositories.

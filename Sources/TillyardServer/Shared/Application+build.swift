@@ -44,10 +44,13 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     let api = router.group("api/v1")
     AccessAPI(access: services.access, routes: routes).register(on: api)
     EstateAPI(estate: services.estate, routes: routes).register(on: api)
+    PurchaseAPI(estate: services.estate, routes: routes).register(on: api)
 
     ConsoleController(access: services.access, renderer: console, secureCookies: configuration.secureCookies).register(on: router)
     EstateConsole(estate: services.estate, access: services.access, renderer: console,
                   forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
+    PurchaseConsole(estate: services.estate, renderer: console,
+                    forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     return router
 }
 

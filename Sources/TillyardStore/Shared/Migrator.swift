@@ -33,6 +33,7 @@ public struct Migrator: Sendable {
         Migration0001Access.migration,
         Migration0002Estate.migration,
         Migration0003UsageLog.migration,
+        Migration0004Purchases.migration,
     ]
 
     let database: Database

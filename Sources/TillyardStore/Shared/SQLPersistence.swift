@@ -16,6 +16,7 @@ struct SQLRepositories: Repositories {
     var terminals: any TerminalRepository { SQLTerminalRepository(db: db) }
     var bindings: any BindingRepository { SQLBindingRepository(db: db) }
     var usage: any UsageLogRepository { SQLUsageLogRepository(db: db) }
+    var purchases: any PurchaseRepository { SQLPurchaseRepository(db: db) }
 }
 
 /// `Persistence` over a SQLite or PostgreSQL `Database`.

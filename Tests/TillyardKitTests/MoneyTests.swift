@@ -56,3 +56,16 @@ import TillyardKit
         #expect(try JSONDecoder().decode(Money.self, from: json) == Money(minorUnits: 1999))
     }
 }
+
+/// Typed yuan amounts become fen exactly, or are refused.
+@Suite struct YuanParsingTests {
+    @Test(arguments: [("1850", Int64(185_000)), ("1850.5", 185_050), ("1850.50", 185_050), ("0.01", 1), (" 7 ", 700)])
+    func accepted(text: String, fen: Int64) throws {
+        #expect(try Money.minorUnits(fromYuan: text, field: "amount") == fen)
+    }
+
+    @Test(arguments: ["", "-1", "1.005", "1,850", "abc", "1e3", ".5", "12345678901234567"])
+    func refused(text: String) {
+        #expect(throws: DomainError.self) { try Money.minorUnits(fromYuan: text, field: "amount") }
+    }
+}

@@ -65,7 +65,7 @@ extension EstateService {
             }
             var cost: Int64?
             if let raw = value("cost_yuan") {
-                if let yuan = Decimal(string: raw), yuan >= 0 { cost = NSDecimalNumber(decimal: yuan * 100).int64Value } else { fail("cost_yuan", "must be an amount like 1850.00") }
+                do { cost = try Money.minorUnits(fromYuan: raw, field: "cost_yuan") } catch { fail("cost_yuan", "must be an amount like 1850.00") }
             }
             var warranty: Date?
             if let raw = value("warranty_end") {

@@ -25,6 +25,20 @@ public struct Money: Hashable, Codable, Sendable, CustomStringConvertible {
         return Money(minorUnits: sum, currency: currency)
     }
 
+    /// Fen from a typed yuan amount ("1850", "1850.5", "1850.50"): no sign, at most two decimals,
+    /// so nothing is ever rounded away silently.
+    public static func minorUnits(fromYuan raw: String, field: String) throws -> Int64 {
+        let text = raw.trimmingCharacters(in: .whitespaces)
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        let problem = DomainError.invalid(field, "must be an amount in yuan with at most two decimals, like 1850.00")
+        guard (1...2).contains(parts.count), !parts[0].isEmpty, parts[0].count <= 15,
+              parts.allSatisfy({ $0.allSatisfy { $0.isASCII && $0.isNumber } }),
+              parts.count == 1 || (1...2).contains(parts[1].count),
+              let yuan = Int64(parts[0]) else { throw problem }
+        let fraction = parts.count == 2 ? Int64(parts[1].padding(toLength: 2, withPad: "0", startingAt: 0)) ?? 0 : 0
+        return yuan * 100 + fraction
+    }
+
     /// "CNY 19.99": the amount with two decimals (every currency we settle in has two).
     public var description: String {
         let sign = minorUnits < 0 ? "-" : ""

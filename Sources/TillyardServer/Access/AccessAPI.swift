@@ -189,12 +189,7 @@ struct AccessAPI {
         // Organisations
         api.get("orgs") { request, context in
             let principal = try context.requirePrincipal()
-            let kind = try request.query("kind").map { raw -> OrgKind in
-                guard let kind = OrgKind(rawValue: raw) else {
-                    throw DomainError.invalid("kind", "must be one of \(OrgKind.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                return kind
-            }
+            let kind = try request.query("kind", as: OrgKind.self)
             let page = try await access.organizations(kind: kind, page: try request.pageRequest(), by: principal)
             return try JSONResponse.make(PageBody(page, OrgBody.init))
         }
@@ -303,12 +298,7 @@ struct AccessAPI {
             if let day = try? Date(raw + "T00:00:00Z", strategy: .iso8601) { return day }
             throw DomainError.invalid(name, "must be a date (YYYY-MM-DD) or an ISO 8601 time")
         }
-        let outcome = try request.query("outcome").map { raw -> AuditOutcome in
-            guard let value = AuditOutcome(rawValue: raw) else {
-                throw DomainError.invalid("outcome", "must be one of \(AuditOutcome.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return value
-        }
+        let outcome = try request.query("outcome", as: AuditOutcome.self)
         return AuditFilter(action: request.query("action"), actorName: request.query("actor"),
                            resourceType: request.query("resourceType"), resourceId: request.query("resourceId"),
                            outcome: outcome, from: try date("from"), to: try date("to"))

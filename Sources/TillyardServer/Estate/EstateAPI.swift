@@ -354,12 +354,7 @@ struct EstateAPI {
     static func filter(_ request: Request, estate: EstateService, principal: Principal) async throws -> TerminalFilter {
         var filter = TerminalFilter(sn: request.query("sn"), tid: request.query("tid"), mid: request.query("mid"),
                                     responsiblePerson: request.query("responsible"), version: request.query("version"))
-        if let raw = request.query("state") {
-            guard let state = TerminalState(rawValue: raw) else {
-                throw DomainError.invalid("state", "must be one of \(TerminalState.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            filter.state = state
-        }
+        filter.state = try request.query("state", as: TerminalState.self)
         if let raw = request.query("modelId") {
             guard let id = ModelID(validating: raw) else { throw DomainError.invalid("modelId", "is not an id") }
             filter.modelId = id

@@ -132,10 +132,7 @@ struct EstateConsole {
         do {
             guard let model = ModelID(validating: form.modelId) else { throw DomainError.invalid("modelId", "choose a model") }
             var cost: Int64?
-            if let raw = form.purchaseCost, !raw.isEmpty {
-                guard let yuan = Decimal(string: raw), yuan >= 0 else { throw DomainError.invalid("purchaseCost", "must be an amount in yuan") }
-                cost = NSDecimalNumber(decimal: yuan * 100).int64Value
-            }
+            if let raw = form.purchaseCost, !raw.isEmpty { cost = try Money.minorUnits(fromYuan: raw, field: "purchaseCost") }
             let terminal = try await estate.stockIn(StockIn(
                 sn: form.sn, tid: form.tid, modelId: model, ownerId: form.ownerId.flatMap(OrgID.init(validating:)),
                 responsiblePerson: form.responsiblePerson, appVersion: form.appVersion, firmwareVersion: form.firmwareVersion,
@@ -256,10 +253,7 @@ struct EstateConsole {
         let form = try await forms.decode(UsageForm.self, request, context)
         do {
             var amount: Int64?
-            if let raw = form.amount, !raw.isEmpty {
-                guard let yuan = Decimal(string: raw), yuan >= 0 else { throw DomainError.invalid("amount", "must be an amount in yuan") }
-                amount = NSDecimalNumber(decimal: yuan * 100).int64Value
-            }
+            if let raw = form.amount, !raw.isEmpty { amount = try Money.minorUnits(fromYuan: raw, field: "amount") }
             let responsible = form.responsible.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
             _ = try await estate.recordUsage(id, responsible: responsible, operation: form.operation, amount: amount, by: principal)
             return .redirect(to: "/console/terminals/\(id.rawValue)", type: .found)

@@ -56,12 +56,7 @@ struct PurchaseAPI {
             }
         }
         api.get("purchase-requests") { request, context in
-            let status = try request.query("status").map { raw -> PurchaseStatus in
-                guard let status = PurchaseStatus(rawValue: raw) else {
-                    throw DomainError.invalid("status", "must be one of \(PurchaseStatus.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                return status
-            }
+            let status = try request.query("status", as: PurchaseStatus.self)
             let page = try await estate.purchases(status: status, page: try request.pageRequest(), by: try context.requirePrincipal())
             return try JSONResponse.make(PageBody(page) { $0 })
         }

@@ -56,10 +56,7 @@ struct PurchaseConsole {
             guard let model = ModelID(validating: form.modelId) else { throw DomainError.invalid("modelId", "choose a model") }
             guard let quantity = Int(form.quantity) else { throw DomainError.invalid("quantity", "must be a whole number") }
             var cost: Int64 = 0
-            if let raw = form.unitCost, !raw.isEmpty {
-                guard let yuan = Decimal(string: raw), yuan >= 0 else { throw DomainError.invalid("unitCost", "must be an amount in yuan") }
-                cost = NSDecimalNumber(decimal: yuan * 100).int64Value
-            }
+            if let raw = form.unitCost, !raw.isEmpty { cost = try Money.minorUnits(fromYuan: raw, field: "unitCost") }
             _ = try await estate.submitPurchase(modelId: model, quantity: quantity, reason: form.reason, unitCost: cost, by: principal)
             return .redirect(to: "/console/purchases", type: .found)
         } catch let error as DomainError {

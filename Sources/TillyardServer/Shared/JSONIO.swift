@@ -147,6 +147,15 @@ extension Request {
         try PageRequest.parse(limit: uri.queryParameters["limit"].map(String.init), cursor: uri.queryParameters["cursor"].map(String.init))
     }
 
+    /// A query parameter naming a case of an enumeration; an unknown value is a field error listing the cases.
+    func query<E: RawRepresentable & CaseIterable>(_ name: String, as type: E.Type) throws -> E? where E.RawValue == String {
+        guard let raw = query(name) else { return nil }
+        guard let value = E(rawValue: raw) else {
+            throw DomainError.invalid(name, "must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return value
+    }
+
     /// A query parameter as text, nil when absent or empty.
     func query(_ name: String) -> String? {
         guard let value = uri.queryParameters[Substring(name)], !value.isEmpty else { return nil }

@@ -40,28 +40,73 @@ public enum TestDatabase {
         logger.logLevel = .warning
         guard let location = try await freshLocation(backend) else { return nil }
         let database = try await Database.open(location, logger: logger, maxConnections: 4)
-        try await Migrator(database: database).migrate()
+        do {
+            try await Migrator(database: database).migrate()
+        } catch {
+            // A pool must be shut down before it is released, even when migrating failed.
+            await Self.close(database)
+            throw error
+        }
         return database
     }
 
     /// Runs `body` with a fresh database of the backend, then closes it and removes SQLite files.
     /// Does nothing when the backend is unavailable (see `open`).
     public static func with(_ backend: TestBackend, _ body: (Database) async throws -> Void) async throws {
-        guard let database = try await open(backend) else { return }
+        // Swift Testing runs every case at once; bound how many PostgreSQL databases (each with
+        // its pool) are open together so the suite never runs the server out of connections.
+        let slots: AsyncSemaphore? = backend == .postgres ? postgresSlots : nil
+        await slots?.acquire()
         do {
-            try await body(database)
+            if let database = try await open(backend) {
+                do {
+                    try await body(database)
+                } catch {
+                    await Self.close(database)
+                    throw error
+                }
+                await Self.close(database)
+            }
         } catch {
-            await close(database)
+            await slots?.release()
             throw error
         }
-        await close(database)
+        await slots?.release()
     }
+
+    /// At most this many PostgreSQL test databases are open at once (4 connections each, well
+    /// under the throwaway server's `max_connections`).
+    static let postgresSlots = AsyncSemaphore(permits: 12)
 
     /// Closes a test database and deletes its SQLite folder.
     public static func close(_ database: Database) async {
         await database.close()
         if case .sqlite(let path) = database.location {
             try? FileManager.default.removeItem(at: URL(fileURLWithPath: path).deletingLastPathComponent())
+        }
+    }
+}
+
+/// A counting semaphore for async code: waiters resume in arrival order.
+actor AsyncSemaphore {
+    private var permits: Int
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(permits: Int) { self.permits = permits }
+
+    func acquire() async {
+        if permits > 0 {
+            permits -= 1
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty {
+            permits += 1
+        } else {
+            waiters.removeFirst().resume()
         }
     }
 }

@@ -80,3 +80,31 @@ public struct TestEnvironment: Sendable {
         try await buildApplication(configuration: configuration, services: services)
     }
 }
+
+extension Fixtures {
+    /// A valid onboarding application; tests change what they are about.
+    public static func application(creditCode: String = "91350100M000100Y43", account: String? = "6222 0212 3456 7890 123",
+                                   mcc: String = "5411", areaCode: String = "2900",
+                                   businessType: BusinessType = .fixed) -> MerchantApplication {
+        MerchantApplication(legalName: "莲花超市有限公司", creditCode: creditCode, mcc: mcc, areaCode: areaCode, businessType: businessType,
+                            businessHours: "08:00-22:00",
+                            address: Placement(address: "上海市徐汇区漕溪北路 1 号", latitude: 31.19, longitude: 121.43),
+                            settlementAccountName: "莲花超市有限公司", settlementBank: "工商银行上海徐汇支行", settlementAccount: account,
+                            contacts: [MerchantContact(role: "法定代表人", name: "王芳", phone: "13800138000")])
+    }
+
+    /// Gives a merchant an approved onboarding file: filed with the required documents by the
+    /// acquirer's administrator, approved by the security officer (four eyes).
+    @discardableResult
+    public static func onboard(_ merchant: OrgID, services: AppServices, application: MerchantApplication = Fixtures.application(),
+                               mid: String? = nil) async throws -> MerchantFile {
+        let admin = try await services.access.principal(commandLineUser: "admin")
+        let security = try await services.access.principal(commandLineUser: "security")
+        _ = try await services.merchants.start(merchant, application, by: admin)
+        for kind in DocumentKind.required {
+            _ = try await services.merchants.upload(merchant, kind: kind, filename: "\(kind.rawValue).png", bytes: DemoData.samplePNG, by: admin)
+        }
+        _ = try await services.merchants.submit(merchant, by: admin)
+        return try await services.merchants.approve(merchant, mid: mid, riskLevel: nil, note: nil, by: security)
+    }
+}

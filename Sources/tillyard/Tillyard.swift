@@ -59,7 +59,8 @@ func withServices<T>(_ configuration: AppConfiguration, migrate: Bool = true,
     let services: AppServices
     do {
         services = AppServices(database: database, bcryptCost: configuration.bcryptCost,
-                               accountKey: try AccountKey.load(dataDirectory: configuration.dataDirectory))
+                               accountKey: try AccountKey.load(dataDirectory: configuration.dataDirectory),
+                               documents: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("documents"))
     } catch {
         await database.close()
         throw CLIError(message: "cannot load the account key: \(describe(error))")
@@ -104,7 +105,7 @@ struct Serve: AsyncParsableCommand {
         try await withServices(configuration) { services in
             let url = "http://\(configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host):\(configuration.port)/console"
             if demo {
-                let logins = try await DemoData.seed(services.access, estate: services.estate)
+                let logins = try await DemoData.seed(services.access, estate: services.estate, merchants: services.merchants)
                 print("Tillyard demo on \(services.database.location)")
                 print("Console: \(url)")
                 print("Demo logins (password for all: \(DemoData.password)):")
@@ -153,7 +154,7 @@ struct Demo: AsyncParsableCommand {
 
     func run() async throws {
         try await withServices(try storage.configuration()) { services in
-            let logins = try await DemoData.seed(services.access, estate: services.estate)
+            let logins = try await DemoData.seed(services.access, estate: services.estate, merchants: services.merchants)
             print("Demo ready. Logins (password for all: \(DemoData.password)):")
             for login in logins { print("  \(login.username) (\(login.role.rawValue))") }
         }

@@ -22,14 +22,15 @@ import TillyardKit
     }
 
     @Test func theMatrix() {
-        #expect(Role.security.permissions == [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage, .estateRead])
-        #expect(Role.finance.permissions == [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateCosts])
+        #expect(Role.security.permissions == [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage, .estateRead,
+                                              .merchantsRead, .merchantsReview])
+        #expect(Role.finance.permissions == [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateCosts, .merchantsRead])
         #expect(Role.technical.permissions == [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateManage, .estateBind,
-                                               .estateInstall, .modelsManage])
-        #expect(Role.serviceDesk.permissions == [.dashboardView, .orgsRead, .estateRead])
-        #expect(Role.inspector.permissions == [.dashboardView, .orgsRead, .estateRead, .estateInstall])
+                                               .estateInstall, .modelsManage, .merchantsRead, .merchantsOnboard])
+        #expect(Role.serviceDesk.permissions == [.dashboardView, .orgsRead, .estateRead, .merchantsRead])
+        #expect(Role.inspector.permissions == [.dashboardView, .orgsRead, .estateRead, .estateInstall, .merchantsRead])
         #expect(Role.merchantOwner.permissions == [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage,
-                                                   .estateRead])
+                                                   .estateRead, .merchantsRead, .merchantsOnboard])
     }
 
     @Test func onlyFinanceAndAdministratorsSeeCostsAndMerchantsNeverChangeTheEstate() {
@@ -37,6 +38,11 @@ import TillyardKit
         for role in [Role.merchantOwner, .cashier] {
             #expect(role.permissions.isDisjoint(with: [.estateManage, .estateBind, .estateInstall, .modelsManage]))
         }
+    }
+
+    @Test func onlyAdministratorsAndSecurityReviewMerchantsAndCashiersSeeNoFiles() {
+        #expect(Set(Role.allCases.filter { $0.permissions.contains(.merchantsReview) }) == [.administrator, .security])
+        #expect(Role.cashier.permissions.isDisjoint(with: [.merchantsRead, .merchantsOnboard, .merchantsReview]))
     }
 
     @Test func onlyAdministratorsAndSecurityReadTheAuditTrail() {
@@ -68,6 +74,7 @@ import TillyardKit
         #expect(Permission.allCases.map(\.rawValue) == [
             "dashboard.view", "orgs.read", "orgs.manage", "users.read", "users.manage", "tokens.manage", "audit.read",
             "estate.read", "estate.manage", "estate.bind", "estate.install", "estate.costs", "models.manage",
+            "merchants.read", "merchants.onboard", "merchants.review",
         ])
         #expect(Role.allCases.map(\.rawValue) == [
             "administrator", "finance", "technical", "security", "service_desk", "inspector", "merchant_owner", "cashier",

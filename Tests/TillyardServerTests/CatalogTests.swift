@@ -61,6 +61,11 @@ import TillyardServer
         var keys = Role.allCases.map { "role_\($0.rawValue)" }
             + OrgKind.allCases.map { "kind_\($0.rawValue)" }
             + UserStatus.allCases.map { "status_\($0.rawValue)" }
+            + (MerchantStatus.allCases.map(\.rawValue) + ["none"]).map { "merchant_status_\($0)" }
+            + RiskLevel.allCases.map { "risk_\($0.rawValue)" }
+            + BusinessType.allCases.map { "business_\($0.rawValue)" }
+            + DocumentKind.allCases.map { "document_\($0.rawValue)" }
+            + ["nav_merchants", "area_merchants", "merchant_title", "list_all"]
         // Error pages look up `problem_<slug>` for every problem type the server produces.
         let errors: [any Error] = [
             DomainError.invalid("x", "y"), DomainError.unauthenticated("x"), DomainError.forbidden("x"),

@@ -44,10 +44,12 @@ import TillyardTestSupport
                 """)
             #expect(received.status == .ok, "\(String(buffer: received.body))")
 
-            // A CVV anywhere is refused even on the bind route; the settlement account is not.
+            // The merchant passes onboarding first: the binding takes MID, credit code and account from its file.
+            try await Fixtures.onboard(fixtures.merchantA, services: harness.env.services,
+                                       application: Fixtures.application(account: "6222021234567890123"), mid: "898310048161234")
+            // A CVV anywhere is refused even on the bind route.
             let bindBody = """
-                {"merchantId":"\(fixtures.merchantA.rawValue)","storeId":"\(fixtures.storeA.rawValue)","mid":"898310048161234",
-                 "creditCode":"91350100M000100Y43","settlementAccount":"6222021234567890123",
+                {"merchantId":"\(fixtures.merchantA.rawValue)","storeId":"\(fixtures.storeA.rawValue)",
                  "placement":{"address":"上海市徐汇区漕溪北路 1 号","latitude":31.19,"longitude":121.43}}
                 """
             let withCVV = try await harness.send(.post, "/api/v1/terminals/\(terminalId)/bind", as: "regionA.admin",

@@ -28,13 +28,17 @@ import TillyardTestSupport
 
     /// The collection (path segment before a parameter) → how to find its ids. A route with a
     /// parameter after any other segment fails the test: decide what it should be attacked with.
-    static let collections: Set<String> = ["orgs", "users", "tokens", "terminals", "terminal-models", "purchase-requests"]
+    static let collections: Set<String> = ["orgs", "users", "tokens", "terminals", "terminal-models", "purchase-requests",
+                                           "merchants", "documents"]
 
     /// Collections that may legitimately have nothing foreign: the model catalogue is per acquirer,
     /// and the fixtures hold a single acquirer.
     static let sharedCollections: Set<String> = ["terminal-models"]
 
-    static let bindBody = #"{"merchantId": "{merchantA}", "mid": "898310048161234", "creditCode": "91350100M000100Y43", "settlementAccount": "6222021234567890123", "placement": {"address": "x", "latitude": 31.2, "longitude": 121.4}}"#
+    static let bindBody = #"{"merchantId": "{merchantA}", "placement": {"address": "x", "latitude": 31.2, "longitude": 121.4}}"#
+
+    /// A complete, valid onboarding file, so only the tenant rule can refuse it.
+    static let profileBody = #"{"version": {version}, "legalName": "Hijack Ltd", "creditCode": "91350100M000100Y43", "mcc": "5411", "areaCode": "2900", "businessType": "fixed", "businessHours": "24h", "address": {"address": "x", "latitude": 31.2, "longitude": 121.4}, "settlementAccountName": "Hijack", "settlementBank": "Bank", "settlementAccount": "6222021234567899999", "contacts": [{"role": "boss", "name": "Mallory", "phone": "13800138000"}]}"#
 
     /// Bodies for unsafe methods, keyed by `METHOD /path/{param}`; `{version}` becomes the target's
     /// stored version so only the tenant rule can refuse the request. Unsafe routes missing here fail.
@@ -56,6 +60,14 @@ import TillyardTestSupport
         "POST /api/v1/terminals/{id}/repair-return": "{}",
         "POST /api/v1/terminals/{id}/scrap": #"{"reason": "hijack"}"#,
         "POST /api/v1/terminals/{id}/cancel-transit": "{}",
+        "PUT /api/v1/merchants/{id}/profile": profileBody,
+        // A real (tiny) PDF: the upload passes every check but the tenant rule.
+        "POST /api/v1/merchants/{id}/documents": "%PDF-1.4\n%%EOF\n",
+        "POST /api/v1/merchants/{id}/submit": "{}",
+        "POST /api/v1/merchants/{id}/approve": #"{"riskLevel": "low"}"#,
+        "POST /api/v1/merchants/{id}/reject": #"{"reasons": "hijack"}"#,
+        "POST /api/v1/merchants/{id}/reopen": #"{"reason": "hijack"}"#,
+        "PUT /api/v1/merchants/{id}/risk": #"{"riskLevel": "high", "reason": "hijack"}"#,
     ]
 
     /// A model and two terminals: one in region B's stock (foreign to both attackers), one in
@@ -70,9 +82,14 @@ import TillyardTestSupport
         let mine = try await estate.stockIn(StockIn(sn: "OWN-A-0001", tid: "10000001", modelId: model.id, ownerId: h.fixtures.regionA), by: admin)
         // A purchase request filed at the acquirer: above both attackers, so foreign to them.
         _ = try await estate.submitPurchase(modelId: model.id, quantity: 2, reason: "spares", unitCost: 100, by: admin)
+        // Both merchants pass onboarding: each has a file with documents to attack.
+        try await Fixtures.onboard(h.fixtures.merchantA, services: h.env.services, mid: "898310048161234")
+        try await Fixtures.onboard(h.fixtures.merchantB, services: h.env.services,
+                                   application: Fixtures.application(creditCode: "91440300MA5DC0XX2P", account: "6217000012345678"),
+                                   mid: "898584058121111")
         _ = try await estate.bind(mine.id, BindRequest(
-            merchantId: h.fixtures.merchantA, storeId: nil, mid: "898310048161234", creditCode: "91350100M000100Y43",
-            settlementAccount: "6222021234567890123", placement: Placement(address: "A street 1", latitude: 31.2, longitude: 121.4)), by: admin)
+            merchantId: h.fixtures.merchantA, storeId: nil, placement: Placement(address: "A street 1", latitude: 31.2, longitude: 121.4)),
+                                  by: admin)
     }
 
     /// The fixture users who attack.
@@ -138,6 +155,9 @@ import TillyardTestSupport
         let models = try await h.env.services.estate.models(page: all, by: admin).items
         let purchases = try await h.env.services.estate.purchases(status: nil, page: all, by: admin).items
         let myPurchases = (try? await h.env.services.estate.purchases(status: nil, page: all, by: me).items.map(\.id)) ?? []
+        let merchants = try await h.env.services.merchants.merchants(MerchantFilter(), page: all, by: admin).items.map(\.merchant)
+        var documents: [OrgID: [MerchantDocument]] = [:]
+        for merchant in merchants { documents[merchant.id] = try await h.env.services.merchants.file(merchant.id, by: admin).documents }
 
         var versions: [String: Int] = [:], names: [String: String] = [:]
         for org in orgs { versions[org.id.rawValue] = org.version; names[org.id.rawValue] = org.name }
@@ -146,6 +166,7 @@ import TillyardTestSupport
         for terminal in terminals { names[terminal.id.rawValue] = terminal.sn }
         for model in models { names[model.id.rawValue] = model.name }
         for purchase in purchases { names[purchase.id.rawValue] = purchase.reason }
+        for document in documents.values.flatMap({ $0 }) { names[document.id.rawValue] = document.sha256 }
         var foreign: [String: [String]] = [:]
         foreign["orgs"] = orgs.filter { !visible($0.id) }.map(\.id.rawValue)
         foreign["users"] = foreignUsers.map(\.id.rawValue)
@@ -153,6 +174,8 @@ import TillyardTestSupport
         foreign["terminals"] = foreignTerminals.map(\.id.rawValue)
         foreign["terminal-models"] = []
         foreign["purchase-requests"] = purchases.filter { !myPurchases.contains($0.id) }.map(\.id.rawValue)
+        foreign["merchants"] = merchants.filter { !visible($0.id) }.map(\.id.rawValue)
+        foreign["documents"] = merchants.filter { !visible($0.id) }.flatMap { documents[$0.id] ?? [] }.map(\.id.rawValue)
         var own: [String: [String]] = [:]
         own["orgs"] = [me.user.orgId.rawValue]
         own["users"] = [me.user.id.rawValue]
@@ -160,6 +183,8 @@ import TillyardTestSupport
         own["terminals"] = myTerminals.map(\.rawValue)
         own["terminal-models"] = models.map(\.id.rawValue)
         own["purchase-requests"] = myPurchases.map(\.rawValue)
+        own["merchants"] = merchants.filter { visible($0.id) }.map(\.id.rawValue)
+        own["documents"] = merchants.filter { visible($0.id) }.flatMap { documents[$0.id] ?? [] }.map(\.id.rawValue)
         var otherBranch: [String] = sideOrgs.flatMap { [$0.id.rawValue, $0.name] }
         otherBranch += sideUsers.flatMap { [$0.id.rawValue, $0.username] }
         otherBranch += tokens.filter { sideUserIDs.contains($0.userId) }.flatMap { [$0.id.rawValue, $0.prefix] }

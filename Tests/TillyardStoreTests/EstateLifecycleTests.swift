@@ -33,6 +33,7 @@ import TillyardTestSupport
                 manufacturer: "PAX", name: "A920", terminalClass: .smartAndroid, connectivity: ["4G", "WiFi"],
                 ptsApproval: "4-30310", ptsExpiry: clock.clock.now().addingTimeInterval(365 * 86400),
                 unionPayCertified: true, unionPayCertificate: "UP-2026-001"), by: admin)
+            try await Fixtures.onboard(fixtures.merchantA, services: services, mid: "898310048161234")
             return World(services: services, fixtures: fixtures, clock: clock, admin: admin, tech: tech, model: model)
         }
 
@@ -42,9 +43,8 @@ import TillyardTestSupport
         }
 
         func bindRequest(merchant: OrgID? = nil) -> BindRequest {
-            BindRequest(merchantId: merchant ?? fixtures.merchantA, storeId: fixtures.storeA, mid: "898310048161234",
-                        creditCode: "91350100M000100Y43", settlementAccount: "6222 0212 3456 7890 123",
-                        placement: Placement(address: "上海市徐汇区漕溪北路 1 号", latitude: 31.19, longitude: 121.43))
+            BindRequest(merchantId: merchant ?? fixtures.merchantA, storeId: fixtures.storeA,
+                        placement: Placement(address: "上海市徐汇区漕溪北路 1 号 B1", latitude: 31.19, longitude: 121.43))
         }
     }
 
@@ -170,16 +170,15 @@ import TillyardTestSupport
             let estate = world.estate
             let terminal = try await world.stockIn("PAX-A920-0201", tid: "10000201")
 
-            // Five elements are validated before anything is written.
+            // A placement off the Earth is refused before anything is written.
             var bad = world.bindRequest()
-            bad.creditCode = "91350100M000100Y44"
+            bad.placement?.latitude = 123
             await #expect(throws: DomainError.self) { _ = try await estate.bind(terminal.id, bad, by: world.tech) }
-            bad = world.bindRequest(); bad.mid = "12345"
-            await #expect(throws: DomainError.invalid("mid", "must be 15 digits or capital letters")) {
-                _ = try await estate.bind(terminal.id, bad, by: world.tech)
-            }
-            bad = world.bindRequest(); bad.placement.latitude = 123
-            await #expect(throws: DomainError.self) { _ = try await estate.bind(terminal.id, bad, by: world.tech) }
+            // A merchant without an approved onboarding file gets no terminal.
+            let newcomer = try await world.services.access.createOrganization(
+                NewOrganization(parentId: world.fixtures.regionA, kind: .merchant, name: "newcomer", code: "NEW"), by: world.admin)
+            let refusal = await Self.conflict { _ = try await estate.bind(terminal.id, world.bindRequest(merchant: newcomer.id), by: world.tech) }
+            #expect(refusal?.contains("has not passed onboarding review") == true)
             // A merchant outside the caller's subtree is refused.
             await #expect(throws: DomainError.invalid("merchantId", "no such merchant in your part of the tree")) {
                 _ = try await estate.bind(terminal.id, world.bindRequest(merchant: world.fixtures.merchantB), by: world.tech)
@@ -207,13 +206,24 @@ import TillyardTestSupport
             #expect(await Self.conflict { _ = try await estate.bind(terminal.id, world.bindRequest(), by: world.tech) } != nil)
             await #expect(throws: DomainError.self) { _ = try await estate.unbind(terminal.id, reason: "  ", by: world.tech) }
             _ = try await estate.unbind(terminal.id, reason: "wrong settlement account", by: world.tech)
-            var corrected = world.bindRequest()
-            corrected.settlementAccount = "6222021234567899999"
-            _ = try await estate.bind(terminal.id, corrected, by: world.tech)
+            // The new account goes through review again before the terminal is bound anew.
+            let merchants = world.services.merchants
+            let security = try await world.services.access.principal(commandLineUser: "security")
+            let reopened = try await merchants.reopen(world.fixtures.merchantA, reason: "new settlement account", by: world.admin)
+            let version = try #require(reopened.profile?.version)
+            _ = try await merchants.update(world.fixtures.merchantA, Fixtures.application(account: "6222021234567899999"),
+                                           expectedVersion: version, by: world.admin)
+            _ = try await merchants.submit(world.fixtures.merchantA, by: world.admin)
+            _ = try await merchants.approve(world.fixtures.merchantA, mid: nil, riskLevel: nil, note: nil, by: security)
+            let rebound = try await estate.bind(terminal.id, world.bindRequest(), by: world.tech)
+            #expect(rebound.state == .bound)
             let all = try await world.services.store.read { try await $0.bindings.all(for: terminal.id) }
             #expect(all.count == 2)
             #expect(all.filter { $0.unboundAt == nil }.count == 1)
             #expect(all.first { $0.unboundAt != nil }?.unbindReason == "wrong settlement account")
+            // The reopened file kept its MID; the new binding carries the new account.
+            let current = try #require(all.first { $0.unboundAt == nil })
+            #expect(current.mid == "898310048161234" && current.settlementAccountMasked == "6222 **** **** 9999")
 
             // The merchant owner sees their terminal (read only); merchant B's owner does not.
             let ownerA = try await world.services.access.principal(commandLineUser: "merchantA.owner")

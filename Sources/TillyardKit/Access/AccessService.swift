@@ -296,23 +296,32 @@ public struct AccessService: Sendable {
         }
         let now = clock.now()
         return try await store.write { repos in
-            guard let parent = try await repos.orgs.find(parentId), principal.sees(path: parent.path) else {
-                throw DomainError.invalid("parentId", "no such organisation in your part of the tree")
-            }
-            guard parent.kind.allowedChildren.contains(input.kind) else {
-                throw DomainError.invalid("kind", "a \(input.kind.rawValue) cannot be placed under a \(parent.kind.rawValue)")
-            }
-            let id = OrgID.generate(now: now)
-            let org = Organization(id: id, parentId: parent.id, kind: input.kind, name: name, code: code,
-                                   path: Organization.path(for: id, under: parent), createdAt: now, updatedAt: now)
-            try await repos.orgs.insert(org)
-            _ = try await repos.audit.append(
-                AuditDraft(orgId: org.id, actor: principal.actor, action: "org.create", resourceType: "organization",
-                           resourceId: id.rawValue, origin: principal.origin,
-                           summary: ["name": name, "kind": input.kind.rawValue, "code": code, "parent": parent.id.rawValue]),
-                orgPath: org.path, at: now)
-            return org
+            try await Self.insertOrganization(kind: input.kind, name: name, code: code, under: parentId,
+                                              by: principal, repos: repos, at: now)
         }
+    }
+
+    /// Creates an organisation below a visible parent inside the caller's transaction, audited.
+    /// `name` and `code` must already be validated. Shared with onboarding, which creates a
+    /// merchant and its file in one transaction.
+    static func insertOrganization(kind: OrgKind, name: String, code: String, under parentId: OrgID, by principal: Principal,
+                                   repos: any Repositories, at now: Date) async throws -> Organization {
+        guard let parent = try await repos.orgs.find(parentId), principal.sees(path: parent.path) else {
+            throw DomainError.invalid("parentId", "no such organisation in your part of the tree")
+        }
+        guard parent.kind.allowedChildren.contains(kind) else {
+            throw DomainError.invalid("kind", "a \(kind.rawValue) cannot be placed under a \(parent.kind.rawValue)")
+        }
+        let id = OrgID.generate(now: now)
+        let org = Organization(id: id, parentId: parent.id, kind: kind, name: name, code: code,
+                               path: Organization.path(for: id, under: parent), createdAt: now, updatedAt: now)
+        try await repos.orgs.insert(org)
+        _ = try await repos.audit.append(
+            AuditDraft(orgId: org.id, actor: principal.actor, action: "org.create", resourceType: "organization",
+                       resourceId: id.rawValue, origin: principal.origin,
+                       summary: ["name": name, "kind": kind.rawValue, "code": code, "parent": parent.id.rawValue]),
+            orgPath: org.path, at: now)
+        return org
     }
 
     /// One organisation the caller can see.

@@ -21,6 +21,12 @@ public enum Permission: String, Codable, Sendable, CaseIterable, Comparable {
     case estateCosts = "estate.costs"
     /// Maintain the model catalogue and its certifications.
     case modelsManage = "models.manage"
+    /// See merchants' onboarding files and documents.
+    case merchantsRead = "merchants.read"
+    /// Fill in onboarding files, upload documents, submit, reopen.
+    case merchantsOnboard = "merchants.onboard"
+    /// Approve or reject files, assign MIDs, set risk levels.
+    case merchantsReview = "merchants.review"
 
     public static func < (lhs: Permission, rhs: Permission) -> Bool { lhs.rawValue < rhs.rawValue }
 }
@@ -50,17 +56,20 @@ public enum Role: String, Codable, Sendable, CaseIterable {
         case .administrator:
             return Set(Permission.allCases)
         case .security:
-            return [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage, .estateRead]
+            return [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage, .estateRead, .merchantsRead, .merchantsReview]
         case .finance:
-            return [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateCosts]
+            return [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateCosts, .merchantsRead]
         case .technical:
-            return [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateManage, .estateBind, .estateInstall, .modelsManage]
+            return [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateManage, .estateBind, .estateInstall, .modelsManage,
+                    .merchantsRead, .merchantsOnboard]
         case .serviceDesk:
-            return [.dashboardView, .orgsRead, .estateRead]
+            return [.dashboardView, .orgsRead, .estateRead, .merchantsRead]
         case .inspector:
-            return [.dashboardView, .orgsRead, .estateRead, .estateInstall]
+            return [.dashboardView, .orgsRead, .estateRead, .estateInstall, .merchantsRead]
         case .merchantOwner:
-            return [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage, .estateRead]
+            // Self-service onboarding (自助进件): the owner completes their own file.
+            return [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage, .estateRead,
+                    .merchantsRead, .merchantsOnboard]
         case .cashier:
             return [.dashboardView]
         }

@@ -121,14 +121,11 @@ extension EstateService {
     /// certified and unexpired.
     public func bind(_ id: TerminalID, _ request: BindRequest, by principal: Principal) async throws -> Terminal {
         try principal.require(.estateBind)
-        let mid = try EstateRules.mid(request.mid)
-        let creditCode = try EstateRules.creditCode(request.creditCode)
-        let account = try AccountProtector.normalise(request.settlementAccount)
-        let address = try AccessRules.text(request.placement.address, field: "placement.address", max: 300)
-        try EstateRules.coordinates(latitude: request.placement.latitude, longitude: request.placement.longitude)
-        let masked = AccountProtector.mask(account)
-        let fingerprint = protector.fingerprint(account)
-        let placement = Placement(address: address, latitude: request.placement.latitude, longitude: request.placement.longitude)
+        let placement = try request.placement.map { given in
+            let address = try AccessRules.text(given.address, field: "placement.address", max: 300)
+            try EstateRules.coordinates(latitude: given.latitude, longitude: given.longitude)
+            return Placement(address: address, latitude: given.latitude, longitude: given.longitude)
+        }
         let now = clock.now()
         return try await transitionAll([id], .bind, reason: nil, by: principal) { terminal, owner, repos in
             guard let model = try await repos.models.find(terminal.modelId) else {
@@ -142,6 +139,9 @@ extension EstateService {
                   principal.sees(path: merchant.path) else {
                 throw DomainError.invalid("merchantId", "no such merchant in your part of the tree")
             }
+            guard let profile = try await repos.merchants.find(merchant.id), profile.status == .approved, let mid = profile.mid else {
+                throw DomainError.conflict("\(merchant.name) has not passed onboarding review; terminals are bound to approved merchants only")
+            }
             if let storeId = request.storeId {
                 guard let store = try await repos.orgs.find(storeId), store.parentId == merchant.id, store.kind == .store else {
                     throw DomainError.invalid("storeId", "must be a store of the merchant")
@@ -150,15 +150,18 @@ extension EstateService {
             guard let root = try await repos.orgs.find(owner.rootId) else {
                 throw DomainError.conflict("the acquirer of \(owner.name) is missing")
             }
+            let standing = placement ?? profile.address
             let binding = Binding(id: UUIDv7.make(now: now), terminalId: terminal.id, merchantId: merchant.id, storeId: request.storeId,
-                                  sn: terminal.sn, acquirerCode: root.code, mid: mid, creditCode: creditCode,
-                                  settlementAccountMasked: masked, settlementAccountFingerprint: fingerprint,
-                                  placement: placement, boundAt: now, boundBy: principal.user.username)
+                                  sn: terminal.sn, acquirerCode: root.code, mid: mid, creditCode: profile.creditCode,
+                                  settlementAccountMasked: profile.settlementAccountMasked,
+                                  settlementAccountFingerprint: profile.settlementAccountFingerprint,
+                                  placement: standing, boundAt: now, boundBy: principal.user.username)
             try await repos.bindings.insert(binding)
             terminal.merchantId = merchant.id
             terminal.storeId = request.storeId
-            terminal.placement = placement
-            return ["merchant": merchant.name, "mid": mid, "creditCode": creditCode, "account": masked, "acquirerCode": root.code]
+            terminal.placement = standing
+            return ["merchant": merchant.name, "mid": mid, "creditCode": profile.creditCode, "account": profile.settlementAccountMasked,
+                    "acquirerCode": root.code]
         }[0]
     }
 

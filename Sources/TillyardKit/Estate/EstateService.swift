@@ -56,22 +56,18 @@ public struct StockIn: Sendable {
     }
 }
 
-/// Input for binding a terminal to a merchant.
+/// Input for binding a terminal to a merchant. The merchant's code, credit code and
+/// settlement account come from its approved onboarding file, so they cannot be mistyped at
+/// the binding and always match what the reviewer checked.
 public struct BindRequest: Sendable {
     public var merchantId: OrgID
     public var storeId: OrgID?
-    public var mid: String
-    public var creditCode: String
-    /// The full account number: masked and fingerprinted at once, never stored.
-    public var settlementAccount: String
-    public var placement: Placement
+    /// Where the terminal will stand; the merchant's registered address when nil.
+    public var placement: Placement?
 
-    public init(merchantId: OrgID, storeId: OrgID?, mid: String, creditCode: String, settlementAccount: String, placement: Placement) {
+    public init(merchantId: OrgID, storeId: OrgID?, placement: Placement?) {
         self.merchantId = merchantId
         self.storeId = storeId
-        self.mid = mid
-        self.creditCode = creditCode
-        self.settlementAccount = settlementAccount
         self.placement = placement
     }
 }
@@ -95,11 +91,9 @@ public struct Dossier: Sendable {
 public struct EstateService: Sendable {
     public let store: any Persistence
     public let clock: Clock
-    public let protector: AccountProtector
 
-    public init(store: any Persistence, protector: AccountProtector, clock: Clock = .system) {
+    public init(store: any Persistence, clock: Clock = .system) {
         self.store = store
-        self.protector = protector
         self.clock = clock
     }
 

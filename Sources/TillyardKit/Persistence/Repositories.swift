@@ -110,6 +110,7 @@ public protocol Repositories: Sendable {
     var bindings: any BindingRepository { get }
     var usage: any UsageLogRepository { get }
     var purchases: any PurchaseRepository { get }
+    var merchants: any MerchantRepository { get }
 }
 
 /// Entry point to storage for services: units of work over the repositories.

@@ -27,7 +27,7 @@ public struct ConsoleRenderer: Sendable {
 
     /// Every page template the controllers use; checked at load.
     static let requiredTemplates = ["layout", "login", "dashboard", "orgs", "users", "tokens", "audit", "error",
-                                    "models", "terminals", "dossier", "purchases"]
+                                    "models", "terminals", "dossier", "purchases", "merchants", "merchant"]
 
     /// The navigation, by area. Later areas append their pages here.
     static let navigation: [NavItem] = [
@@ -35,6 +35,7 @@ public struct ConsoleRenderer: Sendable {
         NavItem(area: "area_estate", label: "nav_terminals", href: "/console/terminals", permission: .estateRead),
         NavItem(area: "area_estate", label: "nav_models", href: "/console/models", permission: .estateRead),
         NavItem(area: "area_estate", label: "nav_purchases", href: "/console/purchases", permission: .estateRead),
+        NavItem(area: "area_merchants", label: "nav_merchants", href: "/console/merchants", permission: .merchantsRead),
         NavItem(area: "area_access", label: "nav_orgs", href: "/console/orgs", permission: .orgsRead),
         NavItem(area: "area_access", label: "nav_users", href: "/console/users", permission: .usersRead),
         NavItem(area: "area_access", label: "nav_tokens", href: "/console/tokens", permission: .tokensManage),

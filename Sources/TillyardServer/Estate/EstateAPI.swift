@@ -164,14 +164,10 @@ struct ReceiptInput: APIInput {
 struct BindInput: APIInput {
     var merchantId: String
     var storeId: String?
-    var mid: String
-    var creditCode: String
-    var settlementAccount: String
-    var placement: Placement
-    enum CodingKeys: String, CodingKey, CaseIterable { case merchantId, storeId, mid, creditCode, settlementAccount, placement }
+    /// The merchant's registered address when absent.
+    var placement: Placement?
+    enum CodingKeys: String, CodingKey, CaseIterable { case merchantId, storeId, placement }
     typealias Field = CodingKeys
-    /// The account is masked and fingerprinted at once; it may pass the card-data guard.
-    static var allowedSensitiveFields: Set<String> { ["settlementAccount"] }
 }
 
 struct UsageInput: APIInput {
@@ -288,10 +284,8 @@ struct EstateAPI {
                     guard let id = OrgID(validating: raw) else { throw DomainError.invalid("storeId", "is not an id") }
                     return id
                 }
-                return TerminalBody(try await estate.bind(id, BindRequest(merchantId: merchant, storeId: store, mid: input.mid,
-                                                                          creditCode: input.creditCode,
-                                                                          settlementAccount: input.settlementAccount,
-                                                                          placement: input.placement), by: principal),
+                return TerminalBody(try await estate.bind(id, BindRequest(merchantId: merchant, storeId: store, placement: input.placement),
+                                                          by: principal),
                                     showCost: principal.can(.estateCosts))
             }
         }

@@ -15,8 +15,19 @@ struct UsageForm: Decodable, CSRFCarrying { var operation: String; var responsib
 struct ImportForm: Decodable, CSRFCarrying { var csv: String; var dryRun: String?; var _csrf: String }
 struct ActionForm: Decodable, CSRFCarrying {
     var action: String; var reason: String?; var installer: String?; var destinationId: String?
-    var merchantId: String?; var storeId: String?; var mid: String?; var creditCode: String?; var settlementAccount: String?
+    var merchantId: String?; var storeId: String?
     var address: String?; var latitude: String?; var longitude: String?; var _csrf: String
+
+    /// The placement typed into a bind or install form; nil when left empty (the registered
+    /// address, or the placement on record, stands).
+    func placement() throws -> Placement? {
+        let given = [address, latitude, longitude].map { $0?.trimmingCharacters(in: .whitespaces) ?? "" }
+        if given.allSatisfy(\.isEmpty) { return nil }
+        guard let latitude = Double(given[1]), let longitude = Double(given[2]) else {
+            throw DomainError.invalid("latitude", "give the address with latitude and longitude as numbers, or leave all three empty")
+        }
+        return Placement(address: given[0], latitude: latitude, longitude: longitude)
+    }
 }
 
 /// Console pages of the Estate area: model catalogue, terminal search with stock-in, and the
@@ -24,6 +35,7 @@ struct ActionForm: Decodable, CSRFCarrying {
 struct EstateConsole {
     let estate: EstateService
     let access: AccessService
+    let merchants: MerchantService
     let renderer: ConsoleRenderer
     let forms: ConsoleForms
 
@@ -228,13 +240,16 @@ struct EstateConsole {
         }
         var merchants: [[String: Any]] = []
         if allowed.contains(.bind) {
-            merchants = try await access.organizations(kind: .merchant, page: PageRequest(limit: PageRequest.maxLimit), by: principal).items
-                .map { ["id": $0.id.rawValue, "name": $0.name] }
+            // Only merchants that passed onboarding review can have terminals bound.
+            merchants = try await self.merchants.merchants(MerchantFilter(status: .approved), page: PageRequest(limit: PageRequest.maxLimit),
+                                                           by: principal).items
+                .map { ["id": $0.merchant.id.rawValue, "name": "\($0.merchant.name) · \($0.profile?.mid ?? "")"] }
         }
         let actions = allowed.sorted { $0.rawValue < $1.rawValue }.map { action -> [String: Any] in
             ["value": action.rawValue, "label": renderer.text("action_\(action.rawValue)", locale: locale),
              "needsReason": [.unbind, .remove, .sendToRepair, .scrap].contains(action),
-             "isBind": action == .bind, "isInstall": action == .install, "isDispatch": action == .dispatch]
+             "isBind": action == .bind, "isInstall": action == .install, "isDispatch": action == .dispatch,
+             "takesPlacement": action == .bind || action == .install]
         }
         return renderer.page("dossier", titleKey: "dossier_title", context: context, data: [
             "sn": terminal.sn, "fields": fields, "binding": binding as Any, "history": history, "actions": actions,
@@ -275,7 +290,7 @@ struct EstateConsole {
     @Sendable func act(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let id: TerminalID = try context.id("id", resource: "terminal")
-        let form = try await forms.decode(ActionForm.self, request, context, allowing: ["settlementAccount"])
+        let form = try await forms.decode(ActionForm.self, request, context)
         do {
             guard let action = LifecycleAction(rawValue: form.action) else { throw DomainError.invalid("action", "unknown action") }
             let reason = form.reason ?? ""
@@ -287,15 +302,10 @@ struct EstateConsole {
             case .cancelTransit: _ = try await estate.cancelTransit([id], reason: form.reason, by: principal)
             case .bind:
                 guard let merchant = form.merchantId.flatMap(OrgID.init(validating:)) else { throw DomainError.invalid("merchantId", "choose a merchant") }
-                guard let latitude = form.latitude.flatMap(Double.init), let longitude = form.longitude.flatMap(Double.init) else {
-                    throw DomainError.invalid("latitude", "latitude and longitude must be numbers")
-                }
-                _ = try await estate.bind(id, BindRequest(
-                    merchantId: merchant, storeId: form.storeId.flatMap(OrgID.init(validating:)), mid: form.mid ?? "",
-                    creditCode: form.creditCode ?? "", settlementAccount: form.settlementAccount ?? "",
-                    placement: Placement(address: form.address ?? "", latitude: latitude, longitude: longitude)), by: principal)
+                _ = try await estate.bind(id, BindRequest(merchantId: merchant, storeId: form.storeId.flatMap(OrgID.init(validating:)),
+                                                          placement: try form.placement()), by: principal)
             case .unbind: _ = try await estate.unbind(id, reason: reason, by: principal)
-            case .install: _ = try await estate.install(id, installer: form.installer ?? "", placement: nil, by: principal)
+            case .install: _ = try await estate.install(id, installer: form.installer ?? "", placement: try form.placement(), by: principal)
             case .commission: _ = try await estate.commission(id, by: principal)
             case .remove: _ = try await estate.remove(id, reason: reason, by: principal)
             case .returnToStock: _ = try await estate.returnToStock(id, reason: form.reason, by: principal)

@@ -10,19 +10,25 @@ public struct AppServices: Sendable {
     public let store: any Persistence
     public let access: AccessService
     public let estate: EstateService
+    public let merchants: MerchantService
     public let metrics: AppMetrics
 
     /// Wires the domain services over an open database.
     ///
-    /// `accountKey` keys the fingerprints of settlement accounts; `serve` passes the
-    /// installation's key (see `AccountKey`). The default, a fresh random key, suits tests and
-    /// one-off commands whose fingerprints need not match later ones.
+    /// `accountKey` keys the fingerprints of settlement accounts and the encryption of merchant
+    /// documents; `serve` passes the installation's key (see `AccountKey`). The default, a fresh
+    /// random key, suits tests and one-off commands whose fingerprints need not match later ones.
+    /// `documents` is the folder of uploaded documents (`<data dir>/documents` for `serve`; a
+    /// fresh temporary folder by default).
     public init(database: Database, bcryptCost: UInt8 = 12, clock: Clock = .system,
-                accountKey: Data = AccountKey.random()) {
+                accountKey: Data = AccountKey.random(), documents: URL? = nil) {
         self.database = database
         self.store = SQLPersistence(database: database)
         self.access = AccessService(store: store, hasher: BcryptHasher(cost: bcryptCost), clock: clock)
-        self.estate = EstateService(store: store, protector: AccountProtector(key: accountKey), clock: clock)
+        self.estate = EstateService(store: store, clock: clock)
+        let folder = documents ?? FileManager.default.temporaryDirectory.appendingPathComponent("tillyard-documents-\(UUID().uuidString)")
+        self.merchants = MerchantService(store: store, vault: FileDocumentVault(root: folder, cipher: DocumentCipher(secret: accountKey)),
+                                         protector: AccountProtector(key: accountKey), clock: clock)
         self.metrics = AppMetrics()
     }
 }
@@ -45,11 +51,14 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     AccessAPI(access: services.access, routes: routes).register(on: api)
     EstateAPI(estate: services.estate, routes: routes).register(on: api)
     PurchaseAPI(estate: services.estate, routes: routes).register(on: api)
+    MerchantAPI(merchants: services.merchants, routes: routes).register(on: api)
 
     ConsoleController(access: services.access, renderer: console, secureCookies: configuration.secureCookies).register(on: router)
-    EstateConsole(estate: services.estate, access: services.access, renderer: console,
+    EstateConsole(estate: services.estate, access: services.access, merchants: services.merchants, renderer: console,
                   forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     PurchaseConsole(estate: services.estate, renderer: console,
+                    forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
+    MerchantConsole(merchants: services.merchants, access: services.access, renderer: console,
                     forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     return router
 }

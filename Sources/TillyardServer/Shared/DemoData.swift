@@ -17,7 +17,7 @@ public enum DemoData {
     /// Fills an empty database. Returns the logins it created; does nothing (and returns the
     /// known logins) when the demo is already there, and refuses a database with other data.
     @discardableResult
-    public static func seed(_ access: AccessService, estate: EstateService) async throws -> [Login] {
+    public static func seed(_ access: AccessService, estate: EstateService, merchants: MerchantService) async throws -> [Login] {
         if !(try await access.isEmpty()) {
             guard (try? await access.principal(commandLineUser: "admin")) != nil,
                   (try? await access.principal(commandLineUser: "lotus.owner")) != nil else {
@@ -54,15 +54,75 @@ public enum DemoData {
                                                     displayName: displayNames[login.username] ?? login.username,
                                                     role: login.role, password: password), by: root)
         }
-        try await seedEstate(estate, access: access, root: root, regions: [east, south],
-                             merchants: [(lotus, lotusXuhui), (pearl, pearlTianhe), (harbour, nil), (greenleaf, nil)])
+        let reviewer = try await access.principal(commandLineUser: "security")
+        try await seedEstate(estate, access: access, onboarding: merchants, root: root, reviewer: reviewer, regions: [east, south],
+                             merchants: [(lotus, lotusXuhui, "5411"), (pearl, pearlTianhe, "5812"), (harbour, nil, "5814"),
+                                         (greenleaf, nil, "5912")])
+        try await seedReviewQueue(merchants, root: root, reviewer: reviewer, regions: [east, south])
         return logins
+    }
+
+    /// A 1×1 PNG: the demo's stand-in for scanned documents (tests use it too).
+    public static let samplePNG: [UInt8] = [
+        0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01,
+        0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53, 0xDE, 0x00, 0x00, 0x00, 0x0C, 0x49, 0x44, 0x41,
+        0x54, 0x78, 0x9C, 0x63, 0xF8, 0xFF, 0xFF, 0x3F, 0x00, 0x05, 0xFE, 0x02, 0xFE, 0x0D, 0xEF, 0x46, 0xB8, 0x00, 0x00, 0x00,
+        0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+    ]
+
+    /// A plausible onboarding application for demo merchant number `index`.
+    public static func application(index: Int, mcc: String, areaCode: String, mobile: Bool = false) -> MerchantApplication {
+        let prefix = String(format: "91310000MA1K%05d", index)
+        let credit = prefix + String(EstateRules.creditCheckCharacter(prefix) ?? "0")
+        let shanghai = areaCode == "2900"
+        return MerchantApplication(
+            legalName: "演示商贸有限公司 \(index + 1)", creditCode: credit, mcc: mcc, areaCode: areaCode,
+            businessType: mobile ? .mobile : .fixed, businessHours: index % 9 == 0 ? "24h" : "08:30-22:00",
+            address: Placement(address: (shanghai ? "上海市徐汇区演示路 " : "深圳市福田区演示路 ") + "\(index + 1) 号",
+                               latitude: ((shanghai ? 31.18 : 22.54) * 1000 + Double(index % 20) * 5).rounded() / 1000,
+                               longitude: ((shanghai ? 121.43 : 114.05) * 1000 + Double(index % 20) * 5).rounded() / 1000),
+            settlementAccountName: "演示商贸有限公司 \(index + 1)", settlementBank: "演示银行 Demo Bank",
+            settlementAccount: String(format: "6222021%012d", 100_000 + index * 37),
+            contacts: [MerchantContact(role: "法定代表人 legal representative", name: ["王芳", "陈明", "刘洋"][index % 3],
+                                       phone: String(format: "1380013%04d", index))])
+    }
+
+    /// Fills in a file with the required documents and submits it.
+    static func submitFile(_ merchants: MerchantService, merchant: OrgID, _ application: MerchantApplication, by root: Principal) async throws {
+        _ = try await merchants.start(merchant, application, by: root)
+        for kind in DocumentKind.required {
+            _ = try await merchants.upload(merchant, kind: kind, filename: "\(kind.rawValue).png", bytes: samplePNG, by: root)
+        }
+        _ = try await merchants.submit(merchant, by: root)
+    }
+
+    /// Merchants still in onboarding: two waiting for review, one rejected, one draft.
+    static func seedReviewQueue(_ merchants: MerchantService, root: Principal, reviewer: Principal, regions: [OrgID]) async throws {
+        let pending: [(String, String, String, Bool)] = [
+            ("夜市小吃 Night Market Snacks", "M-NIGHT", "5814", true), ("金店 Golden Jewellery", "M-GOLD", "5944", false),
+            ("快修 QuickFix Phones", "M-QFIX", "7399", false), ("新开面包房 New Bakery", "M-NEWB", "5462", false),
+        ]
+        for (offset, (name, code, mcc, mobile)) in pending.enumerated() {
+            let index = 100 + offset
+            let areaCode = offset % 2 == 0 ? "2900" : "5840"
+            let file = try await merchants.apply(parentId: regions[offset % regions.count], tradingName: name, code: code,
+                                                 application(index: index, mcc: mcc, areaCode: areaCode, mobile: mobile), by: root)
+            let id = file.merchant.id
+            guard offset < 3 else { continue }
+            for kind in DocumentKind.required {
+                _ = try await merchants.upload(id, kind: kind, filename: "\(kind.rawValue).png", bytes: samplePNG, by: root)
+            }
+            _ = try await merchants.submit(id, by: root)
+            if offset == 2 {
+                _ = try await merchants.reject(id, reasons: "营业执照照片模糊，请重新上传 licence photo unreadable, upload it again", by: reviewer)
+            }
+        }
     }
 
     /// Five models (one with an expired PCI PTS approval), 2,000 terminals across every state,
     /// 50 merchants with bound and installed terminals.
-    static func seedEstate(_ estate: EstateService, access: AccessService, root: Principal, regions: [OrgID],
-                           merchants named: [(OrgID, OrgID?)]) async throws {
+    static func seedEstate(_ estate: EstateService, access: AccessService, onboarding: MerchantService, root: Principal,
+                           reviewer: Principal, regions: [OrgID], merchants named: [(OrgID, OrgID?, String)]) async throws {
         let now = estate.clock.now()
         let year: TimeInterval = 365 * 86400
         let catalogue: [(String, String, TerminalClass, [String], String, TimeInterval)] = [
@@ -81,9 +141,11 @@ public enum DemoData {
         let certified = models.filter { $0.certification(at: now) == .valid }
 
         // 46 more merchants, each with one store, spread over the two regions.
-        var merchants = named
+        var merchants = named.map { ($0.0, $0.1) }
+        var categories = named.map(\.2)
         let trades = ["便利店 Convenience", "面馆 Noodles", "书店 Books", "花店 Flowers", "药房 Pharmacy", "超市 Market",
                       "咖啡 Coffee", "烘焙 Bakery", "茶饮 Tea", "五金 Hardware"]
+        let tradeCategories = ["5499", "5812", "5942", "5992", "5912", "5411", "5814", "5462", "5499", "5211"]
         for index in 0..<46 {
             let region = regions[index % regions.count]
             let merchant = try await access.createOrganization(NewOrganization(
@@ -92,6 +154,14 @@ public enum DemoData {
             let store = try await access.createOrganization(NewOrganization(
                 parentId: merchant.id, kind: .store, name: "\(merchant.name) 1号店", code: "\(merchant.code)-1"), by: root)
             merchants.append((merchant.id, store.id))
+            categories.append(tradeCategories[index % tradeCategories.count])
+        }
+        // Every merchant passes onboarding (filed by the administrator, approved by security)
+        // before a terminal is bound to it. The named ones sit in the east and south in turn.
+        for (index, (merchant, _)) in merchants.enumerated() {
+            let areaCode = index % 2 == 0 ? "2900" : "5840"
+            try await submitFile(onboarding, merchant: merchant, application(index: index, mcc: categories[index], areaCode: areaCode), by: root)
+            _ = try await onboarding.approve(merchant, mid: nil, riskLevel: nil, note: "资料齐全 documents complete", by: reviewer)
         }
 
         // 2,000 terminals stocked in at the acquirer in one transaction.
@@ -118,13 +188,7 @@ public enum DemoData {
         let inRegionStock = toRegions.enumerated().filter { $0.offset % 12 < 10 }.map(\.element)
         for (index, terminal) in inRegionStock.prefix(150).enumerated() {
             let (merchant, store) = merchants[index % merchants.count]
-            let prefix = String(format: "91310000MA1K%05d", index)
-            let credit = prefix + String(EstateRules.creditCheckCharacter(prefix) ?? "0")
-            _ = try await estate.bind(terminal.id, BindRequest(
-                merchantId: merchant, storeId: store, mid: String(format: "8983100%08d", 48_000 + index), creditCode: credit,
-                settlementAccount: String(format: "6222021%012d", 100_000 + index * 37),
-                placement: Placement(address: "演示地址 \(index + 1) 号", latitude: 31.0 + Double(index % 50) / 100,
-                                     longitude: 121.2 + Double(index % 40) / 100)), by: root)
+            _ = try await estate.bind(terminal.id, BindRequest(merchantId: merchant, storeId: store, placement: nil), by: root)
             guard index < 100 else { continue }
             _ = try await estate.install(terminal.id, installer: ["吴刚", "李强"][index % 2], placement: nil, by: root)
             guard index < 90 else { continue }

@@ -17,6 +17,7 @@ struct SQLRepositories: Repositories {
     var bindings: any BindingRepository { SQLBindingRepository(db: db) }
     var usage: any UsageLogRepository { SQLUsageLogRepository(db: db) }
     var purchases: any PurchaseRepository { SQLPurchaseRepository(db: db) }
+    var merchants: any MerchantRepository { SQLMerchantRepository(db: db) }
 }
 
 /// `Persistence` over a SQLite or PostgreSQL `Database`.

@@ -193,4 +193,36 @@ import TillyardTestSupport
             #expect((try EstateAPITests.json(listed)["items"] as? [Any])?.count == 1)
         }
     }
+
+    @Test(arguments: TestBackend.allCases)
+    func consoleStocksInAgainstAnApprovedRequest(backend: TestBackend) async throws {
+        try await Harness.run(backend) { harness in
+            let admin = try await harness.principal("admin")
+            let estate = harness.env.services.estate
+            let model = try await estate.createModel(NewTerminalModel(
+                manufacturer: "PAX", name: "A920", terminalClass: .smartAndroid, connectivity: [], ptsApproval: "4-1",
+                ptsExpiry: Date().addingTimeInterval(86400 * 365), unionPayCertified: true, unionPayCertificate: nil), by: admin)
+            _ = try await estate.setPurchaseChain([ApprovalStep(name: "security_assessment", role: .security)], by: admin)
+            let request = try await estate.submitPurchase(modelId: model.id, quantity: 2, reason: "spares", unitCost: 99_000, by: admin)
+            _ = try await estate.decidePurchase(request.id, .approve, comment: nil, by: try await harness.principal("security"))
+
+            var (jar, csrf) = try await harness.consoleSession("admin")
+            let page = try await harness.browse(.get, "/console/purchases", jar: &jar)
+            #expect(page.text.contains("id=\"stock-in-\(request.id.rawValue)\""))
+            // One bad line refuses the whole batch; nothing is stocked in.
+            let bad = try await harness.browse(.post, "/console/purchases/\(request.id.rawValue)/stock-in", jar: &jar,
+                                               form: [("_csrf", csrf), ("terminals", "CON-0001 77100001\nCON-0002")])
+            #expect(bad.status == .unprocessableContent && bad.text.contains("line 2"))
+            let tooMany = try await harness.browse(.post, "/console/purchases/\(request.id.rawValue)/stock-in", jar: &jar,
+                                                   form: [("_csrf", csrf), ("terminals", "A-0001 77100001\nA-0002 77100002\nA-0003 77100003")])
+            #expect(tooMany.status == .conflict && tooMany.text.contains("allows 2 more terminals, not 3"))
+            let good = try await harness.browse(.post, "/console/purchases/\(request.id.rawValue)/stock-in", jar: &jar,
+                                                form: [("_csrf", csrf), ("terminals", "CON-0001, 77100001\n\nCON-0002\t77100002\n")])
+            #expect(good.status == .found)
+            let after = try await estate.purchase(request.id, by: admin)
+            #expect(after.status == .completed && after.stockedIn == 2)
+            let stocked = try await estate.search(TerminalFilter(sn: "CON-"), page: PageRequest(limit: 10), by: admin).items
+            #expect(stocked.count == 2 && stocked.allSatisfy { $0.purchaseCost == 99_000 && $0.modelId == model.id })
+        }
+    }
 }

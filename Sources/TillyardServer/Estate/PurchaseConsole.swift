@@ -4,6 +4,7 @@ import TillyardKit
 
 struct PurchaseForm: Decodable, CSRFCarrying { var modelId: String; var quantity: String; var reason: String; var unitCost: String?; var _csrf: String }
 struct DecisionForm: Decodable, CSRFCarrying { var decision: String; var comment: String?; var _csrf: String }
+struct PurchaseStockInForm: Decodable, CSRFCarrying { var terminals: String; var _csrf: String }
 
 /// Console page of terminal purchasing: requests with their chain, submission, and the decision
 /// forms for the steps the caller's role decides.
@@ -17,6 +18,7 @@ struct PurchaseConsole {
         console.get("purchases", use: list)
         console.post("purchases", use: submit)
         console.post("purchases/:id/decision", use: decide)
+        console.post("purchases/:id/stock-in", use: stockIn)
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -40,7 +42,9 @@ struct PurchaseConsole {
                          "decision": step.decision.map { renderer.text("decision_\($0.rawValue)", locale: locale) } ?? "…",
                          "by": step.decidedBy ?? "", "comment": step.comment ?? ""]
                     },
-                    "canDecide": pending?.role == principal.user.role, "pendingStep": pending?.name ?? ""]
+                    "canDecide": pending?.role == principal.user.role, "pendingStep": pending?.name ?? "",
+                    "canStockIn": purchase.status == .approved && principal.can(.estateManage),
+                    "remaining": purchase.quantity - purchase.stockedIn]
         }
         return renderer.page("purchases", titleKey: "nav_purchases", context: context, data: [
             "purchases": rows, "canSubmit": principal.can(.estateManage), "error": error as Any,
@@ -71,6 +75,28 @@ struct PurchaseConsole {
         do {
             guard let decision = PurchaseDecision(rawValue: form.decision) else { throw DomainError.invalid("decision", "choose a decision") }
             _ = try await estate.decidePurchase(id, decision, comment: form.comment, by: principal)
+            return .redirect(to: "/console/purchases", type: .found)
+        } catch let error as DomainError {
+            return try await page(request, context, error: error.message, status: ConsoleForms.status(error))
+        }
+    }
+
+    /// Stocks in the delivered terminals of an approved request: one "SN TID" (or "SN,TID") per
+    /// line, at the caller's organisation, the request's model and unit cost; all lines or none.
+    @Sendable func stockIn(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let id: PurchaseID = try context.id("id", resource: "purchase_request")
+        let form = try await forms.decode(PurchaseStockInForm.self, request, context)
+        do {
+            let purchase = try await estate.purchase(id, by: principal)
+            let lines = form.terminals.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard (1...1000).contains(lines.count) else { throw DomainError.invalid("terminals", "give 1 to 1000 lines of SN and TID") }
+            let inputs = try lines.enumerated().map { index, line -> StockIn in
+                let parts = line.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map(String.init)
+                guard parts.count == 2 else { throw DomainError.invalid("terminals", "line \(index + 1): write the SN and the TID") }
+                return StockIn(sn: parts[0], tid: parts[1], modelId: purchase.modelId, purchaseCost: purchase.unitCost)
+            }
+            _ = try await estate.stockIn(inputs, against: id, by: principal)
             return .redirect(to: "/console/purchases", type: .found)
         } catch let error as DomainError {
             return try await page(request, context, error: error.message, status: ConsoleForms.status(error))

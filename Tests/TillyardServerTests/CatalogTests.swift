@@ -65,6 +65,7 @@ import TillyardServer
             + RiskLevel.allCases.map { "risk_\($0.rawValue)" }
             + BusinessType.allCases.map { "business_\($0.rawValue)" }
             + DocumentKind.allCases.map { "document_\($0.rawValue)" }
+            + ["submitted", "approved", "rejected", "reopened"].map { "merchant_step_\($0)" }
             + ["nav_merchants", "area_merchants", "merchant_title", "list_all"]
         // Error pages look up `problem_<slug>` for every problem type the server produces.
         let errors: [any Error] = [

@@ -193,7 +193,8 @@ struct MerchantConsole {
                  "uploadedAt": document.uploadedAt.iso8601, "sha": String(document.sha256.prefix(12)),
                  "removable": editable && canOnboard && profile != nil]
             },
-            "reviews": file.reviews.map { ["at": $0.at.iso8601, "action": $0.action, "actor": $0.actor, "note": $0.note ?? ""] },
+            "reviews": file.reviews.map { ["at": $0.at.iso8601, "action": stepName($0.action, locale: locale), "actor": $0.actor,
+                                           "note": $0.note ?? ""] },
             "documentKinds": DocumentKind.allCases.map { ["value": $0.rawValue, "label": renderer.text("document_\($0.rawValue)", locale: locale)] },
             "maxMB": MerchantRules.maxDocumentBytes >> 20,
             "hasMissing": profile != nil && !file.missingDocuments.isEmpty, "hasSharing": !file.sharingAccount.isEmpty,
@@ -212,6 +213,13 @@ struct MerchantConsole {
             data["riskOptions"] = forms.options(RiskLevel.allCases, prefix: "risk", selected: profile.riskLevel.rawValue, locale: locale)
         }
         return renderer.page("merchant", titleKey: "merchant_title", context: context, data: data, status: status)
+    }
+
+    /// A history step in the reader's language ("risk low → high" keeps its levels' stored names).
+    func stepName(_ action: String, locale: String) -> String {
+        if ["submitted", "approved", "rejected", "reopened"].contains(action) { return renderer.text("merchant_step_\(action)", locale: locale) }
+        if action.hasPrefix("risk ") { return renderer.text("merchant_risk", locale: locale) + action.dropFirst(4) }
+        return action
     }
 
     /// A stored file's values for the edit form (the account number is never shown again).

@@ -84,6 +84,8 @@ public enum TestDatabase {
         if case .sqlite(let path) = database.location {
             try? FileManager.default.removeItem(at: URL(fileURLWithPath: path).deletingLastPathComponent())
         }
+        // Uploaded documents of services built without an explicit folder.
+        try? FileManager.default.removeItem(at: AppServices.defaultDocumentsFolder(for: database))
     }
 }
 

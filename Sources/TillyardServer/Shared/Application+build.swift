@@ -18,18 +18,33 @@ public struct AppServices: Sendable {
     /// `accountKey` keys the fingerprints of settlement accounts and the encryption of merchant
     /// documents; `serve` passes the installation's key (see `AccountKey`). The default, a fresh
     /// random key, suits tests and one-off commands whose fingerprints need not match later ones.
-    /// `documents` is the folder of uploaded documents (`<data dir>/documents` for `serve`; a
-    /// fresh temporary folder by default).
+    /// `documents` is the folder of uploaded documents (`<data dir>/documents` for `serve`;
+    /// `defaultDocumentsFolder(for:)` when nil).
     public init(database: Database, bcryptCost: UInt8 = 12, clock: Clock = .system,
                 accountKey: Data = AccountKey.random(), documents: URL? = nil) {
         self.database = database
         self.store = SQLPersistence(database: database)
         self.access = AccessService(store: store, hasher: BcryptHasher(cost: bcryptCost), clock: clock)
         self.estate = EstateService(store: store, clock: clock)
-        let folder = documents ?? FileManager.default.temporaryDirectory.appendingPathComponent("tillyard-documents-\(UUID().uuidString)")
+        let folder = documents ?? Self.defaultDocumentsFolder(for: database)
         self.merchants = MerchantService(store: store, vault: FileDocumentVault(root: folder, cipher: DocumentCipher(secret: accountKey)),
                                          protector: AccountProtector(key: accountKey), clock: clock)
         self.metrics = AppMetrics()
+    }
+}
+
+extension AppServices {
+    /// Where documents go when no folder is given: beside an SQLite database (its data folder), or
+    /// a temporary folder named after a PostgreSQL database, so removing the database's folder or
+    /// knowing its name is enough to clean up after tests.
+    public static func defaultDocumentsFolder(for database: Database) -> URL {
+        switch database.location {
+        case .sqlite(let path):
+            return URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("documents")
+        case .postgres(let url):
+            let name = URLComponents(string: url)?.path.split(separator: "/").last.map(String.init) ?? "postgres"
+            return FileManager.default.temporaryDirectory.appendingPathComponent("tillyard-documents-\(name)")
+        }
     }
 }
 

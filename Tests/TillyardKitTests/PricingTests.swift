@@ -126,3 +126,37 @@ import Testing
         #expect(PricingEngine.roundedDivision(-15, by: 10) == -2 && PricingEngine.roundedDivision(14, by: 10) == 1)
     }
 }
+
+@Suite struct CatalogRulesTests {
+    @Test func inputIsValidatedAndNormalised() throws {
+        #expect(try CatalogRules.sku(" cola-330_ml ") == "COLA-330_ML")
+        #expect(throws: DomainError.self) { try CatalogRules.sku("可乐") }
+        #expect(try CatalogRules.barcodes(["6901234567892", " 036000291452 ", "96385074", "shelf-1"])
+                == ["6901234567892", "036000291452", "96385074", "SHELF-1"])
+        #expect(throws: DomainError.invalid("barcodes.0", "is not a valid ean13 code (length or check digit)")) {
+            try CatalogRules.barcodes(["6901234567893"])
+        }
+        #expect(throws: DomainError.invalid("barcodes.1", "is listed twice")) { try CatalogRules.barcodes(["A-1", "a-1"]) }
+        #expect(throws: DomainError.self) { try CatalogRules.barcodes(Array(repeating: "X", count: 11)) }
+        #expect(try CatalogRules.taxRate(1300) == 1300)
+        #expect(throws: DomainError.self) { try CatalogRules.taxRate(1700) }
+        #expect(throws: DomainError.self) { try CatalogRules.price(-1, field: "price") }
+    }
+
+    @Test func namesAreFoundByAnySubstringOfTwoCharacters() {
+        #expect(CatalogRules.fold("Ｃｏｃａ　Cola ") == "cocacola")
+        let terms = CatalogRules.terms(["可口可乐 330ml", "Coca-Cola"])
+        for query in ["可乐", "口可", "可口可乐", "330", "cola", "COLA", "ｃｏｌａ", "可"] {
+            #expect(CatalogRules.queryTerms(query).isSubset(of: terms), "\(query)")
+        }
+        #expect(!CatalogRules.queryTerms("雪碧").isSubset(of: terms))
+        #expect(CatalogRules.queryTerms("可") == ["可"] && CatalogRules.queryTerms("可口可") == ["可口", "口可"])
+    }
+
+    @Test func aProductPricesAsACartLine() {
+        let product = Product(id: .generate(), merchantId: .generate(), sku: "COLA", barcodes: ["6901234567892"], nameZh: "可乐",
+                              nameEn: "Cola", category: "drinks", unit: .piece, price: 350, memberPrice: 300, taxRate: 1300, cost: 200,
+                              scaleCode: nil, active: true, createdAt: Date(), updatedAt: Date())
+        #expect(product.cartLine(quantity: 2000) == CartLine(sku: "COLA", category: "drinks", quantity: 2000, unitPrice: 350, memberPrice: 300))
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+
+/// Tag for product ids.
+public enum ProductTag {}
+/// Id of a catalog product.
+public typealias ProductID = Identifier<ProductTag>
+
+/// How a product is sold: by the piece, or weighed (priced per kilogram).
+public enum SaleUnit: String, Codable, Sendable, CaseIterable {
+    case piece
+    case weight
+}
+
+/// A product of a merchant's catalog (shared by all its stores).
+public struct Product: Codable, Sendable, Equatable {
+    public var id: ProductID
+    public var merchantId: OrgID
+    /// The merchant's own code, unique in its catalog.
+    public var sku: String
+    /// EAN-13 / EAN-8 / UPC-A / custom codes, each unique in the catalog.
+    public var barcodes: [String]
+    public var nameZh: String
+    public var nameEn: String?
+    public var category: String?
+    public var unit: SaleUnit
+    /// Tax-included price per piece or per kilogram, fen.
+    public var price: Int64
+    public var memberPrice: Int64?
+    /// VAT rate in basis points (1300 = 13%).
+    public var taxRate: Int
+    /// Purchase cost per unit, fen (for margins; finance and owners only).
+    public var cost: Int64?
+    /// The item code scales print on weighed-goods labels.
+    public var scaleCode: String?
+    public var active: Bool
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var version: Int
+
+    public init(id: ProductID, merchantId: OrgID, sku: String, barcodes: [String], nameZh: String, nameEn: String?, category: String?,
+                unit: SaleUnit, price: Int64, memberPrice: Int64?, taxRate: Int, cost: Int64?, scaleCode: String?, active: Bool,
+                createdAt: Date, updatedAt: Date, version: Int = 1) {
+        self.id = id
+        self.merchantId = merchantId
+        self.sku = sku
+        self.barcodes = barcodes
+        self.nameZh = nameZh
+        self.nameEn = nameEn
+        self.category = category
+        self.unit = unit
+        self.price = price
+        self.memberPrice = memberPrice
+        self.taxRate = taxRate
+        self.cost = cost
+        self.scaleCode = scaleCode
+        self.active = active
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.version = version
+    }
+
+    /// The product as the pricing engine sees one scanned line of it.
+    public func cartLine(quantity: Int64) -> CartLine {
+        CartLine(sku: sku, category: category, quantity: quantity, unitPrice: price, memberPrice: memberPrice)
+    }
+}
+
+/// Validation of catalog input and the search terms of product names.
+public enum CatalogRules {
+    /// China's VAT rates (0, 1, 3, 6, 9, 13 %) in basis points.
+    public static let taxRates: Set<Int> = [0, 100, 300, 600, 900, 1300]
+    /// Highest price accepted, fen (¥10,000,000): a typo guard, not a business limit.
+    public static let maxPrice: Int64 = 1_000_000_000
+
+    /// A SKU: 1–40 letters, digits, '-' or '_' (upper-cased).
+    public static func sku(_ raw: String, field: String = "sku") throws -> String {
+        let value = raw.trimmingCharacters(in: .whitespaces).uppercased()
+        guard (1...40).contains(value.count), value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+            throw DomainError.invalid(field, "must be 1 to 40 letters, digits, '-' or '_'")
+        }
+        return value
+    }
+
+    /// Barcodes of a product: each valid for its apparent kind (8, 12 or 13 digits must carry a
+    /// GS1 check digit; anything else is a custom code), no duplicates, at most 10.
+    public static func barcodes(_ raw: [String]) throws -> [String] {
+        guard raw.count <= 10 else { throw DomainError.invalid("barcodes", "a product has at most 10 barcodes") }
+        var seen: Set<String> = []
+        return try raw.enumerated().map { index, code in
+            let trimmed = code.trimmingCharacters(in: .whitespaces)
+            let numeric = !trimmed.isEmpty && trimmed.allSatisfy { $0.isASCII && $0.isNumber }
+            let kind: BarcodeKind
+            switch trimmed.count {
+            case 13 where numeric: kind = .ean13
+            case 12 where numeric: kind = .upcA
+            case 8 where numeric: kind = .ean8
+            default: kind = .custom
+            }
+            let value = try Barcodes.normalise(trimmed, kind: kind, field: "barcodes.\(index)")
+            guard seen.insert(value).inserted else { throw DomainError.invalid("barcodes.\(index)", "is listed twice") }
+            return value
+        }
+    }
+
+    /// A price in fen within the accepted range.
+    public static func price(_ value: Int64, field: String) throws -> Int64 {
+        guard (0...maxPrice).contains(value) else { throw DomainError.invalid(field, "must be from 0 to \(maxPrice) fen") }
+        return value
+    }
+
+    /// A VAT rate in basis points.
+    public static func taxRate(_ value: Int) throws -> Int {
+        guard taxRates.contains(value) else {
+            throw DomainError.invalid("taxRate", "must be one of \(taxRates.sorted().map(String.init).joined(separator: ", ")) (basis points)")
+        }
+        return value
+    }
+
+    /// Text folded for matching: lower case, full-width ASCII to half-width, spaces removed.
+    public static func fold(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.lowercased().unicodeScalars.compactMap { scalar -> Unicode.Scalar? in
+            if (0xFF01...0xFF5E).contains(scalar.value) { return Unicode.Scalar(scalar.value - 0xFEE0) }
+            if scalar.properties.isWhitespace || scalar.value == 0x3000 { return nil }
+            return scalar
+        }))
+    }
+
+    /// The terms a name is found by: every character and every pair of neighbouring characters
+    /// of its folded form. Any substring of two or more characters shares all its pairs with the
+    /// names that contain it, so "可乐" finds "可口可乐" through one indexed lookup per pair
+    /// (Chinese has no spaces to split words on).
+    public static func terms(_ names: [String]) -> Set<String> {
+        var terms: Set<String> = []
+        for name in names {
+            let characters = Array(fold(name))
+            for (index, character) in characters.enumerated() {
+                terms.insert(String(character))
+                if index + 1 < characters.count { terms.insert(String(characters[index...index + 1])) }
+            }
+        }
+        return terms
+    }
+
+    /// The terms to look a query up by: its pairs (or the single character of a one-character query).
+    public static func queryTerms(_ query: String) -> Set<String> {
+        let characters = Array(fold(query))
+        guard characters.count > 1 else { return Set(characters.map(String.init)) }
+        return Set((0..<(characters.count - 1)).map { String(characters[$0...$0 + 1]) })
+    }
+}

@@ -11,8 +11,8 @@ import TillyardKit
         #expect(Role.administrator.permissions == Set(Permission.allCases))
     }
 
-    @Test func cashierMayOnlyViewTheDashboard() {
-        #expect(Role.cashier.permissions == [.dashboardView])
+    @Test func cashierMayOnlyViewTheDashboardAndReadTheCatalog() {
+        #expect(Role.cashier.permissions == [.dashboardView, .catalogRead])
     }
 
     @Test(arguments: Role.allCases)
@@ -30,7 +30,7 @@ import TillyardKit
         #expect(Role.serviceDesk.permissions == [.dashboardView, .orgsRead, .estateRead, .merchantsRead])
         #expect(Role.inspector.permissions == [.dashboardView, .orgsRead, .estateRead, .estateInstall, .merchantsRead])
         #expect(Role.merchantOwner.permissions == [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage,
-                                                   .estateRead, .merchantsRead, .merchantsOnboard])
+                                                   .estateRead, .merchantsRead, .merchantsOnboard, .catalogRead, .catalogManage])
     }
 
     @Test func onlyFinanceAndAdministratorsSeeCostsAndMerchantsNeverChangeTheEstate() {
@@ -42,7 +42,7 @@ import TillyardKit
 
     @Test func onlyAdministratorsAndSecurityReviewMerchantsAndCashiersSeeNoFiles() {
         #expect(Set(Role.allCases.filter { $0.permissions.contains(.merchantsReview) }) == [.administrator, .security])
-        #expect(Role.cashier.permissions.isDisjoint(with: [.merchantsRead, .merchantsOnboard, .merchantsReview]))
+        #expect(Role.cashier.permissions.isDisjoint(with: [.merchantsRead, .merchantsOnboard, .merchantsReview, .catalogManage]))
     }
 
     @Test func onlyAdministratorsAndSecurityReadTheAuditTrail() {
@@ -74,7 +74,7 @@ import TillyardKit
         #expect(Permission.allCases.map(\.rawValue) == [
             "dashboard.view", "orgs.read", "orgs.manage", "users.read", "users.manage", "tokens.manage", "audit.read",
             "estate.read", "estate.manage", "estate.bind", "estate.install", "estate.costs", "models.manage",
-            "merchants.read", "merchants.onboard", "merchants.review",
+            "merchants.read", "merchants.onboard", "merchants.review", "catalog.read", "catalog.manage",
         ])
         #expect(Role.allCases.map(\.rawValue) == [
             "administrator", "finance", "technical", "security", "service_desk", "inspector", "merchant_owner", "cashier",

@@ -344,7 +344,7 @@ extension Harness {
             let verify = try await h.browse(.get, "/console/audit?verify=1", jar: &security)
             #expect(Self.element("audit-verification", in: verify.text)?.isEmpty == false)
             #expect(verify.text.contains("card notice"), "the chain verifies as intact")
-            // The cashier has only the dashboard.
+            // The cashier has only the dashboard (and the catalog, through the register).
             var cashier = try await h.consoleSession("storeA.cashier").0
             #expect(try await h.browse(.get, "/console", jar: &cashier).status == .ok)
             #expect(try await h.browse(.get, "/console/users", jar: &cashier).status == .forbidden)

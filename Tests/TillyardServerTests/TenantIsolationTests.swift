@@ -29,7 +29,7 @@ import TillyardTestSupport
     /// The collection (path segment before a parameter) → how to find its ids. A route with a
     /// parameter after any other segment fails the test: decide what it should be attacked with.
     static let collections: Set<String> = ["orgs", "users", "tokens", "terminals", "terminal-models", "purchase-requests",
-                                           "merchants", "documents"]
+                                           "merchants", "documents", "products"]
 
     /// Collections that may legitimately have nothing foreign: the model catalogue is per acquirer,
     /// and the fixtures hold a single acquirer.
@@ -68,6 +68,7 @@ import TillyardTestSupport
         "POST /api/v1/merchants/{id}/reject": #"{"reasons": "hijack"}"#,
         "POST /api/v1/merchants/{id}/reopen": #"{"reason": "hijack"}"#,
         "PUT /api/v1/merchants/{id}/risk": #"{"riskLevel": "high", "reason": "hijack"}"#,
+        "PUT /api/v1/products/{id}": #"{"version": 1, "sku": "HIJACK", "nameZh": "hijack", "price": 1}"#,
     ]
 
     /// A model and two terminals: one in region B's stock (foreign to both attackers), one in
@@ -87,6 +88,11 @@ import TillyardTestSupport
         try await Fixtures.onboard(h.fixtures.merchantB, services: h.env.services,
                                    application: Fixtures.application(creditCode: "91440300MA5DC0XX2P", account: "6217000012345678"),
                                    mid: "898584058121111")
+        // Each merchant has a product with the same barcode: only its own may ever show.
+        for (owner, name) in [("merchantA.owner", "A-side cola"), ("merchantB.owner", "B-side cola")] {
+            _ = try await h.env.services.catalog.create(ProductInput(sku: "COLA", barcodes: ["6901234567892"], nameZh: name, price: 350),
+                                                        merchantId: nil, by: try await h.principal(owner))
+        }
         _ = try await estate.bind(mine.id, BindRequest(
             merchantId: h.fixtures.merchantA, storeId: nil, placement: Placement(address: "A street 1", latitude: 31.2, longitude: 121.4)),
                                   by: admin)
@@ -167,6 +173,16 @@ import TillyardTestSupport
         for model in models { names[model.id.rawValue] = model.name }
         for purchase in purchases { names[purchase.id.rawValue] = purchase.reason }
         for document in documents.values.flatMap({ $0 }) { names[document.id.rawValue] = document.sha256 }
+        var products: [Product] = []
+        for merchant in merchants {
+            products += try await h.env.services.catalog.search(ProductFilter(), merchantId: merchant.id, page: all, by: admin).items
+        }
+        for product in products { names[product.id.rawValue] = product.nameZh }
+        let merchantOf = Dictionary(uniqueKeysWithValues: merchants.map { ($0.id, $0) })
+        func productVisible(_ product: Product) -> Bool {
+            guard let merchant = merchantOf[product.merchantId] else { return false }
+            return me.sees(path: merchant.path) || me.orgPath.hasPrefix(merchant.path)
+        }
         var foreign: [String: [String]] = [:]
         foreign["orgs"] = orgs.filter { !visible($0.id) }.map(\.id.rawValue)
         foreign["users"] = foreignUsers.map(\.id.rawValue)
@@ -176,6 +192,7 @@ import TillyardTestSupport
         foreign["purchase-requests"] = purchases.filter { !myPurchases.contains($0.id) }.map(\.id.rawValue)
         foreign["merchants"] = merchants.filter { !visible($0.id) }.map(\.id.rawValue)
         foreign["documents"] = merchants.filter { !visible($0.id) }.flatMap { documents[$0.id] ?? [] }.map(\.id.rawValue)
+        foreign["products"] = products.filter { !productVisible($0) }.map(\.id.rawValue)
         var own: [String: [String]] = [:]
         own["orgs"] = [me.user.orgId.rawValue]
         own["users"] = [me.user.id.rawValue]
@@ -185,10 +202,12 @@ import TillyardTestSupport
         own["purchase-requests"] = myPurchases.map(\.rawValue)
         own["merchants"] = merchants.filter { visible($0.id) }.map(\.id.rawValue)
         own["documents"] = merchants.filter { visible($0.id) }.flatMap { documents[$0.id] ?? [] }.map(\.id.rawValue)
+        own["products"] = products.filter { productVisible($0) }.map(\.id.rawValue)
         var otherBranch: [String] = sideOrgs.flatMap { [$0.id.rawValue, $0.name] }
         otherBranch += sideUsers.flatMap { [$0.id.rawValue, $0.username] }
         otherBranch += tokens.filter { sideUserIDs.contains($0.userId) }.flatMap { [$0.id.rawValue, $0.prefix] }
         otherBranch += foreignTerminals.flatMap { [$0.id.rawValue, $0.sn] }
+        otherBranch += products.filter { !productVisible($0) }.flatMap { [$0.id.rawValue, $0.nameZh] }
         return Reach(foreign: foreign, own: own, versions: versions, otherBranch: otherBranch, names: names)
     }
 
@@ -266,7 +285,19 @@ import TillyardTestSupport
             // Control: the root admin's lists together do show every piece of the other branch,
             // so the strings searched for below are real.
             var adminText = ""
-            for route in lists { adminText += try await h.send(.get, route.template + "?limit=200", as: "admin").text }
+            // Routes that need a query (a catalog is named; a scan needs a code) get one pointing at merchant A's side.
+            let extra = ["/api/v1/products": "&merchantId=\(h.fixtures.merchantA.rawValue)",
+                         "/api/v1/product-scan": "&merchantId=\(h.fixtures.merchantA.rawValue)&code=6901234567892"]
+            var adminB = ""
+            for route in lists {
+                adminText += try await h.send(.get, route.template + "?limit=200" + (extra[route.template] ?? ""), as: "admin").text
+                // The admin also reads merchant B's catalog, so the control sees the B side of these routes too.
+                if let query = extra[route.template] {
+                    adminB += try await h.send(.get, route.template + "?limit=200" + query.replacingOccurrences(
+                        of: h.fixtures.merchantA.rawValue, with: h.fixtures.merchantB.rawValue), as: "admin").text
+                }
+            }
+            adminText += adminB
 
             for attacker in Self.attackers {
                 let reach = try await Self.reach(of: attacker, h)
@@ -276,7 +307,7 @@ import TillyardTestSupport
                 }
                 var answered = 0
                 for route in lists {
-                    let response = try await h.send(.get, route.template + "?limit=200", as: attacker)
+                    let response = try await h.send(.get, route.template + "?limit=200" + (extra[route.template] ?? ""), as: attacker)
                     #expect([200, 403].contains(Int(response.status.code)), "\(attacker) \(route.template) → \(response.status.code) \(response.text)")
                     if response.status == .ok { answered += 1 }
                     for needle in reach.otherBranch {

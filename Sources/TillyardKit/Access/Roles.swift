@@ -27,6 +27,10 @@ public enum Permission: String, Codable, Sendable, CaseIterable, Comparable {
     case merchantsOnboard = "merchants.onboard"
     /// Approve or reject files, assign MIDs, set risk levels.
     case merchantsReview = "merchants.review"
+    /// See the merchant's catalog (the register looks products up).
+    case catalogRead = "catalog.read"
+    /// Maintain products, prices and barcodes.
+    case catalogManage = "catalog.manage"
 
     public static func < (lhs: Permission, rhs: Permission) -> Bool { lhs.rawValue < rhs.rawValue }
 }
@@ -69,9 +73,9 @@ public enum Role: String, Codable, Sendable, CaseIterable {
         case .merchantOwner:
             // Self-service onboarding (自助进件): the owner completes their own file.
             return [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage, .estateRead,
-                    .merchantsRead, .merchantsOnboard]
+                    .merchantsRead, .merchantsOnboard, .catalogRead, .catalogManage]
         case .cashier:
-            return [.dashboardView]
+            return [.dashboardView, .catalogRead]
         }
     }
 

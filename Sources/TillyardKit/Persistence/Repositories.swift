@@ -111,6 +111,7 @@ public protocol Repositories: Sendable {
     var usage: any UsageLogRepository { get }
     var purchases: any PurchaseRepository { get }
     var merchants: any MerchantRepository { get }
+    var products: any ProductRepository { get }
 }
 
 /// Entry point to storage for services: units of work over the repositories.

@@ -148,3 +148,63 @@ public enum CatalogRules {
         return Set((0..<(characters.count - 1)).map { String(characters[$0...$0 + 1]) })
     }
 }
+
+/// What a product is created or changed with.
+public struct ProductInput: Sendable {
+    public var sku: String
+    public var barcodes: [String]
+    public var nameZh: String
+    public var nameEn: String?
+    public var category: String?
+    public var unit: SaleUnit
+    public var price: Int64
+    public var memberPrice: Int64?
+    public var taxRate: Int
+    public var cost: Int64?
+    public var scaleCode: String?
+    public var active: Bool
+
+    public init(sku: String, barcodes: [String] = [], nameZh: String, nameEn: String? = nil, category: String? = nil, unit: SaleUnit = .piece,
+                price: Int64, memberPrice: Int64? = nil, taxRate: Int = 1300, cost: Int64? = nil, scaleCode: String? = nil,
+                active: Bool = true) {
+        self.sku = sku
+        self.barcodes = barcodes
+        self.nameZh = nameZh
+        self.nameEn = nameEn
+        self.category = category
+        self.unit = unit
+        self.price = price
+        self.memberPrice = memberPrice
+        self.taxRate = taxRate
+        self.cost = cost
+        self.scaleCode = scaleCode
+        self.active = active
+    }
+}
+
+/// Filter of a catalog search.
+public struct ProductFilter: Sendable, Equatable {
+    /// Matched against barcodes (exact), SKU (prefix) and names (any part, Chinese included).
+    public var query: String?
+    public var category: String?
+    public var activeOnly: Bool
+
+    public init(query: String? = nil, category: String? = nil, activeOnly: Bool = false) {
+        self.query = query
+        self.category = category
+        self.activeOnly = activeOnly
+    }
+}
+
+/// Catalog storage. Barcodes and SKUs are unique within a merchant's catalog.
+public protocol ProductRepository: Sendable {
+    func insert(_ product: Product, orgPath: String, terms: Set<String>) async throws
+    /// Optimistic update (version must be stored + 1); barcodes and terms are replaced.
+    func update(_ product: Product, terms: Set<String>) async throws
+    func find(_ id: ProductID) async throws -> Product?
+    func find(merchant: OrgID, sku: String) async throws -> Product?
+    func find(merchant: OrgID, barcode: String) async throws -> Product?
+    func find(merchant: OrgID, scaleCode: String) async throws -> Product?
+    /// Products of a merchant matching the filter, newest first.
+    func search(merchant: OrgID, filter: ProductFilter, page: PageRequest) async throws -> Page<Product>
+}

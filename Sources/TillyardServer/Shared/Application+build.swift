@@ -11,6 +11,7 @@ public struct AppServices: Sendable {
     public let access: AccessService
     public let estate: EstateService
     public let merchants: MerchantService
+    public let catalog: CatalogService
     public let metrics: AppMetrics
 
     /// Wires the domain services over an open database.
@@ -29,6 +30,7 @@ public struct AppServices: Sendable {
         let folder = documents ?? Self.defaultDocumentsFolder(for: database)
         self.merchants = MerchantService(store: store, vault: FileDocumentVault(root: folder, cipher: DocumentCipher(secret: accountKey)),
                                          protector: AccountProtector(key: accountKey), clock: clock)
+        self.catalog = CatalogService(store: store, clock: clock)
         self.metrics = AppMetrics()
     }
 }
@@ -67,6 +69,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     EstateAPI(estate: services.estate, routes: routes).register(on: api)
     PurchaseAPI(estate: services.estate, routes: routes).register(on: api)
     MerchantAPI(merchants: services.merchants, routes: routes).register(on: api)
+    CatalogAPI(catalog: services.catalog, routes: routes).register(on: api)
 
     ConsoleController(access: services.access, renderer: console, secureCookies: configuration.secureCookies).register(on: router)
     EstateConsole(estate: services.estate, access: services.access, merchants: services.merchants, renderer: console,

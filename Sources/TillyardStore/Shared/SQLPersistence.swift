@@ -18,6 +18,7 @@ struct SQLRepositories: Repositories {
     var usage: any UsageLogRepository { SQLUsageLogRepository(db: db) }
     var purchases: any PurchaseRepository { SQLPurchaseRepository(db: db) }
     var merchants: any MerchantRepository { SQLMerchantRepository(db: db) }
+    var products: any ProductRepository { SQLProductRepository(db: db) }
 }
 
 /// `Persistence` over a SQLite or PostgreSQL `Database`.

@@ -105,7 +105,7 @@ struct Serve: AsyncParsableCommand {
         try await withServices(configuration) { services in
             let url = "http://\(configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host):\(configuration.port)/console"
             if demo {
-                let logins = try await DemoData.seed(services.access, estate: services.estate, merchants: services.merchants)
+                let logins = try await DemoData.seed(services)
                 print("Tillyard demo on \(services.database.location)")
                 print("Console: \(url)")
                 print("Demo logins (password for all: \(DemoData.password)):")
@@ -154,7 +154,7 @@ struct Demo: AsyncParsableCommand {
 
     func run() async throws {
         try await withServices(try storage.configuration()) { services in
-            let logins = try await DemoData.seed(services.access, estate: services.estate, merchants: services.merchants)
+            let logins = try await DemoData.seed(services)
             print("Demo ready. Logins (password for all: \(DemoData.password)):")
             for login in logins { print("  \(login.username) (\(login.role.rawValue))") }
         }

@@ -17,7 +17,8 @@ public enum DemoData {
     /// Fills an empty database. Returns the logins it created; does nothing (and returns the
     /// known logins) when the demo is already there, and refuses a database with other data.
     @discardableResult
-    public static func seed(_ access: AccessService, estate: EstateService, merchants: MerchantService) async throws -> [Login] {
+    public static func seed(_ services: AppServices) async throws -> [Login] {
+        let access = services.access, estate = services.estate, merchants = services.merchants
         if !(try await access.isEmpty()) {
             guard (try? await access.principal(commandLineUser: "admin")) != nil,
                   (try? await access.principal(commandLineUser: "lotus.owner")) != nil else {
@@ -59,7 +60,35 @@ public enum DemoData {
                              merchants: [(lotus, lotusXuhui, "5411"), (pearl, pearlTianhe, "5812"), (harbour, nil, "5814"),
                                          (greenleaf, nil, "5912")])
         try await seedReviewQueue(merchants, root: root, reviewer: reviewer, regions: [east, south])
+        try await seedCatalog(services.catalog, owner: try await access.principal(commandLineUser: "lotus.owner"))
         return logins
+    }
+
+    /// Lotus Supermarket's catalog: packaged goods with real-format barcodes, weighed goods with
+    /// scale codes, member prices.
+    static func seedCatalog(_ catalog: CatalogService, owner: Principal) async throws {
+        let goods: [(String, String, String, String, Int64, Int64?)] = [
+            ("COLA-330", "可口可乐 330ml", "Coca-Cola 330ml", "drinks", 350, 300), ("SPRITE-330", "雪碧 330ml", "Sprite 330ml", "drinks", 330, nil),
+            ("WATER-550", "农夫山泉 550ml", "Spring water 550ml", "drinks", 200, nil), ("TEA-500", "康师傅冰红茶 500ml", "Iced tea 500ml", "drinks", 350, 320),
+            ("MILK-250", "蒙牛纯牛奶 250ml", "Whole milk 250ml", "dairy", 380, 350), ("YOG-200", "光明酸奶 200g", "Yoghurt 200g", "dairy", 550, nil),
+            ("NOODLE-5", "康师傅红烧牛肉面 五连包", "Beef noodles 5-pack", "instant", 1290, 1150), ("RICE-5KG", "五常大米 5kg", "Wuchang rice 5kg", "grain", 5990, 5490),
+            ("OIL-5L", "金龙鱼调和油 5L", "Cooking oil 5L", "grain", 6990, nil), ("SOY-500", "海天生抽 500ml", "Light soy sauce 500ml", "condiment", 890, nil),
+            ("EGG-10", "鲜鸡蛋 10枚", "Eggs x10", "fresh", 1290, 1190), ("TISSUE-10", "维达抽纸 10包", "Tissues 10 packs", "household", 2590, 2290),
+        ]
+        for (index, (sku, zh, en, category, price, member)) in goods.enumerated() {
+            let body = String(format: "690123456%03d", index + 100)
+            let barcode = body + String(Barcodes.checkDigit(body) ?? 0)
+            _ = try await catalog.create(ProductInput(sku: sku, barcodes: [barcode], nameZh: zh, nameEn: en, category: category, price: price,
+                                                      memberPrice: member, taxRate: 1300, cost: price * 7 / 10), merchantId: nil, by: owner)
+        }
+        let weighed: [(String, String, String, Int64, String)] = [
+            ("PORK-BELLY", "五花肉", "Pork belly", 3280, "00101"), ("APPLE-FUJI", "红富士苹果", "Fuji apples", 1280, "00102"),
+            ("BANANA", "香蕉", "Bananas", 698, "00103"), ("TOMATO", "西红柿", "Tomatoes", 598, "00104"),
+        ]
+        for (sku, zh, en, price, scale) in weighed {
+            _ = try await catalog.create(ProductInput(sku: sku, nameZh: zh, nameEn: en, category: "fresh", unit: .weight, price: price,
+                                                      taxRate: 900, cost: price * 6 / 10, scaleCode: scale), merchantId: nil, by: owner)
+        }
     }
 
     /// A 1×1 PNG: the demo's stand-in for scanned documents (tests use it too).

@@ -34,6 +34,7 @@ public struct Migrator: Sendable {
         Migration0002Estate.migration,
         Migration0003UsageLog.migration,
         Migration0004Purchases.migration,
+        Migration0006TerminalSearchIndexes.migration,
     ]
 
     let database: Database

@@ -6,10 +6,10 @@ import TillyardServer
 @testable import TillyardStore
 import TillyardTestSupport
 
-/// Terminal search reaches its rows in one of two ways (driven from a small range's ids, or
-/// walking an index in id order with every range as a check; see `TerminalRanges`), and version
-/// search merges two index walks. Whatever the way, every filter must find exactly the terminals
-/// an independent reading of the table says, in order, across pages, on both engines.
+/// On SQLite terminal search reaches its rows in one of two ways (driven from a small range's ids,
+/// or walking an index in id order with every range as a check; see `TerminalRanges`); PostgreSQL
+/// plans the plain conditions itself; version search merges two index walks. Whatever the way, every
+/// filter must find exactly the terminals an independent reading of the table says, in order, across pages.
 @Suite struct TerminalSearchPlanTests {
     @Test(arguments: TestBackend.allCases)
     func everyPlanFindsTheSameTerminals(backend: TestBackend) async throws {
@@ -86,7 +86,7 @@ import TillyardTestSupport
                     for filter in filters {
                         let found = try await allPages(limit: 2) { page in
                             try await database.session { db in
-                                try await SQLTerminalRepository(db: db, narrowLimit: narrowLimit)
+                                try await SQLTerminalRepository(db: db, backend: database.backend, narrowLimit: narrowLimit)
                                     .search(visibleUnder: path, filter: filter, page: page)
                             }
                         }.flatMap { $0.map(\.id.rawValue) }
@@ -95,7 +95,7 @@ import TillyardTestSupport
                     let states: [TerminalState?] = [nil] + TerminalState.allCases.map { $0 }
                     for state in states {
                         let counted = try await database.session { db in
-                            try await SQLTerminalRepository(db: db, narrowLimit: narrowLimit).count(visibleUnder: path, state: state)
+                            try await SQLTerminalRepository(db: db, backend: database.backend, narrowLimit: narrowLimit).count(visibleUnder: path, state: state)
                         }
                         #expect(counted == expected(TerminalFilter(state: state), under: path).count, "count under \(path), \(String(describing: state))")
                     }

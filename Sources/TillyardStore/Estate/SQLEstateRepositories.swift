@@ -62,6 +62,7 @@ struct SQLTerminalModelRepository: TerminalModelRepository {
 /// SQL storage of terminal dossiers and their history.
 struct SQLTerminalRepository: TerminalRepository {
     let db: any SQLDatabase
+    let backend: SQLBackend
     /// Ranges smaller than this drive a search from their ids (see `TerminalRanges`); tests set 0
     /// or a huge value to run every search both ways.
     var narrowLimit = TerminalRanges.narrowLimit
@@ -131,7 +132,7 @@ struct SQLTerminalRepository: TerminalRepository {
         if let sn = filter.sn?.uppercased() { ranges.append(.serialNumbers(Subtree.prefixRange(sn))) }
         // An exact TID or MID picks out a handful of terminals through its own index: no need to size the ranges.
         let exact = filter.tid != nil || filter.mid != nil
-        var conditions = try await TerminalRanges.conditions(ranges, in: db, narrowLimit: narrowLimit, probe: !exact)
+        var conditions = try await TerminalRanges.conditions(ranges, in: db, backend: backend, narrowLimit: narrowLimit, probe: !exact)
         if let tid = filter.tid?.uppercased() { conditions += " AND t.tid = \(bind: tid)" }
         if let mid = filter.mid?.uppercased() {
             conditions += " AND t.id IN (SELECT terminal_id FROM bindings WHERE mid = \(bind: mid) AND unbound_at IS NULL)"
@@ -163,7 +164,7 @@ struct SQLTerminalRepository: TerminalRepository {
 
     func count(visibleUnder path: String, state: TerminalState?) async throws -> Int {
         var query: SQLQueryString = "SELECT COUNT(*) AS n FROM terminals t WHERE "
-        query += try await TerminalRanges.conditions([.subtree(Subtree(path))], in: db, narrowLimit: narrowLimit)
+        query += try await TerminalRanges.conditions([.subtree(Subtree(path))], in: db, backend: backend, narrowLimit: narrowLimit)
         if let state { query += " AND t.state = \(bind: state.rawValue)" }
         return try await db.raw(query).first()?.decode(column: "n", as: Int.self) ?? 0
     }

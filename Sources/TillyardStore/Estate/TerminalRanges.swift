@@ -15,17 +15,24 @@ enum TerminalRange: Sendable {
     /// Serial numbers in the range (a prefix; see `Subtree.prefixRange`).
     case serialNumbers(Subtree)
 
+    /// The condition on the columns themselves, for an engine that weighs their indexes by itself.
+    var plain: SQLQueryString { check(owner: "t.owner_path", merchant: "t.merchant_path", sn: "t.sn") }
+
     /// The condition as a check no index serves (`column || ''` is an expression, not the column):
     /// the engine then reaches rows some other way and tests each one.
-    var check: SQLQueryString {
+    var unindexed: SQLQueryString {
+        check(owner: "(t.owner_path || '')", merchant: "(t.merchant_path || '')", sn: "(t.sn || '')")
+    }
+
+    private func check(owner: String, merchant: String, sn: String) -> SQLQueryString {
         switch self {
         case .subtree(let range):
             return """
-                (((t.owner_path || '') >= \(bind: range.lower) AND (t.owner_path || '') < \(bind: range.upper))
-                 OR ((t.merchant_path || '') >= \(bind: range.lower) AND (t.merchant_path || '') < \(bind: range.upper)))
+                ((\(unsafeRaw: owner) >= \(bind: range.lower) AND \(unsafeRaw: owner) < \(bind: range.upper))
+                 OR (\(unsafeRaw: merchant) >= \(bind: range.lower) AND \(unsafeRaw: merchant) < \(bind: range.upper)))
                 """
         case .serialNumbers(let range):
-            return "((t.sn || '') >= \(bind: range.lower) AND (t.sn || '') < \(bind: range.upper))"
+            return "(\(unsafeRaw: sn) >= \(bind: range.lower) AND \(unsafeRaw: sn) < \(bind: range.upper))"
         }
     }
 
@@ -59,13 +66,16 @@ enum TerminalRanges {
     /// range costs about as much once the range holds a few per thousand of a million-terminal estate.
     static let narrowLimit = 5_000
 
-    /// The WHERE conditions for the ranges, joined with AND. When `probe` is true, one query first
-    /// counts each range's terminals (up to `narrowLimit`); the smallest range below the limit, if
-    /// any, then also drives the search (`t.id IN (its ids)`), which both engines read in id order.
+    /// The WHERE conditions for the ranges, joined with AND. On SQLite, when `probe` is true, one query
+    /// first counts each range's terminals (up to `narrowLimit`); the smallest range below the limit, if
+    /// any, then also drives the search (`t.id IN (its ids)`), which SQLite reads in id order.
     /// Every range stays as a check either way, so the rows found never depend on the choice.
-    static func conditions(_ ranges: [TerminalRange], in db: any SQLDatabase, narrowLimit: Int = TerminalRanges.narrowLimit,
-                           probe: Bool = true) async throws -> SQLQueryString {
-        var parts = ranges.map(\.check)
+    static func conditions(_ ranges: [TerminalRange], in db: any SQLDatabase, backend: SQLBackend,
+                           narrowLimit: Int = TerminalRanges.narrowLimit, probe: Bool = true) async throws -> SQLQueryString {
+        // PostgreSQL sizes the ranges from its statistics; the rewritten conditions would only hide them from it
+        // (it then guesses one row, and joins the driver's ids in a nested loop).
+        guard !Dialect.estimatesRanges(backend) else { return ranges.map(\.plain).joined(separator: " AND ") }
+        var parts = ranges.map(\.unindexed)
         if probe, let driver = try await narrowest(ranges, below: narrowLimit, in: db) {
             parts.insert("t.id IN (\(driver.ids))", at: 0)
         }

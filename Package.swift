@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "tillyard", targets: ["tillyard"]),
+        .executable(name: "tillyard-bench", targets: ["TillyardBench"]),
         .library(name: "TillyardKit", targets: ["TillyardKit"]),
         .library(name: "TillyardStore", targets: ["TillyardStore"]),
         .library(name: "TillyardServer", targets: ["TillyardServer"]),
@@ -69,6 +70,17 @@ let package = Package(
                 "TillyardKit",
                 "TillyardStore",
                 "TillyardServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "TillyardBench",
+            dependencies: [
+                "TillyardKit",
+                "TillyardStore",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

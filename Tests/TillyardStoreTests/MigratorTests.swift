@@ -73,7 +73,7 @@ import TillyardTestSupport
     @Test(arguments: TestBackend.allCases)
     func newMigrationIsAppliedOnceAndRecorded(backend: TestBackend) async throws {
         try await TestDatabase.with(backend) { database in
-            let next = Migrator.all.count + 1
+            let next = (Migrator.all.map(\.version).max() ?? 0) + 1
             let extra = Migration(version: next, name: "extra", statements: [
                 "CREATE TABLE extra_things (id TEXT PRIMARY KEY, path {PATH} NOT NULL)",
                 "INSERT INTO extra_things (id, path) VALUES ('a', '/a/')",
@@ -97,7 +97,7 @@ import TillyardTestSupport
     @Test(arguments: TestBackend.allCases)
     func failingMigrationIsRolledBackEntirely(backend: TestBackend) async throws {
         try await TestDatabase.with(backend) { database in
-            let next = Migrator.all.count + 1
+            let next = (Migrator.all.map(\.version).max() ?? 0) + 1
             let broken = Migration(version: next, name: "broken", statements: [
                 "CREATE TABLE half_done (id TEXT PRIMARY KEY)",
                 "INSERT INTO half_done (id) VALUES ('x')",

@@ -62,6 +62,10 @@ struct SQLTerminalModelRepository: TerminalModelRepository {
 /// SQL storage of terminal dossiers and their history.
 struct SQLTerminalRepository: TerminalRepository {
     let db: any SQLDatabase
+    let backend: SQLBackend
+    /// Ranges smaller than this drive a search from their ids (see `TerminalRanges`); tests set 0
+    /// or a huge value to run every search both ways.
+    var narrowLimit = TerminalRanges.narrowLimit
 
     func insert(_ terminal: Terminal, ownerPath: String, tenant: OrgID) async throws {
         // Look first, for a precise message: on PostgreSQL a failed INSERT aborts the transaction,
@@ -123,39 +127,46 @@ struct SQLTerminalRepository: TerminalRepository {
     }
 
     func search(visibleUnder path: String, filter: TerminalFilter, page: PageRequest) async throws -> Page<Terminal> {
-        var query: SQLQueryString = "SELECT t.* FROM terminals t WHERE "
-        query += Self.visibility(path, alias: "t")
-        if let narrower = filter.orgPath { query += " AND " + Self.visibility(narrower, alias: "t") }
-        if let sn = filter.sn?.uppercased() {
-            let range = Subtree.prefixRange(sn)
-            query += " AND t.sn >= \(bind: range.lower) AND t.sn < \(bind: range.upper)"
-        }
-        if let tid = filter.tid?.uppercased() { query += " AND t.tid = \(bind: tid)" }
+        var ranges: [TerminalRange] = [.subtree(Subtree(path))]
+        if let narrower = filter.orgPath { ranges.append(.subtree(Subtree(narrower))) }
+        if let sn = filter.sn?.uppercased() { ranges.append(.serialNumbers(Subtree.prefixRange(sn))) }
+        // An exact TID or MID picks out a handful of terminals through its own index: no need to size the ranges.
+        let exact = filter.tid != nil || filter.mid != nil
+        var conditions = try await TerminalRanges.conditions(ranges, in: db, backend: backend, narrowLimit: narrowLimit, probe: !exact)
+        if let tid = filter.tid?.uppercased() { conditions += " AND t.tid = \(bind: tid)" }
         if let mid = filter.mid?.uppercased() {
-            query += " AND t.id IN (SELECT terminal_id FROM bindings WHERE mid = \(bind: mid) AND unbound_at IS NULL)"
+            conditions += " AND t.id IN (SELECT terminal_id FROM bindings WHERE mid = \(bind: mid) AND unbound_at IS NULL)"
         }
-        if let state = filter.state { query += " AND t.state = \(bind: state.rawValue)" }
-        if let model = filter.modelId { query += " AND t.model_id = \(bind: model.rawValue)" }
-        if let person = filter.responsiblePerson { query += " AND t.responsible_person = \(bind: person)" }
-        if let version = filter.version { query += " AND (t.app_version = \(bind: version) OR t.firmware_version = \(bind: version))" }
-        if let after = page.afterKey { query += " AND t.id < \(bind: after)" }
-        query += " ORDER BY t.id DESC LIMIT \(bind: page.limit + 1)"
+        if let state = filter.state { conditions += " AND t.state = \(bind: state.rawValue)" }
+        if let model = filter.modelId { conditions += " AND t.model_id = \(bind: model.rawValue)" }
+        if let person = filter.responsiblePerson { conditions += " AND t.responsible_person = \(bind: person)" }
+        if let after = page.afterKey { conditions += " AND t.id < \(bind: after)" }
+        let limit = page.limit + 1
+        let query: SQLQueryString
+        if let version = filter.version {
+            // App OR firmware version: an OR of two indexed columns would be read whole and sorted
+            // (most terminals run the current version). Instead each column's (version, id) index is
+            // walked in id order, stopping after one page, and the two pages are merged; the newest
+            // `limit` rows of the union are among them, so the rows found are the same.
+            query = """
+                SELECT * FROM (SELECT t.* FROM terminals t WHERE \(conditions) AND t.app_version = \(bind: version)
+                               ORDER BY t.id DESC LIMIT \(bind: limit)) AS app
+                UNION
+                SELECT * FROM (SELECT t.* FROM terminals t WHERE \(conditions) AND t.firmware_version = \(bind: version)
+                               ORDER BY t.id DESC LIMIT \(bind: limit)) AS firmware
+                ORDER BY id DESC LIMIT \(bind: limit)
+                """
+        } else {
+            query = "SELECT t.* FROM terminals t WHERE \(conditions) ORDER BY t.id DESC LIMIT \(bind: limit)"
+        }
         return Page.from(rows: try await db.raw(query).all().map(Self.decode), limit: page.limit) { $0.id.rawValue }
     }
 
     func count(visibleUnder path: String, state: TerminalState?) async throws -> Int {
-        var query: SQLQueryString = "SELECT COUNT(*) AS n FROM terminals t WHERE " + Self.visibility(path, alias: "t")
+        var query: SQLQueryString = "SELECT COUNT(*) AS n FROM terminals t WHERE "
+        query += try await TerminalRanges.conditions([.subtree(Subtree(path))], in: db, backend: backend, narrowLimit: narrowLimit)
         if let state { query += " AND t.state = \(bind: state.rawValue)" }
         return try await db.raw(query).first()?.decode(column: "n", as: Int.self) ?? 0
-    }
-
-    /// Owner or bound merchant inside the subtree.
-    static func visibility(_ path: String, alias: String) -> SQLQueryString {
-        let range = Subtree(path)
-        return """
-            ((\(unsafeRaw: alias).owner_path >= \(bind: range.lower) AND \(unsafeRaw: alias).owner_path < \(bind: range.upper))
-             OR (\(unsafeRaw: alias).merchant_path >= \(bind: range.lower) AND \(unsafeRaw: alias).merchant_path < \(bind: range.upper)))
-            """
     }
 
     func record(_ event: TerminalEvent) async throws {

@@ -28,6 +28,13 @@ enum Dialect {
         return false
     }
 
+    /// Whether the engine estimates how many rows a range condition holds and so chooses by itself
+    /// between the range's index and a walk in another index's order: PostgreSQL keeps a histogram
+    /// per column; SQLite (built without STAT4) assumes every range holds a fixed share of the table.
+    static func estimatesRanges(_ backend: SQLBackend) -> Bool {
+        backend == .postgres
+    }
+
     /// Serialises appenders of a hash chain inside the current transaction. SQLite's
     /// `BEGIN IMMEDIATE` already holds the only write lock; PostgreSQL needs an explicit lock.
     static func lockChain(_ db: any SQLDatabase, backend: SQLBackend, key: Int64) async throws {

@@ -35,6 +35,7 @@ public struct Migrator: Sendable {
         Migration0003UsageLog.migration,
         Migration0004Purchases.migration,
         Migration0005Merchants.migration,
+        Migration0006TerminalSearchIndexes.migration,
         Migration0007Catalog.migration,
     ]
 

@@ -13,7 +13,7 @@ struct SQLRepositories: Repositories {
     var audit: any AuditRepository { SQLAuditRepository(db: db, backend: backend) }
     var idempotency: any IdempotencyRepository { SQLIdempotencyRepository(db: db) }
     var models: any TerminalModelRepository { SQLTerminalModelRepository(db: db) }
-    var terminals: any TerminalRepository { SQLTerminalRepository(db: db) }
+    var terminals: any TerminalRepository { SQLTerminalRepository(db: db, backend: backend) }
     var bindings: any BindingRepository { SQLBindingRepository(db: db) }
     var usage: any UsageLogRepository { SQLUsageLogRepository(db: db) }
     var purchases: any PurchaseRepository { SQLPurchaseRepository(db: db) }

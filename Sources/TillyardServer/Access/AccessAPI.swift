@@ -195,9 +195,8 @@ struct AccessAPI {
         }
         api.post("orgs") { request, context in
             try await routes.create(request, context) { (input: CreateOrgInput, principal) in
-                guard let parent = OrgID(validating: input.parentId) else { throw DomainError.invalid("parentId", "is not an id") }
                 return OrgBody(try await access.createOrganization(
-                    NewOrganization(parentId: parent, kind: input.kind, name: input.name, code: input.code), by: principal))
+                    NewOrganization(parentId: try OrgID.parse(input.parentId, field: "parentId"), kind: input.kind, name: input.name, code: input.code), by: principal))
             }
         }
         api.get("orgs/:id") { _, context in
@@ -219,9 +218,8 @@ struct AccessAPI {
         }
         api.post("users") { request, context in
             try await routes.create(request, context) { (input: CreateUserInput, principal) in
-                guard let org = OrgID(validating: input.orgId) else { throw DomainError.invalid("orgId", "is not an id") }
                 return UserBody(try await access.createUser(
-                    NewUser(orgId: org, username: input.username, displayName: input.displayName, email: input.email,
+                    NewUser(orgId: try OrgID.parse(input.orgId, field: "orgId"), username: input.username, displayName: input.displayName, email: input.email,
                             role: input.role, password: input.password, locale: input.locale), by: principal))
             }
         }

@@ -136,14 +136,9 @@ struct StockInInput: APIInput {
     typealias Field = CodingKeys
 
     func request() throws -> StockIn {
-        guard let model = ModelID(validating: modelId) else { throw DomainError.invalid("modelId", "is not an id") }
-        let owner = try ownerId.map { raw -> OrgID in
-            guard let id = OrgID(validating: raw) else { throw DomainError.invalid("ownerId", "is not an id") }
-            return id
-        }
-        return StockIn(sn: sn, tid: tid, modelId: model, ownerId: owner, responsiblePerson: responsiblePerson, appVersion: appVersion,
-                       firmwareVersion: firmwareVersion, keyCheckValue: keyCheckValue, purchaseCost: purchaseCost,
-                       warrantyEnd: warrantyEnd, notes: notes)
+        StockIn(sn: sn, tid: tid, modelId: try ModelID.parse(modelId, field: "modelId"), ownerId: try OrgID.parse(ifPresent: ownerId, field: "ownerId"),
+                responsiblePerson: responsiblePerson, appVersion: appVersion, firmwareVersion: firmwareVersion, keyCheckValue: keyCheckValue,
+                purchaseCost: purchaseCost, warrantyEnd: warrantyEnd, notes: notes)
     }
 }
 
@@ -264,10 +259,7 @@ struct EstateAPI {
         }
         api.post("terminals/transfers") { request, context in
             try await routes.create(request, context, status: .ok) { (input: TransferInput, principal) in
-                guard let destination = OrgID(validating: input.destinationId) else {
-                    throw DomainError.invalid("destinationId", "is not an id")
-                }
-                let moved = try await estate.dispatch(try Self.ids(input.terminalIds), to: destination, reason: input.reason, by: principal)
+                let moved = try await estate.dispatch(try Self.ids(input.terminalIds), to: try OrgID.parse(input.destinationId, field: "destinationId"), reason: input.reason, by: principal)
                 return moved.map { TerminalBody($0, showCost: principal.can(.estateCosts)) }
             }
         }
@@ -279,12 +271,9 @@ struct EstateAPI {
         api.post("terminals/:id/bind") { request, context in
             let id: TerminalID = try context.id("id", resource: "terminal")
             return try await routes.create(request, context, status: .ok) { (input: BindInput, principal) in
-                guard let merchant = OrgID(validating: input.merchantId) else { throw DomainError.invalid("merchantId", "is not an id") }
-                let store = try input.storeId.map { raw -> OrgID in
-                    guard let id = OrgID(validating: raw) else { throw DomainError.invalid("storeId", "is not an id") }
-                    return id
-                }
-                return TerminalBody(try await estate.bind(id, BindRequest(merchantId: merchant, storeId: store, placement: input.placement),
+                let bind = BindRequest(merchantId: try OrgID.parse(input.merchantId, field: "merchantId"),
+                                       storeId: try OrgID.parse(ifPresent: input.storeId, field: "storeId"), placement: input.placement)
+                return TerminalBody(try await estate.bind(id, bind,
                                                           by: principal),
                                     showCost: principal.can(.estateCosts))
             }
@@ -339,8 +328,7 @@ struct EstateAPI {
     static func ids(_ raw: [String]) throws -> [TerminalID] {
         guard !raw.isEmpty, raw.count <= 1000 else { throw DomainError.invalid("terminalIds", "give 1 to 1000 terminal ids") }
         return try raw.enumerated().map { index, text in
-            guard let id = TerminalID(validating: text) else { throw DomainError.invalid("terminalIds.\(index)", "is not an id") }
-            return id
+            try TerminalID.parse(text, field: "terminalIds.\(index)")
         }
     }
 
@@ -349,13 +337,9 @@ struct EstateAPI {
         var filter = TerminalFilter(sn: request.query("sn"), tid: request.query("tid"), mid: request.query("mid"),
                                     responsiblePerson: request.query("responsible"), version: request.query("version"))
         filter.state = try request.query("state", as: TerminalState.self)
-        if let raw = request.query("modelId") {
-            guard let id = ModelID(validating: raw) else { throw DomainError.invalid("modelId", "is not an id") }
-            filter.modelId = id
-        }
-        if let raw = request.query("orgId") {
-            guard let id = OrgID(validating: raw) else { throw DomainError.invalid("orgId", "is not an id") }
-            filter.orgPath = try await estate.subtreePath(of: id, by: principal)
+        filter.modelId = try ModelID.parse(ifPresent: request.query("modelId"), field: "modelId")
+        if let org = try OrgID.parse(ifPresent: request.query("orgId"), field: "orgId") {
+            filter.orgPath = try await estate.subtreePath(of: org, by: principal)
         }
         return filter
     }

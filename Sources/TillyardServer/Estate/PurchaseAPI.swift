@@ -62,8 +62,7 @@ struct PurchaseAPI {
         }
         api.post("purchase-requests") { request, context in
             try await routes.create(request, context) { (input: PurchaseInput, principal) in
-                guard let model = ModelID(validating: input.modelId) else { throw DomainError.invalid("modelId", "is not an id") }
-                return try await estate.submitPurchase(modelId: model, quantity: input.quantity, reason: input.reason,
+                return try await estate.submitPurchase(modelId: try ModelID.parse(input.modelId, field: "modelId"), quantity: input.quantity, reason: input.reason,
                                                        unitCost: input.unitCost, by: principal)
             }
         }

@@ -83,10 +83,7 @@ struct CatalogAPI {
         api.post("products") { request, context in
             try await routes.create(request, context) { (body: ProductBodyInput, principal) in
                 guard body.version == nil else { throw DomainError.invalid("version", "is not used when creating a product") }
-                let merchant = try body.merchantId.map { raw -> OrgID in
-                    guard let id = OrgID(validating: raw) else { throw DomainError.invalid("merchantId", "is not an id") }
-                    return id
-                }
+                let merchant = try OrgID.parse(ifPresent: body.merchantId, field: "merchantId")
                 return ProductBody(try await catalog.create(body.input, merchantId: merchant, by: principal), showCost: true)
             }
         }
@@ -114,8 +111,6 @@ struct CatalogAPI {
 
     /// The `merchantId` query parameter (staff name the catalog; merchant users default to theirs).
     static func merchant(_ request: Request) throws -> OrgID? {
-        guard let raw = request.query("merchantId") else { return nil }
-        guard let id = OrgID(validating: raw) else { throw DomainError.invalid("merchantId", "is not an id") }
-        return id
+        try OrgID.parse(ifPresent: request.query("merchantId"), field: "merchantId")
     }
 }

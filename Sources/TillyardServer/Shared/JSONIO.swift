@@ -163,6 +163,19 @@ extension Request {
     }
 }
 
+extension Identifier {
+    /// An id from API input; a malformed one is a 422 naming the field (unlike a path id, which is a 404).
+    static func parse(_ raw: String, field: String) throws -> Self {
+        guard let id = Self(validating: raw) else { throw DomainError.invalid(field, "is not an id") }
+        return id
+    }
+
+    /// The same for an optional value: nil stays nil.
+    static func parse(ifPresent raw: String?, field: String) throws -> Self? {
+        try raw.map { try parse($0, field: field) }
+    }
+}
+
 extension AppRequestContext {
     /// A path parameter parsed as a typed id; a malformed id is a 404 (it cannot exist).
     func id<Tag>(_ name: String, resource: String, as: Identifier<Tag>.Type = Identifier<Tag>.self) throws -> Identifier<Tag> {

@@ -93,22 +93,30 @@ struct SQLProductRepository: ProductRepository {
         if filter.activeOnly { query += " AND active = 1" }
         if let after = page.afterKey { query += " AND id < \(bind: after)" }
         query += " ORDER BY id DESC LIMIT \(bind: page.limit + 1)"
-        let rows = try await db.raw(query).all()
-        var products: [Product] = []
-        for row in rows { products.append(try await decode(row)) }
-        return Page.from(rows: products, limit: page.limit) { $0.id.rawValue }
+        return Page.from(rows: try await products(db.raw(query).all()), limit: page.limit) { $0.id.rawValue }
     }
 
     private func one(_ query: SQLQueryString) async throws -> Product? {
-        guard let row = try await db.raw(query).first() else { return nil }
-        return try await decode(row)
+        try await products(db.raw(query).all()).first
     }
 
-    private func decode(_ row: any SQLRow) async throws -> Product {
-        let id = try row.decode(column: "id", as: String.self)
-        let barcodes = try await db.raw("SELECT code FROM product_barcodes WHERE product_id = \(bind: id) ORDER BY code").all()
-            .map { try $0.decode(column: "code", as: String.self) }
-        return Product(
+    /// Products from their rows, with the barcodes of all of them read in one query (a search
+    /// page is the register's hot path: not one barcode query per row).
+    private func products(_ rows: [any SQLRow]) async throws -> [Product] {
+        let ids = try rows.map { try $0.decode(column: "id", as: String.self) }
+        guard !ids.isEmpty else { return [] }
+        var list: SQLQueryString = "SELECT product_id, code FROM product_barcodes WHERE product_id IN ("
+        for (index, id) in ids.enumerated() { list += index == 0 ? "\(bind: id)" : ", \(bind: id)" }
+        list += ") ORDER BY code"
+        var barcodes: [String: [String]] = [:]
+        for row in try await db.raw(list).all() {
+            barcodes[try row.decode(column: "product_id", as: String.self), default: []].append(try row.decode(column: "code", as: String.self))
+        }
+        return try zip(rows, ids).map { try Self.decode($0, id: $1, barcodes: barcodes[$1] ?? []) }
+    }
+
+    private static func decode(_ row: any SQLRow, id: String, barcodes: [String]) throws -> Product {
+        Product(
             id: ProductID(rawValue: id),
             merchantId: OrgID(rawValue: try row.decode(column: "merchant_id", as: String.self)),
             sku: try row.decode(column: "sku", as: String.self),

@@ -181,7 +181,7 @@ import TillyardTestSupport
         let merchantOf = Dictionary(uniqueKeysWithValues: merchants.map { ($0.id, $0) })
         func productVisible(_ product: Product) -> Bool {
             guard let merchant = merchantOf[product.merchantId] else { return false }
-            return me.sees(path: merchant.path) || me.orgPath.hasPrefix(merchant.path)
+            return me.worksWith(path: merchant.path)
         }
         var foreign: [String: [String]] = [:]
         foreign["orgs"] = orgs.filter { !visible($0.id) }.map(\.id.rawValue)

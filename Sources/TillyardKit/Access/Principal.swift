@@ -43,6 +43,10 @@ public struct Principal: Sendable {
     /// Whether an organisation path lies inside the caller's subtree.
     public func sees(path: String) -> Bool { path.hasPrefix(orgPath) }
 
+    /// Whether the caller sees an organisation or works inside it: a store's cashier uses its
+    /// merchant's catalog without seeing the merchant node itself.
+    public func worksWith(path: String) -> Bool { sees(path: path) || orgPath.hasPrefix(path) }
+
     /// Throws `notFound` for resources outside the caller's subtree, so other tenants'
     /// resources are indistinguishable from missing ones.
     public func requireVisible(_ org: Organization, resource: String, id: String) throws {

@@ -144,7 +144,7 @@ public struct CatalogService: Sendable {
     static func merchant(_ id: OrgID?, repos: any Repositories, principal: Principal) async throws -> Organization {
         if let id {
             guard let org = try await repos.orgs.find(id), org.kind == .merchant,
-                  principal.sees(path: org.path) || principal.orgPath.hasPrefix(org.path) else {
+                  principal.worksWith(path: org.path) else {
                 throw DomainError.notFound(resource: "merchant", id: id.rawValue)
             }
             return org
@@ -160,7 +160,7 @@ public struct CatalogService: Sendable {
     /// A product and its merchant, if the caller may see that catalog.
     static func visible(_ id: ProductID, repos: any Repositories, principal: Principal) async throws -> (Product, Organization) {
         guard let product = try await repos.products.find(id), let merchant = try await repos.orgs.find(product.merchantId),
-              principal.sees(path: merchant.path) || principal.orgPath.hasPrefix(merchant.path) else {
+              principal.worksWith(path: merchant.path) else {
             throw DomainError.notFound(resource: "product", id: id.rawValue)
         }
         return (product, merchant)

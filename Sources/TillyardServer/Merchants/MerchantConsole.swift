@@ -119,13 +119,13 @@ struct MerchantConsole {
             data["parents"] = try await forms.orgOptions(principal, selected: values["parentId"] as? String) {
                 $0.kind.allowedChildren.contains(.merchant)
             }
-            data["form"] = formData(values, locale: locale)
+            data["form"] = formData(values)
         }
         return renderer.page("merchants", titleKey: "nav_merchants", context: context, data: data, status: status)
     }
 
     /// Values and option lists of the profile form.
-    private func formData(_ values: [String: Any], locale: String) -> [String: Any] {
+    private func formData(_ values: [String: Any]) -> [String: Any] {
         var form = values
         form["businessHours"] = values["businessHours"] ?? "09:00-22:00"
         form["fixedSelected"] = !(values["mobile"] as? Bool ?? false)
@@ -201,7 +201,7 @@ struct MerchantConsole {
         ]
         if canOnboard && editable {
             data["canEdit"] = true
-            data["form"] = formData(values, locale: locale)
+            data["form"] = formData(values)
             data["version"] = profile?.version as Any
             data["canUpload"] = profile != nil
         }

@@ -11,8 +11,9 @@ import TillyardKit
         #expect(Role.administrator.permissions == Set(Permission.allCases))
     }
 
-    @Test func cashierMayOnlyViewTheDashboardAndReadTheCatalog() {
-        #expect(Role.cashier.permissions == [.dashboardView, .catalogRead])
+    @Test func cashierSellsAndReadsTheCatalogButNeverApproves() {
+        #expect(Role.cashier.permissions == [.dashboardView, .catalogRead, .salesSell, .salesRead])
+        #expect(Set(Role.allCases.filter { $0.permissions.contains(.salesApprove) }) == [.administrator, .merchantOwner])
     }
 
     @Test(arguments: Role.allCases)
@@ -30,7 +31,8 @@ import TillyardKit
         #expect(Role.serviceDesk.permissions == [.dashboardView, .orgsRead, .estateRead, .merchantsRead])
         #expect(Role.inspector.permissions == [.dashboardView, .orgsRead, .estateRead, .estateInstall, .merchantsRead])
         #expect(Role.merchantOwner.permissions == [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage,
-                                                   .estateRead, .merchantsRead, .merchantsOnboard, .catalogRead, .catalogManage])
+                                                   .estateRead, .merchantsRead, .merchantsOnboard, .catalogRead, .catalogManage, .salesSell,
+                                                   .salesRead, .salesApprove, .stockManage])
     }
 
     @Test func onlyFinanceAndAdministratorsSeeCostsAndMerchantsNeverChangeTheEstate() {
@@ -75,6 +77,7 @@ import TillyardKit
             "dashboard.view", "orgs.read", "orgs.manage", "users.read", "users.manage", "tokens.manage", "audit.read",
             "estate.read", "estate.manage", "estate.bind", "estate.install", "estate.costs", "models.manage",
             "merchants.read", "merchants.onboard", "merchants.review", "catalog.read", "catalog.manage",
+            "sales.sell", "sales.read", "sales.approve", "stock.manage",
         ])
         #expect(Role.allCases.map(\.rawValue) == [
             "administrator", "finance", "technical", "security", "service_desk", "inspector", "merchant_owner", "cashier",

@@ -142,12 +142,21 @@ public struct AccessService: Sendable {
 
     // MARK: - Authentication
 
-    /// Checks a username and password and opens a console session.
-    ///
-    /// After `AccessRules.maxFailedLogins` consecutive failures the account is locked for
-    /// `AccessRules.lockout`; attempts while locked are refused without checking the password.
-    /// The same message is given for unknown users and wrong passwords.
-    public func login(username rawUsername: String, password: String, origin: String) async throws -> LoginResult {
+    /// A manager's credentials typed at a till (supervisor override): checked like a login, with the
+    /// same lock-out, and the manager must hold `permission` and stand at or above `path`.
+    public func verifyApprover(username: String, password: String, permission: Permission, path: String, origin: String) async throws -> User {
+        let (user, org) = try await checkPassword(username: username, password: password, origin: origin, action: "approval.verify")
+        guard user.role.permissions.contains(permission), path.hasPrefix(org.path) else {
+            throw DomainError.forbidden("\(user.username) may not approve this here")
+        }
+        if user.failedLogins > 0 {
+            try await store.write { try await $0.users.recordLoginAttempt(user.id, failedLogins: 0, lockedUntil: nil) }
+        }
+        return user
+    }
+
+    /// Checks a username and password with the lock-out rules, auditing refusals under `action`.
+    private func checkPassword(username rawUsername: String, password: String, origin: String, action: String) async throws -> (User, Organization) {
         let username = rawUsername.trimmingCharacters(in: .whitespaces).lowercased()
         let now = clock.now()
         let wrong = DomainError.unauthenticated("wrong username or password")
@@ -165,7 +174,7 @@ public struct AccessService: Sendable {
             try await store.write { repos in
                 try await repos.users.recordLoginAttempt(user.id, failedLogins: failedLogins, lockedUntil: lockedUntil)
                 _ = try await repos.audit.append(
-                    AuditDraft(orgId: user.orgId, actor: actor, action: "session.login", resourceType: "user",
+                    AuditDraft(orgId: user.orgId, actor: actor, action: action, resourceType: "user",
                                resourceId: user.id.rawValue, outcome: outcome, origin: origin, summary: ["reason": reason]),
                     orgPath: org.path, at: now)
             }
@@ -185,7 +194,7 @@ public struct AccessService: Sendable {
                 let locked = try await repos.users.recordFailedLogin(user.id, threshold: AccessRules.maxFailedLogins,
                                                                      lockUntil: now.addingTimeInterval(AccessRules.lockout))
                 _ = try await repos.audit.append(
-                    AuditDraft(orgId: user.orgId, actor: actor, action: "session.login", resourceType: "user",
+                    AuditDraft(orgId: user.orgId, actor: actor, action: action, resourceType: "user",
                                resourceId: user.id.rawValue, outcome: .failure, origin: origin,
                                summary: ["reason": locked ? "wrong password; locked" : "wrong password"]),
                     orgPath: org.path, at: now)
@@ -196,6 +205,18 @@ public struct AccessService: Sendable {
             }
             throw wrong
         }
+        return (user, org)
+    }
+
+    /// Checks a username and password and opens a console session.
+    ///
+    /// After `AccessRules.maxFailedLogins` consecutive failures the account is locked for
+    /// `AccessRules.lockout`; attempts while locked are refused without checking the password.
+    /// The same message is given for unknown users and wrong passwords.
+    public func login(username rawUsername: String, password: String, origin: String) async throws -> LoginResult {
+        let (user, org) = try await checkPassword(username: rawUsername, password: password, origin: origin, action: "session.login")
+        let now = clock.now()
+        let actor = AuditActor(kind: .user, id: user.id.rawValue, name: user.username)
         let secret = Secrets.randomHex(bytes: 32)
         let session = Session(idHash: Secrets.sha256(secret), userId: user.id, orgId: user.orgId,
                               csrfToken: Secrets.randomHex(bytes: 24), createdAt: now,
@@ -210,7 +231,6 @@ public struct AccessService: Sendable {
         }
         return LoginResult(cookieSecret: secret, session: session, user: user)
     }
-
 
     /// The principal behind a session cookie, or nil when the session is unknown or expired.
     public func principal(sessionSecret: String, origin: String) async throws -> Principal? {

@@ -31,6 +31,14 @@ public enum Permission: String, Codable, Sendable, CaseIterable, Comparable {
     case catalogRead = "catalog.read"
     /// Maintain products, prices and barcodes.
     case catalogManage = "catalog.manage"
+    /// Ring up sales, hold orders, run shifts and cash movements at a register.
+    case salesSell = "sales.sell"
+    /// See sales, receipts, shifts and Z reports.
+    case salesRead = "sales.read"
+    /// Manager at the till: refunds, voids and discounts beyond the cashier's limit, register settings.
+    case salesApprove = "sales.approve"
+    /// Count and adjust stock per store.
+    case stockManage = "stock.manage"
 
     public static func < (lhs: Permission, rhs: Permission) -> Bool { lhs.rawValue < rhs.rawValue }
 }
@@ -73,9 +81,9 @@ public enum Role: String, Codable, Sendable, CaseIterable {
         case .merchantOwner:
             // Self-service onboarding (自助进件): the owner completes their own file.
             return [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage, .estateRead,
-                    .merchantsRead, .merchantsOnboard, .catalogRead, .catalogManage]
+                    .merchantsRead, .merchantsOnboard, .catalogRead, .catalogManage, .salesSell, .salesRead, .salesApprove, .stockManage]
         case .cashier:
-            return [.dashboardView, .catalogRead]
+            return [.dashboardView, .catalogRead, .salesSell, .salesRead]
         }
     }
 

@@ -112,6 +112,11 @@ public protocol Repositories: Sendable {
     var purchases: any PurchaseRepository { get }
     var merchants: any MerchantRepository { get }
     var products: any ProductRepository { get }
+    var sales: any SaleRepository { get }
+    var shifts: any ShiftRepository { get }
+    var stock: any StockRepository { get }
+    var registerSettings: any RegisterSettingsRepository { get }
+    var payments: any PaymentRepository { get }
 }
 
 /// Entry point to storage for services: units of work over the repositories.

@@ -202,6 +202,8 @@ public protocol ProductRepository: Sendable {
     /// Optimistic update (version must be stored + 1); barcodes and terms are replaced.
     func update(_ product: Product, terms: Set<String>) async throws
     func find(_ id: ProductID) async throws -> Product?
+    /// Several products in one query (a cart's lines); missing ids are left out.
+    func find(ids: [ProductID]) async throws -> [Product]
     func find(merchant: OrgID, sku: String) async throws -> Product?
     func find(merchant: OrgID, barcode: String) async throws -> Product?
     func find(merchant: OrgID, scaleCode: String) async throws -> Product?

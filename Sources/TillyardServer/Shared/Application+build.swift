@@ -12,6 +12,7 @@ public struct AppServices: Sendable {
     public let estate: EstateService
     public let merchants: MerchantService
     public let catalog: CatalogService
+    public let sales: SalesService
     public let metrics: AppMetrics
 
     /// Wires the domain services over an open database.
@@ -31,6 +32,8 @@ public struct AppServices: Sendable {
         self.merchants = MerchantService(store: store, vault: FileDocumentVault(root: folder, cipher: DocumentCipher(secret: accountKey)),
                                          protector: AccountProtector(key: accountKey), clock: clock)
         self.catalog = CatalogService(store: store, clock: clock)
+        // The built-in wallet provider is the simulator; a real gateway is plugged in here.
+        self.sales = SalesService(store: store, access: access, payments: SimulatedPaymentProvider(), clock: clock)
         self.metrics = AppMetrics()
     }
 }

@@ -8,16 +8,11 @@ struct SQLPurchaseRepository: PurchaseRepository {
     let db: any SQLDatabase
 
     static func encode(_ steps: [ApprovalStep]) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        encoder.dateEncodingStrategy = .millisecondsSince1970
-        return String(decoding: try encoder.encode(steps), as: UTF8.self)
+        try JSONColumn.encode(steps)
     }
 
     static func decodeSteps(_ text: String) throws -> [ApprovalStep] {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .millisecondsSince1970
-        return try decoder.decode([ApprovalStep].self, from: Data(text.utf8))
+        try JSONColumn.decode([ApprovalStep].self, from: text)
     }
 
     func insert(_ request: PurchaseRequest, orgPath: String) async throws {

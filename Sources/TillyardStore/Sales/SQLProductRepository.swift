@@ -58,6 +58,12 @@ struct SQLProductRepository: ProductRepository {
         try await one("SELECT * FROM products WHERE id = \(bind: id.rawValue)")
     }
 
+    func find(ids: [ProductID]) async throws -> [Product] {
+        guard !ids.isEmpty else { return [] }
+        let unique = Array(Set(ids.map(\.rawValue)))
+        return try await products(db.raw("SELECT * FROM products WHERE id IN (\(binds: unique))").all())
+    }
+
     func find(merchant: OrgID, sku: String) async throws -> Product? {
         try await one("SELECT * FROM products WHERE merchant_id = \(bind: merchant.rawValue) AND sku = \(bind: sku)")
     }

@@ -37,6 +37,7 @@ public struct Migrator: Sendable {
         Migration0005Merchants.migration,
         Migration0006TerminalSearchIndexes.migration,
         Migration0007Catalog.migration,
+        Migration0008Sales.migration,
     ]
 
     let database: Database

@@ -19,6 +19,11 @@ struct SQLRepositories: Repositories {
     var purchases: any PurchaseRepository { SQLPurchaseRepository(db: db) }
     var merchants: any MerchantRepository { SQLMerchantRepository(db: db) }
     var products: any ProductRepository { SQLProductRepository(db: db) }
+    var sales: any SaleRepository { SQLSaleRepository(db: db, backend: backend) }
+    var shifts: any ShiftRepository { SQLShiftRepository(db: db) }
+    var stock: any StockRepository { SQLStockRepository(db: db) }
+    var registerSettings: any RegisterSettingsRepository { SQLRegisterSettingsRepository(db: db) }
+    var payments: any PaymentRepository { SQLPaymentRepository(db: db) }
 }
 
 /// `Persistence` over a SQLite or PostgreSQL `Database`.

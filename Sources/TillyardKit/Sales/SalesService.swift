@@ -1,0 +1,595 @@
+import Foundation
+
+/// The cloud register: open orders, sales uploaded exactly once, refunds and voids with a manager's
+/// approval, wallet payments through a `PaymentProvider`, stock per store and the store's gap-free,
+/// hash-chained journal of receipts.
+///
+/// Completing a sale is one transaction: the sale with its receipt number and journal link, the
+/// register's sequence, the shift's running totals and the stock of every line. A repeated upload of
+/// the same sale id answers the stored sale and changes nothing.
+public struct SalesService: Sendable {
+    public let store: any Persistence
+    public let access: AccessService
+    public let payments: any PaymentProvider
+    public let clock: Clock
+    /// A sale made longer ago than this was made offline: it is kept even when it breaks a rule
+    /// (the customer has paid and gone), and flagged instead.
+    public let offlineAfter: TimeInterval
+
+    public init(store: any Persistence, access: AccessService, payments: any PaymentProvider = SimulatedPaymentProvider(), clock: Clock = .system,
+                offlineAfter: TimeInterval = 120) {
+        self.store = store
+        self.access = access
+        self.payments = payments
+        self.clock = clock
+        self.offlineAfter = offlineAfter
+    }
+
+    // MARK: - Sales
+
+    /// Stores a completed sale, exactly once: the same id again answers the stored sale unchanged
+    /// (a different sale under a used id or register sequence is a conflict).
+    public func complete(_ input: SaleInput, by principal: Principal) async throws -> Sale {
+        try principal.require(.salesSell)
+        let registerId = try SaleRules.registerId(input.registerId)
+        guard input.registerSeq >= 1 else { throw DomainError.invalid("registerSeq", "must be 1 or more") }
+        if let stored = try await store.read({ try await Self.stored(input.id, repos: $0, principal: principal) }), stored.status != .open {
+            return try Self.replay(stored, input: input, registerId: registerId)
+        }
+        let now = clock.now()
+        let soldAt = min(input.soldAt ?? now, now)
+        let offline = now.timeIntervalSince(soldAt) > offlineAfter
+        let approval = try await approve(input.approval, principal: principal, storeId: input.storeId, at: now)
+        return try await store.write { repos in
+            let (storeOrg, merchant) = try await Self.store(input.storeId, repos: repos, principal: principal)
+            var head = try await repos.sales.lockJournal(store: storeOrg.id)
+            // Checked again under the journal lock: a concurrent upload of the same sale has committed by now.
+            let existing = try await Self.stored(input.id, repos: repos, principal: principal)
+            if let existing, existing.status != .open {
+                return try Self.replay(existing, input: input, registerId: registerId)
+            }
+            if let existing, existing.storeId != storeOrg.id || existing.registerId != registerId {
+                throw DomainError.conflict("order \(input.id) is open at another register")
+            }
+            if let other = try await repos.sales.find(register: registerId, seq: input.registerSeq) {
+                throw DomainError.conflict("sequence \(input.registerSeq) of register \(registerId) is already sale \(other.id)")
+            }
+            let settings = try await repos.registerSettings.find(store: storeOrg.id) ?? RegisterSettings(storeId: storeOrg.id)
+            var exceptions: [String] = []
+            var lines = try await priceLines(input.lines, merchant: merchant, storeId: storeOrg.id, settings: settings, soldAt: soldAt,
+                                             isMember: input.isMember, offline: offline, exceptions: &exceptions, repos: repos)
+            let orderDiscount = try SaleRules.amount(input.orderDiscount, field: "orderDiscount")
+            let afterLines = lines.reduce(0) { $0 + $1.net }
+            guard orderDiscount <= afterLines else { throw DomainError.invalid("orderDiscount", "is more than the order costs") }
+            for (index, share) in SaleRules.spread(orderDiscount, over: lines.map(\.net)).enumerated() { lines[index].orderDiscountShare = share }
+            let manual = lines.reduce(0) { $0 + $1.manualDiscount } + orderDiscount
+            let recordedApproval = try checkDiscountLimit(manual: manual, base: afterLines + lines.reduce(0) { $0 + $1.manualDiscount },
+                                                          settings: settings, approval: approval, offline: offline, principal: principal,
+                                                          exceptions: &exceptions)
+            let due = afterLines - orderDiscount
+            let settlement = try SaleRules.settle(due: due, tenders: input.tenders, rounding: settings.cashRounding)
+            if let expected = input.expectedTotal, expected != settlement.total {
+                if offline {
+                    exceptions.append("register showed \(Money(minorUnits: expected)), server computed \(Money(minorUnits: settlement.total))")
+                } else {
+                    throw DomainError.invalid("expectedTotal", "the register shows \(Money(minorUnits: expected)) but the total is \(Money(minorUnits: settlement.total)); reload prices")
+                }
+            }
+            try await checkWalletPayments(settlement.tenders, saleId: input.id, repos: repos)
+            let (shift, late) = try await Self.shift(input.shiftId, registerId: registerId, storeId: storeOrg.id, offline: offline, repos: repos)
+            if late { exceptions.append("arrived after shift \(shift?.number ?? 0) closed") }
+            if shift == nil { exceptions.append("no open shift at register \(registerId)") }
+            head.receiptNumber += 1
+            var sale = Sale(id: input.id, kind: .sale, status: .completed, merchantId: merchant.id, storeId: storeOrg.id, registerId: registerId,
+                            registerSeq: input.registerSeq, shiftId: shift?.id, receiptNumber: head.receiptNumber, cashierId: principal.user.id,
+                            cashier: principal.user.username, soldAt: soldAt, recordedAt: now, lines: lines, orderDiscount: orderDiscount,
+                            gross: lines.reduce(0) { $0 + $1.gross },
+                            discount: lines.reduce(0) { $0 + $1.discount + $1.manualDiscount + $1.orderDiscountShare },
+                            rounding: settlement.rounding, total: settlement.total, tenders: settlement.tenders, change: settlement.change,
+                            memberId: try SaleRules.optionalText(input.memberId, field: "memberId", max: 64), originalSaleId: nil,
+                            reason: recordedApproval?.reason, note: try SaleRules.optionalText(input.note, field: "note", max: 200),
+                            approval: recordedApproval, exceptions: exceptions, hash: nil, version: (existing?.version ?? 0) + 1)
+            sale.hash = SaleRules.hash(sale, previous: head.hash)
+            head.hash = sale.hash ?? ""
+            if existing != nil { try await repos.sales.update(sale) } else { try await repos.sales.insert(sale, orgPath: storeOrg.path) }
+            try await record(sale, head: head, shift: shift, late: late, restock: true, repos: repos, at: now)
+            if recordedApproval != nil || !exceptions.isEmpty {
+                try await audit(recordedApproval != nil ? "sale.approved_discount" : "sale.exception", sale: sale, org: storeOrg, principal: principal,
+                                repos: repos, at: now, summary: ["receipt": String(head.receiptNumber), "total": Money(minorUnits: sale.total).description,
+                                                                 "exceptions": exceptions.joined(separator: "; ")])
+            }
+            return sale
+        }
+    }
+
+    /// Holds an order open at a register (parked cart, or waiting for a wallet payment); calling it
+    /// again with the same id replaces the lines while the order is open.
+    public func hold(_ input: OrderInput, by principal: Principal) async throws -> Sale {
+        try principal.require(.salesSell)
+        let registerId = try SaleRules.registerId(input.registerId)
+        let now = clock.now()
+        return try await store.write { repos in
+            let (storeOrg, merchant) = try await Self.store(input.storeId, repos: repos, principal: principal)
+            let existing = try await repos.sales.find(input.id)
+            if let existing {
+                guard existing.status == .open, existing.storeId == storeOrg.id else {
+                    throw DomainError.conflict("order \(input.id) is already \(existing.status.rawValue)")
+                }
+            }
+            let settings = try await repos.registerSettings.find(store: storeOrg.id) ?? RegisterSettings(storeId: storeOrg.id)
+            var exceptions: [String] = []
+            let lines = try await priceLines(input.lines, merchant: merchant, storeId: storeOrg.id, settings: settings, soldAt: now,
+                                             isMember: input.isMember, offline: false, exceptions: &exceptions, repos: repos)
+            let gross = lines.reduce(0) { $0 + $1.gross }
+            let net = lines.reduce(0) { $0 + $1.net }
+            let order = Sale(id: input.id, kind: .sale, status: .open, merchantId: merchant.id, storeId: storeOrg.id, registerId: registerId,
+                             registerSeq: nil, shiftId: nil, receiptNumber: nil, cashierId: principal.user.id, cashier: principal.user.username,
+                             soldAt: now, recordedAt: now, lines: lines, orderDiscount: 0, gross: gross, discount: gross - net, rounding: 0,
+                             total: net, tenders: [], change: 0, memberId: try SaleRules.optionalText(input.memberId, field: "memberId", max: 64),
+                             originalSaleId: nil, reason: nil, note: try SaleRules.optionalText(input.note, field: "note", max: 200),
+                             approval: nil, exceptions: [], hash: nil, version: (existing?.version ?? 0) + 1)
+            if existing != nil { try await repos.sales.update(order) } else { try await repos.sales.insert(order, orgPath: storeOrg.path) }
+            return order
+        }
+    }
+
+    /// Voids an open order. With goods on it, a cashier needs a manager's approval; wallet payments
+    /// already taken for it are refunded through the provider.
+    public func void(_ id: SaleID, reason: SaleReason, approval input: ApprovalInput?, by principal: Principal) async throws -> Sale {
+        try principal.require(.salesSell)
+        let now = clock.now()
+        let order = try await store.read { repos in try await Self.visibleSale(id, repos: repos, principal: principal).0 }
+        guard order.status == .open else { throw DomainError.conflict("only open orders can be voided; this one is \(order.status.rawValue) (refund it instead)") }
+        var given: Approval?
+        if !order.lines.isEmpty, !principal.can(.salesApprove) {
+            guard let input else { throw DomainError.forbidden("voiding an order with goods needs a manager's approval") }
+            given = try await approve(input, principal: principal, storeId: order.storeId, at: now)
+        }
+        let approval = given
+        let taken = try await store.read { try await $0.payments.payments(of: id) }
+        try await refundWallets(taken, saleId: id, storeId: order.storeId, now: now)
+        return try await store.write { repos in
+            let (stored, storeOrg) = try await Self.visibleSale(id, repos: repos, principal: principal)
+            guard stored.status == .open else { throw DomainError.conflict("order \(id) is already \(stored.status.rawValue)") }
+            var voided = stored
+            voided.status = .voided
+            voided.reason = reason
+            voided.approval = approval
+            voided.recordedAt = now
+            voided.version = stored.version + 1
+            try await repos.sales.update(voided)
+            try await audit("order.void", sale: voided, org: storeOrg, principal: principal, repos: repos, at: now,
+                            summary: ["reason": reason.rawValue, "lines": String(stored.lines.count),
+                                      "total": Money(minorUnits: stored.total).description, "approvedBy": approval?.approver ?? principal.user.username])
+            return voided
+        }
+    }
+
+    /// Refunds part or all of a completed sale: never more of a line than was sold, never more on a
+    /// tender than it paid (less what earlier refunds gave back). Needs a manager (or their approval).
+    public func refund(_ saleId: SaleID, _ input: RefundInput, by principal: Principal) async throws -> Sale {
+        try principal.require(.salesSell)
+        let registerId = try SaleRules.registerId(input.registerId)
+        guard input.registerSeq >= 1 else { throw DomainError.invalid("registerSeq", "must be 1 or more") }
+        if let stored = try await store.read({ try await Self.stored(input.id, repos: $0, principal: principal) }) {
+            guard stored.kind == .refund, stored.originalSaleId == saleId, stored.registerId == registerId,
+                  stored.registerSeq == input.registerSeq else {
+                throw DomainError.conflict("id \(input.id) is already used by another document")
+            }
+            return stored
+        }
+        let now = clock.now()
+        let (original, _) = try await store.read { repos in try await Self.visibleSale(saleId, repos: repos, principal: principal) }
+        guard original.kind == .sale, original.status == .completed else { throw DomainError.conflict("only completed sales can be refunded") }
+        var given: Approval?
+        if !principal.can(.salesApprove) {
+            guard let typed = input.approval else { throw DomainError.forbidden("a refund needs a manager's approval") }
+            given = try await approve(typed, principal: principal, storeId: original.storeId, at: now)
+        }
+        let approval = given
+        let earlier = try await store.read { try await $0.sales.refunds(of: saleId) }
+        let plan = try SaleRules.refundPlan(original: original, earlier: earlier, lines: input.lines, tenders: input.tenders)
+        // Wallet money goes back through the provider first, keyed by this refund's id: a retry after a
+        // failure below asks the provider again and gets the same refund, never a second one.
+        var tenders = plan.tenders
+        for index in tenders.indices where tenders[index].kind.isQR {
+            guard let charge = original.tenders.first(where: { $0.kind == tenders[index].kind })?.providerTransactionId else { continue }
+            let answer = try await payments.refund(QRRefund(method: tenders[index].kind, providerTransactionId: charge, amount: tenders[index].amount,
+                                                            reference: "\(input.id.rawValue)-\(index)"))
+            guard answer.approved else { throw DomainError.conflict("the \(tenders[index].kind.rawValue) refund was refused: \(answer.message)") }
+            tenders[index].providerTransactionId = answer.transactionId
+        }
+        let finalTenders = tenders
+        return try await store.write { repos in
+            let (stored, storeOrg) = try await Self.visibleSale(saleId, repos: repos, principal: principal)
+            var head = try await repos.sales.lockJournal(store: stored.storeId)
+            if let done = try await repos.sales.find(input.id) { return done }
+            // Refunds made meanwhile are re-checked under the journal lock.
+            let current = try await repos.sales.refunds(of: saleId)
+            if current.count != earlier.count {
+                _ = try SaleRules.refundPlan(original: stored, earlier: current, lines: input.lines, tenders: input.tenders)
+            }
+            if let other = try await repos.sales.find(register: registerId, seq: input.registerSeq) {
+                throw DomainError.conflict("sequence \(input.registerSeq) of register \(registerId) is already \(other.id)")
+            }
+            let (shift, late) = try await Self.shift(input.shiftId, registerId: registerId, storeId: stored.storeId, offline: false, repos: repos)
+            guard let shift, !late else { throw DomainError.conflict("open a shift at register \(registerId) before refunding") }
+            head.receiptNumber += 1
+            var refund = Sale(id: input.id, kind: .refund, status: .completed, merchantId: stored.merchantId, storeId: stored.storeId,
+                              registerId: registerId, registerSeq: input.registerSeq, shiftId: shift.id, receiptNumber: head.receiptNumber,
+                              cashierId: principal.user.id, cashier: principal.user.username, soldAt: now, recordedAt: now, lines: plan.lines,
+                              orderDiscount: 0, gross: plan.lines.reduce(0) { $0 + $1.gross }, discount: 0, rounding: plan.rounding,
+                              total: plan.total, tenders: finalTenders, change: 0, memberId: stored.memberId, originalSaleId: saleId,
+                              reason: input.reason, note: try SaleRules.optionalText(input.note, field: "note", max: 200), approval: approval,
+                              exceptions: [], hash: nil, version: 1)
+            refund.hash = SaleRules.hash(refund, previous: head.hash)
+            head.hash = refund.hash ?? ""
+            try await repos.sales.insert(refund, orgPath: storeOrg.path)
+            try await record(refund, head: head, shift: shift, late: false, restock: input.restock, repos: repos, at: now)
+            try await audit("sale.refund", sale: refund, org: storeOrg, principal: principal, repos: repos, at: now,
+                            summary: ["original": String(stored.receiptNumber ?? 0), "receipt": String(head.receiptNumber),
+                                      "total": Money(minorUnits: refund.total).description, "reason": input.reason.rawValue,
+                                      "approvedBy": approval?.approver ?? principal.user.username])
+            return refund
+        }
+    }
+
+    /// One sale, refund or order the caller may see.
+    public func sale(_ id: SaleID, by principal: Principal) async throws -> Sale {
+        try principal.require(.salesRead)
+        return try await store.read { try await Self.visibleSale(id, repos: $0, principal: principal).0 }
+    }
+
+    /// The refunds of a sale.
+    public func refunds(of id: SaleID, by principal: Principal) async throws -> [Sale] {
+        try principal.require(.salesRead)
+        return try await store.read { repos in
+            _ = try await Self.visibleSale(id, repos: repos, principal: principal)
+            return try await repos.sales.refunds(of: id)
+        }
+    }
+
+    /// Sales in the caller's subtree (one store's when the filter says so), newest first.
+    public func sales(_ filter: SaleFilter, page: PageRequest, by principal: Principal) async throws -> Page<Sale> {
+        try principal.require(.salesRead)
+        return try await store.read { repos in
+            var path = principal.orgPath
+            if let storeId = filter.storeId {
+                guard let org = try await repos.orgs.find(storeId), principal.sees(path: org.path) else {
+                    throw DomainError.notFound(resource: "store", id: storeId.rawValue)
+                }
+                path = org.path
+            }
+            return try await repos.sales.list(under: path, filter: filter, page: page)
+        }
+    }
+
+    /// What the server has of a register's numbering, and which sequence numbers never arrived.
+    public func registerSync(_ registerId: String, by principal: Principal) async throws -> RegisterSync {
+        try principal.require(.salesSell)
+        let id = try SaleRules.registerId(registerId)
+        return try await store.read { repos in
+            guard let device = try await repos.sales.register(id), let org = try await repos.orgs.find(device.storeId),
+                  principal.sees(path: org.path) else {
+                return RegisterSync(registerId: id, lastSeq: 0, received: 0, missing: [])
+            }
+            let missing = device.received < device.lastSeq ? try await repos.sales.gaps(register: id, limit: 100) : []
+            return RegisterSync(registerId: id, lastSeq: device.lastSeq, received: device.received, missing: missing)
+        }
+    }
+
+    /// Walks a store's journal in receipt order and names the first entry whose link does not match.
+    public func verifyJournal(store storeId: OrgID, by principal: Principal) async throws -> JournalVerification {
+        try principal.require(.salesRead)
+        return try await store.read { repos in
+            guard let org = try await repos.orgs.find(storeId), org.kind == .store, principal.sees(path: org.path) else {
+                throw DomainError.notFound(resource: "store", id: storeId.rawValue)
+            }
+            var previous = ""
+            var after: Int64 = 0
+            var checked = 0
+            while true {
+                let batch = try await repos.sales.journal(store: storeId, after: after, limit: 1000)
+                for entry in batch {
+                    if entry.receiptNumber != after + 1 {
+                        return JournalVerification(checked: checked, firstBroken: after + 1, problem: "receipt \(after + 1) is missing")
+                    }
+                    if SaleRules.hash(entry, previous: previous) != entry.hash {
+                        return JournalVerification(checked: checked, firstBroken: entry.receiptNumber, problem: "receipt \(entry.receiptNumber ?? 0) was changed")
+                    }
+                    previous = entry.hash ?? ""
+                    after += 1
+                    checked += 1
+                }
+                if batch.count < 1000 { break }
+            }
+            let head = try await repos.sales.journalHead(store: storeId)
+            if head.receiptNumber != after || head.hash != previous {
+                return JournalVerification(checked: checked, firstBroken: after + 1, problem: "the journal ends at \(after) but the store counted \(head.receiptNumber)")
+            }
+            return JournalVerification(checked: checked, firstBroken: nil, problem: nil)
+        }
+    }
+
+    // MARK: - Wallet payments
+
+    /// Charges a customer's wallet payment code for an order, once: the same order and code again
+    /// answer the recorded payment without a second charge.
+    public func chargeWallet(saleId: SaleID, storeId: OrgID?, method: TenderKind, amount: Int64, authCode: String,
+                             by principal: Principal) async throws -> Payment {
+        try principal.require(.salesSell)
+        guard method.isQR else { throw DomainError.invalid("method", "must be wechat, alipay or unionpay_qr") }
+        guard amount > 0, amount <= CatalogRules.maxPrice else { throw DomainError.invalid("amount", "must be more than 0") }
+        let code = authCode.trimmingCharacters(in: .whitespaces)
+        guard (10...32).contains(code.count), code.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw DomainError.invalid("authCode", "scan the customer's payment code (digits)")
+        }
+        let reference = "\(saleId.rawValue)-\(code.suffix(6))"
+        let storeOrg = try await store.read { repos in try await Self.store(storeId, repos: repos, principal: principal).0 }
+        if let done = try await store.read({ try await $0.payments.find(reference: reference) }) {
+            guard done.saleId == saleId, done.amount == amount, done.method == method else {
+                throw DomainError.conflict("this payment code was already used for another amount")
+            }
+            return done
+        }
+        if let order = try await store.read({ try await $0.sales.find(saleId) }), order.status != .open {
+            throw DomainError.conflict("order \(saleId) is already \(order.status.rawValue)")
+        }
+        let answer = try await payments.charge(QRCharge(method: method, amount: amount, authCode: code, reference: reference,
+                                                        description: storeOrg.name))
+        let now = clock.now()
+        let payment = Payment(id: .generate(now: now), kind: .charge, saleId: saleId, storeId: storeOrg.id, method: method, amount: amount,
+                              authCodeMasked: SaleRules.maskCode(code), reference: reference, provider: payments.name, approved: answer.approved,
+                              providerTransactionId: answer.transactionId, message: answer.message, createdAt: now)
+        try await store.write { repos in
+            if try await repos.payments.find(reference: reference) == nil {
+                try await repos.payments.insert(payment, orgPath: storeOrg.path)
+            }
+        }
+        return payment
+    }
+
+    // MARK: - Helpers
+
+    /// A repeated upload: the same sale answers itself; anything else under its id is a conflict.
+    static func replay(_ stored: Sale, input: SaleInput, registerId: String) throws -> Sale {
+        if stored.status == .voided { throw DomainError.conflict("order \(stored.id) was voided") }
+        guard stored.kind == .sale, stored.registerId == registerId, stored.registerSeq == input.registerSeq,
+              stored.lines.count <= input.lines.count, Set(stored.lines.map(\.productId)) == Set(input.lines.map(\.productId)) else {
+            throw DomainError.conflict("sale \(stored.id) was already stored with different content")
+        }
+        return stored
+    }
+
+    /// A stored document under an id, if any. One the caller may not see means the id is taken.
+    static func stored(_ id: SaleID, repos: any Repositories, principal: Principal) async throws -> Sale? {
+        guard let sale = try await repos.sales.find(id) else { return nil }
+        guard let org = try await repos.orgs.find(sale.storeId), principal.sees(path: org.path) else {
+            throw DomainError.conflict("id \(id) is already used")
+        }
+        return sale
+    }
+
+    /// The store a register document belongs to, and its merchant: the given store if the caller sees
+    /// it, else the caller's own store.
+    static func store(_ id: OrgID?, repos: any Repositories, principal: Principal) async throws -> (Organization, Organization) {
+        let storeOrg: Organization
+        if let id {
+            guard let org = try await repos.orgs.find(id), org.kind == .store, principal.sees(path: org.path) else {
+                throw DomainError.notFound(resource: "store", id: id.rawValue)
+            }
+            storeOrg = org
+        } else {
+            guard principal.orgKind == .store, let org = try await repos.orgs.find(principal.user.orgId) else {
+                throw DomainError.invalid("storeId", "is required: say which store sells")
+            }
+            storeOrg = org
+        }
+        guard let parent = storeOrg.parentId, let merchant = try await repos.orgs.find(parent) else {
+            throw DomainError.conflict("store \(storeOrg.code) has no merchant")
+        }
+        return (storeOrg, merchant)
+    }
+
+    /// A sale and its store, if the caller sees the store.
+    static func visibleSale(_ id: SaleID, repos: any Repositories, principal: Principal) async throws -> (Sale, Organization) {
+        guard let sale = try await repos.sales.find(id), let org = try await repos.orgs.find(sale.storeId), principal.sees(path: org.path) else {
+            throw DomainError.notFound(resource: "sale", id: id.rawValue)
+        }
+        return (sale, org)
+    }
+
+    /// The shift a document counts in: the one named (if it is this register's), else the register's
+    /// open shift. A named shift that has closed makes the document late (kept, not in that Z report).
+    static func shift(_ id: ShiftID?, registerId: String, storeId: OrgID, offline: Bool, repos: any Repositories) async throws -> (Shift?, Bool) {
+        if let id {
+            guard let shift = try await repos.shifts.find(id), shift.registerId == registerId, shift.storeId == storeId else {
+                throw DomainError.invalid("shiftId", "is not a shift of register \(registerId)")
+            }
+            return (shift, shift.status == .closed)
+        }
+        if let open = try await repos.shifts.open(register: registerId) { return (open, false) }
+        guard offline else { throw DomainError.conflict("open a shift at register \(registerId) first") }
+        return (nil, false)
+    }
+
+    /// Prices the lines: by the register (its prices are kept, checked against the catalog) or, when
+    /// it sent none, by the catalog and the running promotions.
+    private func priceLines(_ inputs: [SaleLineInput], merchant: Organization, storeId: OrgID, settings: RegisterSettings, soldAt: Date,
+                            isMember: Bool, offline: Bool, exceptions: inout [String], repos: any Repositories) async throws -> [SaleLine] {
+        guard !inputs.isEmpty else { throw DomainError.invalid("lines", "a sale needs at least one line") }
+        guard inputs.count <= SaleRules.maxLines else { throw DomainError.invalid("lines", "at most \(SaleRules.maxLines) lines") }
+        let registerPriced = inputs.contains { $0.unitPrice != nil }
+        guard inputs.allSatisfy({ ($0.unitPrice != nil) == registerPriced }) else {
+            throw DomainError.invalid("lines", "give a unitPrice on every line or on none")
+        }
+        var products: [ProductID: Product] = [:]
+        for product in try await repos.products.find(ids: inputs.map(\.productId)) where product.merchantId == merchant.id {
+            products[product.id] = product
+        }
+        let timeZone = TimeZone(identifier: settings.timeZone) ?? TimeZone(identifier: "Asia/Shanghai")!
+        let context = PricingContext.at(soldAt, timeZone: timeZone, storeId: storeId, isMember: isMember)
+        let promotions = try await runningPromotions(merchant: merchant.id, at: soldAt, repos: repos)
+        var cart: [CartLine] = []
+        for (index, input) in inputs.enumerated() {
+            guard let product = products[input.productId] else {
+                throw DomainError.invalid("lines.\(index).productId", "is not a product of this merchant")
+            }
+            try SaleRules.quantity(input.quantity, unit: product.unit, field: "lines.\(index).quantity")
+            cart.append(product.cartLine(quantity: input.quantity))
+        }
+        let priced = PricingEngine.price(cart, promotions: promotions, context: context)
+        guard registerPriced else {
+            // Server-priced: the engine merged lines of the same product; each priced line keeps its product.
+            return try priced.lines.map { line in
+                guard let product = products.values.first(where: { $0.sku == line.sku }) else {
+                    throw DomainError.invalid("lines", "unknown SKU \(line.sku)")
+                }
+                let manual = try inputs.filter { $0.productId == product.id }.reduce(Int64(0)) {
+                    $0 + (try SaleRules.amount($1.manualDiscount ?? 0, field: "manualDiscount"))
+                }
+                guard manual <= line.net else { throw DomainError.invalid("lines", "the manual discount on \(line.sku) is more than the line") }
+                return SaleLine(productId: product.id, sku: product.sku, name: product.nameZh, quantity: line.quantity, weighed: product.unit == .weight,
+                                unitPrice: line.unitPrice, gross: line.gross, discount: line.discount, promotionId: line.promotionId,
+                                promotionName: line.promotionName, manualDiscount: manual, orderDiscountShare: 0, taxRate: product.taxRate,
+                                catalogChanged: false)
+            }
+        }
+        let allowed = Dictionary(priced.lines.map { ($0.sku, $0.discount) }, uniquingKeysWith: +)
+        var claimed: [String: Int64] = [:]
+        var lines: [SaleLine] = []
+        for (index, input) in inputs.enumerated() {
+            let product = products[input.productId]!
+            let field = "lines.\(index)"
+            let unitPrice = try CatalogRules.price(input.unitPrice ?? product.price, field: "\(field).unitPrice")
+            var changed = false
+            if unitPrice != product.price {
+                if product.updatedAt > soldAt {
+                    changed = true
+                } else if offline {
+                    exceptions.append("\(product.sku) charged at \(Money(minorUnits: unitPrice)), catalog price \(Money(minorUnits: product.price))")
+                } else {
+                    throw DomainError.invalid("\(field).unitPrice", "\(product.sku) costs \(Money(minorUnits: product.price)) in the catalog; give a manual discount instead")
+                }
+            }
+            let gross = PricingEngine.amount(unitPrice, input.quantity)
+            let discount = try SaleRules.amount(input.discount ?? 0, field: "\(field).discount")
+            let manual = try SaleRules.amount(input.manualDiscount ?? 0, field: "\(field).manualDiscount")
+            guard discount + manual <= gross else { throw DomainError.invalid(field, "discounts are more than the line") }
+            claimed[product.sku, default: 0] += discount
+            lines.append(SaleLine(productId: product.id, sku: product.sku, name: product.nameZh, quantity: input.quantity,
+                                  weighed: product.unit == .weight, unitPrice: unitPrice, gross: gross, discount: discount,
+                                  promotionId: input.promotionId, promotionName: try SaleRules.optionalText(input.promotionName, field: "\(field).promotionName", max: 60),
+                                  manualDiscount: manual, orderDiscountShare: 0, taxRate: product.taxRate, catalogChanged: changed))
+        }
+        for (sku, discount) in claimed where discount > (allowed[sku] ?? 0) {
+            let changedSince = lines.contains { $0.sku == sku && $0.catalogChanged }
+            if offline || changedSince {
+                exceptions.append("promotion discount on \(sku) is \(Money(minorUnits: discount)), running promotions give \(Money(minorUnits: allowed[sku] ?? 0))")
+            } else {
+                throw DomainError.invalid("lines", "the promotion discount on \(sku) is more than the running promotions give (\(Money(minorUnits: allowed[sku] ?? 0)))")
+            }
+        }
+        return lines
+    }
+
+    /// Promotions the pricing engine considers for a merchant's cart.
+    private func runningPromotions(merchant: OrgID, at: Date, repos: any Repositories) async throws -> [Promotion] {
+        []
+    }
+
+    /// Manual discounts beyond the cashier's limit need a manager: the caller is one, or approved
+    /// at the till. An offline sale past the limit is kept and flagged (it has been paid).
+    private func checkDiscountLimit(manual: Int64, base: Int64, settings: RegisterSettings, approval: Approval?, offline: Bool,
+                                    principal: Principal, exceptions: inout [String]) throws -> Approval? {
+        guard manual > 0 else { return nil }
+        let limit = PricingEngine.roundedDivision(base * Int64(settings.cashierDiscountLimit), by: 10_000)
+        guard manual > limit, !principal.can(.salesApprove) else { return nil }
+        if let approval { return approval }
+        let text = "manual discounts of \(Money(minorUnits: manual)) exceed the cashier limit of \(Money(minorUnits: limit))"
+        guard offline else { throw DomainError.forbidden("\(text); a manager must approve (approval.username, approval.password, approval.reason)") }
+        exceptions.append(text)
+        return nil
+    }
+
+    /// Checks a manager's credentials given at the till (outside any transaction: bcrypt is slow).
+    private func approve(_ input: ApprovalInput?, principal: Principal, storeId: OrgID?, at now: Date) async throws -> Approval? {
+        guard let input else { return nil }
+        let storePath = try await store.read { repos -> String in
+            try await Self.store(storeId, repos: repos, principal: principal).0.path
+        }
+        let manager = try await access.verifyApprover(username: input.username, password: input.password, permission: .salesApprove,
+                                                      path: storePath, origin: principal.origin)
+        return Approval(approverId: manager.id, approver: manager.username, reason: input.reason, at: now)
+    }
+
+    /// Every wallet tender must be an approved charge of this order, for its amount.
+    private func checkWalletPayments(_ tenders: [Tender], saleId: SaleID, repos: any Repositories) async throws {
+        let wallet = tenders.filter(\.kind.isQR)
+        guard !wallet.isEmpty else { return }
+        let charges = try await repos.payments.payments(of: saleId).filter { $0.kind == .charge && $0.approved }
+        for tender in wallet {
+            guard let charge = charges.first(where: { $0.providerTransactionId == tender.providerTransactionId }),
+                  charge.method == tender.kind, charge.amount == tender.amount else {
+                throw DomainError.invalid("tenders", "\(tender.kind.rawValue) \(tender.providerTransactionId ?? "") is not an approved charge of this order for \(Money(minorUnits: tender.amount))")
+            }
+        }
+    }
+
+    /// Refunds the approved wallet charges of a voided order.
+    private func refundWallets(_ taken: [Payment], saleId: SaleID, storeId: OrgID, now: Date) async throws {
+        for charge in taken where charge.kind == .charge && charge.approved {
+            let reference = "void-\(charge.reference)"
+            if try await store.read({ try await $0.payments.find(reference: reference) }) != nil { continue }
+            let answer = try await payments.refund(QRRefund(method: charge.method, providerTransactionId: charge.providerTransactionId ?? "",
+                                                            amount: charge.amount, reference: reference))
+            guard answer.approved else { throw DomainError.conflict("the \(charge.method.rawValue) refund was refused: \(answer.message)") }
+            let refund = Payment(id: .generate(now: now), kind: .refund, saleId: saleId, storeId: storeId, method: charge.method,
+                                 amount: charge.amount, authCodeMasked: charge.authCodeMasked, reference: reference, provider: payments.name,
+                                 approved: true, providerTransactionId: answer.transactionId, message: answer.message, createdAt: now)
+            try await store.write { repos in
+                guard let org = try await repos.orgs.find(storeId) else { return }
+                try await repos.payments.insert(refund, orgPath: org.path)
+            }
+        }
+    }
+
+    /// The bookkeeping every completed document does in its transaction: journal head, register
+    /// sequence, shift totals and stock.
+    private func record(_ sale: Sale, head: JournalHead, shift: Shift?, late: Bool, restock: Bool, repos: any Repositories, at now: Date) async throws {
+        try await repos.sales.saveJournal(store: sale.storeId, head: head)
+        if let seq = sale.registerSeq { try await repos.sales.recordSequence(register: sale.registerId, store: sale.storeId, seq: seq, at: now) }
+        if let shift {
+            if late { try await repos.shifts.countLate(shift.id) } else { try await repos.shifts.apply(.of(sale), to: shift.id) }
+        }
+        guard sale.kind == .sale || restock else { return }
+        let sign: Int64 = sale.kind == .sale ? -1 : 1
+        var byProduct: [ProductID: Int64] = [:]
+        for line in sale.lines { byProduct[line.productId, default: 0] += line.quantity }
+        for (product, quantity) in byProduct.sorted(by: { $0.key < $1.key }) {
+            try await repos.stock.adjust(store: sale.storeId, product: product, by: sign * quantity, at: now)
+        }
+    }
+
+    func audit(_ action: String, sale: Sale, org: Organization, principal: Principal, repos: any Repositories, at now: Date,
+               summary: [String: String]) async throws {
+        _ = try await repos.audit.append(
+            AuditDraft(orgId: org.id, actor: principal.actor, action: action, resourceType: "sale", resourceId: sale.id.rawValue,
+                       origin: principal.origin, summary: summary),
+            orgPath: org.path, at: now)
+    }
+}
+
+/// The result of walking a store's journal.
+public struct JournalVerification: Codable, Sendable, Equatable {
+    public var checked: Int
+    /// The first receipt number that is missing or does not match its link; nil when intact.
+    public var firstBroken: Int64?
+    public var problem: String?
+
+    public init(checked: Int, firstBroken: Int64?, problem: String?) {
+        self.checked = checked
+        self.firstBroken = firstBroken
+        self.problem = problem
+    }
+}

@@ -29,7 +29,7 @@ import TillyardTestSupport
     /// The collection (path segment before a parameter) → how to find its ids. A route with a
     /// parameter after any other segment fails the test: decide what it should be attacked with.
     static let collections: Set<String> = ["orgs", "users", "tokens", "terminals", "terminal-models", "purchase-requests",
-                                           "merchants", "documents", "products"]
+                                           "merchants", "documents", "products", "sales", "orders", "shifts", "z-reports", "stores"]
 
     /// Collections that may legitimately have nothing foreign: the model catalogue is per acquirer,
     /// and the fixtures hold a single acquirer.
@@ -69,6 +69,12 @@ import TillyardTestSupport
         "POST /api/v1/merchants/{id}/reopen": #"{"reason": "hijack"}"#,
         "PUT /api/v1/merchants/{id}/risk": #"{"riskLevel": "high", "reason": "hijack"}"#,
         "PUT /api/v1/products/{id}": #"{"version": 1, "sku": "HIJACK", "nameZh": "hijack", "price": 1}"#,
+        "POST /api/v1/sales/{id}/refunds": #"{"id": "01900000-0000-7000-8000-000000000001", "registerId": "HIJACK", "registerSeq": 1, "reason": "other"}"#,
+        "POST /api/v1/orders/{id}/void": #"{"reason": "other"}"#,
+        "POST /api/v1/shifts/{id}/cash-movements": #"{"direction": "out", "amount": 100, "reason": "hijack"}"#,
+        "POST /api/v1/shifts/{id}/close": #"{"force": true}"#,
+        "PUT /api/v1/stores/{id}/register-settings": #"{"version": 0, "cashierDiscountLimit": 10000}"#,
+        "POST /api/v1/stores/{id}/stock-adjustments": #"{"productId": "01900000-0000-7000-8000-000000000002", "delta": 1000, "reason": "hijack"}"#,
     ]
 
     /// A model and two terminals: one in region B's stock (foreign to both attackers), one in
@@ -88,10 +94,22 @@ import TillyardTestSupport
         try await Fixtures.onboard(h.fixtures.merchantB, services: h.env.services,
                                    application: Fixtures.application(creditCode: "91440300MA5DC0XX2P", account: "6217000012345678"),
                                    mid: "898584058121111")
-        // Each merchant has a product with the same barcode: only its own may ever show.
-        for (owner, name) in [("merchantA.owner", "A-side cola"), ("merchantB.owner", "B-side cola")] {
-            _ = try await h.env.services.catalog.create(ProductInput(sku: "COLA", barcodes: ["6901234567892"], nameZh: name, price: 350),
-                                                        merchantId: nil, by: try await h.principal(owner))
+        // Each merchant has a product with the same barcode: only its own may ever show. Each store sold
+        // it in a closed shift (a Z report) and holds an open order in the next shift.
+        for (owner, name, store, register) in [("merchantA.owner", "A-side cola", h.fixtures.storeA, "REG-A"),
+                                               ("merchantB.owner", "B-side cola", h.fixtures.storeB, "REG-B")] {
+            let principal = try await h.principal(owner)
+            let cola = try await h.env.services.catalog.create(ProductInput(sku: "COLA", barcodes: ["6901234567892"], nameZh: name, price: 350),
+                                                               merchantId: nil, by: principal)
+            let sales = h.env.services.sales
+            let shift = try await sales.openShift(storeId: store, registerId: register, openingFloat: 1000, by: principal)
+            _ = try await sales.complete(SaleInput(id: .generate(), storeId: store, registerId: register, registerSeq: 1,
+                                                   lines: [SaleLineInput(productId: cola.id, quantity: 1000)],
+                                                   tenders: [TenderInput(kind: .cash, tendered: 500)]), by: principal)
+            _ = try await sales.closeShift(shift.id, counted: [.cash: 1350], force: false, by: principal)
+            _ = try await sales.openShift(storeId: store, registerId: register, openingFloat: 1000, by: principal)
+            _ = try await sales.hold(OrderInput(id: .generate(), storeId: store, registerId: register,
+                                                lines: [SaleLineInput(productId: cola.id, quantity: 2000)], note: "\(register) held"), by: principal)
         }
         _ = try await estate.bind(mine.id, BindRequest(
             merchantId: h.fixtures.merchantA, storeId: nil, placement: Placement(address: "A street 1", latitude: 31.2, longitude: 121.4)),
@@ -179,6 +197,15 @@ import TillyardTestSupport
         }
         for product in products { names[product.id.rawValue] = product.nameZh }
         let merchantOf = Dictionary(uniqueKeysWithValues: merchants.map { ($0.id, $0) })
+        let allSales = try await h.env.services.sales.sales(SaleFilter(), page: all, by: admin).items
+        let mySales = Set(try await h.env.services.sales.sales(SaleFilter(), page: all, by: me).items.map(\.id))
+        let shifts = try await h.env.services.sales.shifts(storeId: nil, page: all, by: admin).items
+        let myShifts = Set(try await h.env.services.sales.shifts(storeId: nil, page: all, by: me).items.map(\.id))
+        let zReports = try await h.env.services.sales.zReports(storeId: nil, page: all, by: admin).items
+        // Names a refusal must never show: a sale's journal link, an order's note, a shift's register.
+        for sale in allSales { names[sale.id.rawValue] = sale.hash ?? sale.note ?? sale.registerId }
+        for shift in shifts { names[shift.id.rawValue] = shift.registerId }
+        for report in zReports { names[report.id?.rawValue ?? ""] = report.shift.registerId }
         func productVisible(_ product: Product) -> Bool {
             guard let merchant = merchantOf[product.merchantId] else { return false }
             return me.worksWith(path: merchant.path)
@@ -193,6 +220,11 @@ import TillyardTestSupport
         foreign["merchants"] = merchants.filter { !visible($0.id) }.map(\.id.rawValue)
         foreign["documents"] = merchants.filter { !visible($0.id) }.flatMap { documents[$0.id] ?? [] }.map(\.id.rawValue)
         foreign["products"] = products.filter { !productVisible($0) }.map(\.id.rawValue)
+        foreign["sales"] = allSales.filter { !mySales.contains($0.id) && $0.status == .completed }.map(\.id.rawValue)
+        foreign["orders"] = allSales.filter { !mySales.contains($0.id) && $0.status == .open }.map(\.id.rawValue)
+        foreign["shifts"] = shifts.filter { !myShifts.contains($0.id) }.map(\.id.rawValue)
+        foreign["z-reports"] = zReports.filter { !myShifts.contains($0.shift.id) }.compactMap { $0.id?.rawValue }
+        foreign["stores"] = orgs.filter { $0.kind == .store && !visible($0.id) }.map(\.id.rawValue)
         var own: [String: [String]] = [:]
         own["orgs"] = [me.user.orgId.rawValue]
         own["users"] = [me.user.id.rawValue]
@@ -203,11 +235,18 @@ import TillyardTestSupport
         own["merchants"] = merchants.filter { visible($0.id) }.map(\.id.rawValue)
         own["documents"] = merchants.filter { visible($0.id) }.flatMap { documents[$0.id] ?? [] }.map(\.id.rawValue)
         own["products"] = products.filter { productVisible($0) }.map(\.id.rawValue)
+        own["sales"] = allSales.filter { mySales.contains($0.id) && $0.status == .completed }.map(\.id.rawValue)
+        own["orders"] = allSales.filter { mySales.contains($0.id) && $0.status == .open }.map(\.id.rawValue)
+        own["shifts"] = myShifts.map(\.rawValue)
+        own["z-reports"] = zReports.filter { myShifts.contains($0.shift.id) }.compactMap { $0.id?.rawValue }
+        own["stores"] = orgs.filter { $0.kind == .store && visible($0.id) }.map(\.id.rawValue)
         var otherBranch: [String] = sideOrgs.flatMap { [$0.id.rawValue, $0.name] }
         otherBranch += sideUsers.flatMap { [$0.id.rawValue, $0.username] }
         otherBranch += tokens.filter { sideUserIDs.contains($0.userId) }.flatMap { [$0.id.rawValue, $0.prefix] }
         otherBranch += foreignTerminals.flatMap { [$0.id.rawValue, $0.sn] }
         otherBranch += products.filter { !productVisible($0) }.flatMap { [$0.id.rawValue, $0.nameZh] }
+        otherBranch += allSales.filter { !mySales.contains($0.id) }.map(\.id.rawValue)
+        otherBranch += shifts.filter { !myShifts.contains($0.id) }.map(\.id.rawValue)
         return Reach(foreign: foreign, own: own, versions: versions, otherBranch: otherBranch, names: names)
     }
 
@@ -287,7 +326,8 @@ import TillyardTestSupport
             var adminText = ""
             // Routes that need a query (a catalog is named; a scan needs a code) get one pointing at merchant A's side.
             let extra = ["/api/v1/products": "&merchantId=\(h.fixtures.merchantA.rawValue)",
-                         "/api/v1/product-scan": "&merchantId=\(h.fixtures.merchantA.rawValue)&code=6901234567892"]
+                         "/api/v1/product-scan": "&merchantId=\(h.fixtures.merchantA.rawValue)&code=6901234567892",
+                         "/api/v1/register-sync": "&registerId=REG-A"]
             var adminB = ""
             for route in lists {
                 adminText += try await h.send(.get, route.template + "?limit=200" + (extra[route.template] ?? ""), as: "admin").text

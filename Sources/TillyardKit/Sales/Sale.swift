@@ -7,13 +7,13 @@ public enum SaleTag {}
 public typealias SaleID = Identifier<SaleTag>
 
 /// A sale, or a refund of an earlier sale (both take a receipt number from the same gap-free sequence).
-public enum SaleKind: String, Codable, Sendable {
+public enum SaleKind: String, Codable, Sendable, CaseIterable {
     case sale
     case refund
 }
 
 /// Where an order stands: open (held at the register, e.g. waiting for a QR payment), completed, or voided.
-public enum SaleStatus: String, Codable, Sendable {
+public enum SaleStatus: String, Codable, Sendable, CaseIterable {
     case open
     case completed
     case voided

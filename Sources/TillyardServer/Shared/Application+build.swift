@@ -73,6 +73,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     PurchaseAPI(estate: services.estate, routes: routes).register(on: api)
     MerchantAPI(merchants: services.merchants, routes: routes).register(on: api)
     CatalogAPI(catalog: services.catalog, routes: routes).register(on: api)
+    SalesAPI(sales: services.sales, routes: routes).register(on: api)
 
     ConsoleController(access: services.access, renderer: console, secureCookies: configuration.secureCookies).register(on: router)
     EstateConsole(estate: services.estate, access: services.access, merchants: services.merchants, renderer: console,

@@ -61,6 +61,7 @@ public enum DemoData {
                                          (greenleaf, nil, "5912")])
         try await seedReviewQueue(merchants, root: root, reviewer: reviewer, regions: [east, south])
         try await seedCatalog(services.catalog, owner: try await access.principal(commandLineUser: "lotus.owner"))
+        try await DemoSales.seed(services, store: lotusXuhui)
         return logins
     }
 

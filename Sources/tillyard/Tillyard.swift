@@ -6,13 +6,13 @@ import TillyardKit
 import TillyardServer
 import TillyardStore
 
-/// The `tillyard` command: server, migrations, demo data, users and audit verification.
+/// The `tillyard` command: server, migrations, demo data, users, audit verification and receipts.
 @main
 struct Tillyard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tillyard",
         abstract: "Tillyard: POS terminal estate management and cloud register.",
-        subcommands: [Serve.self, Migrate.self, Demo.self, Users.self, Audit.self])
+        subcommands: [Serve.self, Migrate.self, Demo.self, Users.self, Audit.self, ReceiptCommand.self])
 }
 
 /// Where the data lives and how loud to log; flags win over `TILLYARD_*` variables, which win over defaults.

@@ -42,6 +42,7 @@ import TillyardKit
     ])
     func descriptionHasTwoDecimalsAndASign(minorUnits: Int64, text: String) {
         #expect(Money(minorUnits: minorUnits).description == text)
+        #expect(Money(minorUnits: minorUnits).decimalText == String(text.dropFirst(4)))
     }
 
     @Test func descriptionUsesTheCurrencyCode() {

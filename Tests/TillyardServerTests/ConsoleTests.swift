@@ -74,6 +74,21 @@ extension Harness {
         return String(rest[..<close]).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Receipt pages (ReceiptRenderer.html) link /static/receipt.css, since the CSP allows no inline style.
+    @Test func receiptStylesheetIsServedFromTheSameOrigin() async throws {
+        try await Harness.run(.sqlite) { h in
+            let css = try await h.send(.get, "/static/receipt.css")
+            #expect(css.status == .ok)
+            #expect(css.headers[.contentType] == "text/css; charset=utf-8")
+            #expect(css.text.contains(".receipt") && css.text.contains("@media print"))
+            #expect(!css.text.contains("url(") && !css.text.contains("@import"), "no foreign assets")
+            #expect(ReceiptRenderer.html(Receipt(merchantName: "M", storeName: "S", storeCode: "C", receiptNumber: "1",
+                                                 issuedAt: Date(), timeZone: "Asia/Shanghai", cashier: "c", register: "r",
+                                                 lines: [], gross: 0, total: 0, tenders: []))
+                .contains("href=\"/static/receipt.css\""))
+        }
+    }
+
     @Test(arguments: TestBackend.allCases)
     func loginPageSpeaksTheBrowsersLanguageAndTheSwitchSetsACookie(backend: TestBackend) async throws {
         try await Harness.run(backend) { h in

@@ -40,10 +40,14 @@ public struct Money: Hashable, Codable, Sendable, CustomStringConvertible {
     }
 
     /// "CNY 19.99": the amount with two decimals (every currency we settle in has two).
-    public var description: String {
+    public var description: String { "\(currency) \(decimalText)" }
+
+    /// "19.99", "-0.08": the amount alone with two decimals, for places that show the currency once
+    /// (a receipt's columns) rather than on every figure.
+    public var decimalText: String {
         let sign = minorUnits < 0 ? "-" : ""
         let magnitude = minorUnits.magnitude
         let fraction = magnitude % 100
-        return "\(currency) \(sign)\(magnitude / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+        return "\(sign)\(magnitude / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 }

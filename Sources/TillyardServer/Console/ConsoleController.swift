@@ -21,14 +21,10 @@ struct ConsoleController {
 
     func register(on router: Router<AppRequestContext>) {
         router.get("/") { _, _ in Response.redirect(to: "/console") }
-        router.get("static/console.css") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
-                     body: .init(byteBuffer: ByteBuffer(string: renderer.stylesheet)))
-        }
-        router.get("static/console.js") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=3600"],
-                     body: .init(byteBuffer: ByteBuffer(string: renderer.script)))
-        }
+        router.get("static/console.css") { _, _ in Self.staticFile(renderer.stylesheet, type: "text/css") }
+        router.get("static/console.js") { _, _ in Self.staticFile(renderer.script, type: "text/javascript") }
+        // Receipt pages (ReceiptRenderer.html) link this one: the CSP allows no inline style.
+        router.get("static/receipt.css") { _, _ in Self.staticFile(renderer.receiptStylesheet, type: "text/css") }
         let console = router.group("console")
         console.get("login", use: loginPage)
         console.post("login", use: login)
@@ -43,6 +39,12 @@ struct ConsoleController {
         console.post("tokens", use: createToken)
         console.post("tokens/:id/revoke", use: revokeToken)
         console.get("audit", use: audit)
+    }
+
+    /// A static file served from memory, cached for an hour.
+    static func staticFile(_ text: String, type: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "\(type); charset=utf-8", .cacheControl: "max-age=3600"],
+                 body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
     // MARK: - Login

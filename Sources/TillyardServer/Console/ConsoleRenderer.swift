@@ -24,6 +24,8 @@ public struct ConsoleRenderer: Sendable {
     let stylesheet: String
     /// The one script (progressive enhancement only), served from memory.
     let script: String
+    /// The stylesheet of receipt pages (screen and print), served from memory.
+    let receiptStylesheet: String
 
     /// Every page template the controllers use; checked at load.
     static let requiredTemplates = ["layout", "login", "dashboard", "orgs", "users", "tokens", "audit", "error",
@@ -63,7 +65,8 @@ public struct ConsoleRenderer: Sendable {
             guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw ConsoleError.missingResource(url.path) }
             return text
         }
-        return ConsoleRenderer(library: library, catalogs: catalogs, stylesheet: try file("console.css"), script: try file("console.js"))
+        return ConsoleRenderer(library: library, catalogs: catalogs, stylesheet: try file("console.css"), script: try file("console.js"),
+                               receiptStylesheet: try file("receipt.css"))
     }
 
     /// The folder of bundled resources (templates, catalogs, static files, OpenAPI document).

@@ -80,14 +80,28 @@ struct ReceiptSource: ParsableArguments {
         valueName: "path"))
     var file: String?
 
+    @Option(help: "A stored sale or refund by id: its receipt, read from the database.") var sale: String?
+    @Option(name: .customLong("as"), help: "With --sale: the user reading it (default admin).") var actor = "admin"
+    @OptionGroup var storage: StorageOptions
+
     @Flag(help: "Mark the receipt as a reprint (COPY 重印; the cash drawer stays shut).") var copy = false
 
     /// The receipt the options name, marked as a copy when asked.
     func load() async throws -> Receipt {
-        guard let file else { throw ValidationError("give the receipt with --file <path>") }
-        var receipt = try Self.decode(file: file)
-        if copy { receipt.copy = true }
-        return receipt
+        switch (file, sale) {
+        case (let file?, nil):
+            var receipt = try Self.decode(file: file)
+            if copy { receipt.copy = true }
+            return receipt
+        case (nil, let sale?):
+            guard let id = SaleID(validating: sale) else { throw ValidationError("--sale must be a sale id, not '\(sale)'") }
+            return try await withServices(try storage.configuration(), migrate: false) { services in
+                let principal = try await services.access.principal(commandLineUser: actor)
+                return try await services.sales.receipt(id, copy: copy, by: principal)
+            }
+        default:
+            throw ValidationError("give the receipt with --file <path> or --sale <id>")
+        }
     }
 
     /// Reads a receipt file, with one readable line for a file that is missing or not a receipt.

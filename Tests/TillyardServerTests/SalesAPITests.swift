@@ -58,6 +58,21 @@ import TillyardTestSupport
                 """)
             #expect(tooMuch.status == .unprocessableContent && tooMuch.text.contains("lines.0.quantity"))
 
+            // The receipt: text for the screen, ESC/POS for the printer, a copy marked as such, and the
+            // customer's link, which opens without a login but only with its token.
+            let text = try await h.send(.get, "/api/v1/sales/\(id)/receipt?format=text&paper=58", as: "merchantA.owner")
+            #expect(text.status == .ok && text.text.contains("可乐") && text.text.contains("10.50") && !text.text.contains("COPY"), "\(text.text)")
+            let copy = try await h.send(.get, "/api/v1/sales/\(id)/receipt?format=text&copy=true", as: "merchantA.owner")
+            #expect(copy.text.contains("COPY"))
+            let escpos = try await h.send(.get, "/api/v1/sales/\(id)/receipt?format=escpos", as: "merchantA.owner")
+            #expect(Array(escpos.body.readableBytesView.prefix(2)) == [0x1B, 0x40])
+            let model = try await h.send(.get, "/api/v1/sales/\(id)/receipt?format=json", as: "merchantA.owner")
+            let link = try #require(model.object["link"] as? String)
+            let customer = try await h.send(.get, link)
+            #expect(customer.status == .ok && customer.text.contains("可乐") && customer.headers[.contentType]?.hasPrefix("text/html") == true)
+            #expect(try await h.send(.get, "/r/\(id)?t=00000000000000000000000000000000").status == .notFound)
+            #expect(try await h.send(.get, "/api/v1/sales/\(id)/receipt?format=pdf", as: "merchantA.owner").status == .unprocessableContent)
+
             // A cashier sells from the console session (the browser register), with the CSRF header.
             var (till, csrf) = try await h.consoleSession("storeA.cashier")
             let cashierSale = try await h.client.execute(uri: "/api/v1/sales", method: .post,
@@ -77,6 +92,9 @@ import TillyardTestSupport
             let cash = try #require((z.object["tenders"] as? [[String: Any]])?.first { $0["kind"] as? String == "cash" })
             // Float 100.00 + three sales of 10.50 − a refund of 3.50.
             #expect(cash["expected"] as? Int == 10_000 + 3 * 1050 - 350 && cash["difference"] as? Int == 13_000 - 12_800)
+            let zId = try #require(z.object["id"] as? String)
+            let printout = try await h.send(.get, "/api/v1/z-reports/\(zId)/printout?format=text&lang=en", as: "merchantA.owner")
+            #expect(printout.status == .ok && printout.text.contains("130.00"), "\(printout.text)")
             let verify = try await h.send(.get, "/api/v1/stores/\(store)/journal-verification", as: "merchantA.owner")
             #expect(verify.object["checked"] as? Int == 4 && verify.object["firstBroken"] == nil, "\(verify.text)")
         }

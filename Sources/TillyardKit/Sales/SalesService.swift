@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// The cloud register: open orders, sales uploaded exactly once, refunds and voids with a manager's
@@ -15,14 +16,19 @@ public struct SalesService: Sendable {
     /// A sale made longer ago than this was made offline: it is kept even when it breaks a rule
     /// (the customer has paid and gone), and flagged instead.
     public let offlineAfter: TimeInterval
+    /// Keys the tokens of customer receipt links.
+    let receiptKey: SymmetricKey
 
+    /// `secret` keys the customer links printed on receipts (the installation key; random by default,
+    /// which suits tests and tools whose links need not outlive them).
     public init(store: any Persistence, access: AccessService, payments: any PaymentProvider = SimulatedPaymentProvider(), clock: Clock = .system,
-                offlineAfter: TimeInterval = 120) {
+                offlineAfter: TimeInterval = 120, secret: Data = Data((0..<32).map { _ in UInt8.random(in: 0...255) })) {
         self.store = store
         self.access = access
         self.payments = payments
         self.clock = clock
         self.offlineAfter = offlineAfter
+        self.receiptKey = SymmetricKey(data: secret)
     }
 
     // MARK: - Sales

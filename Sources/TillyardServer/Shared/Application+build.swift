@@ -33,7 +33,7 @@ public struct AppServices: Sendable {
                                          protector: AccountProtector(key: accountKey), clock: clock)
         self.catalog = CatalogService(store: store, clock: clock)
         // The built-in wallet provider is the simulator; a real gateway is plugged in here.
-        self.sales = SalesService(store: store, access: access, payments: SimulatedPaymentProvider(), clock: clock)
+        self.sales = SalesService(store: store, access: access, payments: SimulatedPaymentProvider(), clock: clock, secret: accountKey)
         self.metrics = AppMetrics()
     }
 }
@@ -74,6 +74,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     MerchantAPI(merchants: services.merchants, routes: routes).register(on: api)
     CatalogAPI(catalog: services.catalog, routes: routes).register(on: api)
     SalesAPI(sales: services.sales, routes: routes).register(on: api)
+    Printouts.register(sales: services.sales, api: api, router: router)
 
     ConsoleController(access: services.access, renderer: console, secureCookies: configuration.secureCookies).register(on: router)
     EstateConsole(estate: services.estate, access: services.access, merchants: services.merchants, renderer: console,

@@ -204,12 +204,12 @@ import TillyardTestSupport
             // Region B's owner is invisible to region A's administrator.
             let other = try env.user("merchantB.owner")
             await #expect(throws: DomainError.notFound(resource: "user", id: other.id.rawValue)) {
-                try await env.access.resetPassword(other.id, newPassword: "Brand-new-pass-2", by: admin)
+                _ = try await env.access.resetPassword(other.id, newPassword: "Brand-new-pass-2", by: admin)
             }
             // A merchant owner cannot reset the root administrator's password.
             let root = try env.user("admin")
             await #expect(throws: DomainError.notFound(resource: "user", id: root.id.rawValue)) {
-                try await env.access.resetPassword(root.id, newPassword: "Brand-new-pass-2", by: try await env.principal("merchantA.owner"))
+                _ = try await env.access.resetPassword(root.id, newPassword: "Brand-new-pass-2", by: try await env.principal("merchantA.owner"))
             }
             // A cashier may change their own password, but nobody else's.
             let cashier = try await env.principal("storeA.cashier")

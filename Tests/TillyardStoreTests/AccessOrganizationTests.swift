@@ -48,7 +48,7 @@ import TillyardTestSupport
             #expect(noParent?.fieldNames == ["parentId"])
             let cashier = try await env.principal("storeA.cashier")
             await #expect(throws: DomainError.forbidden("your role does not allow orgs.manage")) {
-                try await env.access.createOrganization(NewOrganization(parentId: env.fixtures.storeA, kind: .store, name: "x", code: "x"), by: cashier)
+                _ = try await env.access.createOrganization(NewOrganization(parentId: env.fixtures.storeA, kind: .store, name: "x", code: "x"), by: cashier)
             }
             try await env.expectChainIntact()
         }
@@ -61,7 +61,7 @@ import TillyardTestSupport
             let mine = try await env.access.organizations(kind: nil, page: PageRequest(), by: owner).items.map(\.id)
             #expect(Set(mine) == [env.fixtures.merchantA, env.fixtures.storeA])
             await #expect(throws: DomainError.notFound(resource: "organization", id: env.fixtures.merchantB.rawValue)) {
-                try await env.access.organization(env.fixtures.merchantB, by: owner)
+                _ = try await env.access.organization(env.fixtures.merchantB, by: owner)
             }
             let admin = try await env.principal("admin")
             let stores = try await env.access.organizations(kind: .store, page: PageRequest(), by: admin).items.map(\.id)
@@ -86,7 +86,7 @@ import TillyardTestSupport
             }
             #expect(stale?.isConflict == true)
             await #expect(throws: DomainError.notFound(resource: "organization", id: env.fixtures.storeB.rawValue)) {
-                try await env.access.renameOrganization(env.fixtures.storeB, name: "Mine now", code: nil, expectedVersion: 1, by: owner)
+                _ = try await env.access.renameOrganization(env.fixtures.storeB, name: "Mine now", code: nil, expectedVersion: 1, by: owner)
             }
             let events = try await env.events("org.update", resourceId: original.id.rawValue)
             #expect(events.map(\.summary) == [#"{"name":"store-a → Store A (Mall)"}"#])

@@ -45,12 +45,12 @@ import TillyardTestSupport
             #expect(principal.permissions == [.usersRead, .orgsRead])
             #expect(try await env.access.users(page: PageRequest(), by: principal).items.count == 2)
             await #expect(throws: DomainError.forbidden("your role does not allow users.manage")) {
-                try await env.access.createUser(
+                _ = try await env.access.createUser(
                     NewUser(orgId: env.fixtures.storeA, username: "nope", displayName: "N", role: .cashier, password: "Good-pass-123"),
                     by: principal)
             }
             await #expect(throws: DomainError.forbidden("your role does not allow tokens.manage")) {
-                try await env.access.createToken(name: "child", scopes: [], expiresInDays: nil, by: principal)
+                _ = try await env.access.createToken(name: "child", scopes: [], expiresInDays: nil, by: principal)
             }
             // A token can never hold more than its owner.
             let wider = await #expect(throws: DomainError.self) {
@@ -149,12 +149,12 @@ import TillyardTestSupport
             let ownerId = try env.user("merchantA.owner").id
             let ownerToken = try #require(inRegion.first { $0.userId == ownerId })
             await #expect(throws: DomainError.notFound(resource: "api_token", id: ownerToken.id.rawValue)) {
-                try await env.access.revokeToken(ownerToken.id, by: security)
+                _ = try await env.access.revokeToken(ownerToken.id, by: security)
             }
             let bToken = try #require(try await env.access.principal(bearer: otherPlaintext, origin: "x"))
             guard case .token(let bTokenId) = bToken.credential else { Issue.record("no token id"); return }
             await #expect(throws: DomainError.notFound(resource: "api_token", id: bTokenId.rawValue)) {
-                try await env.access.revokeToken(bTokenId, by: regionAdmin)
+                _ = try await env.access.revokeToken(bTokenId, by: regionAdmin)
             }
             // The manager may revoke their merchant's token.
             _ = try await env.access.revokeToken(ownerToken.id, by: regionAdmin)

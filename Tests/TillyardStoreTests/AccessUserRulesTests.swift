@@ -83,14 +83,14 @@ import TillyardTestSupport
             let regionAdmin = try await env.principal("regionA.admin")
             let other = try env.user("merchantB.owner")
             await #expect(throws: DomainError.notFound(resource: "user", id: other.id.rawValue)) {
-                try await env.access.user(other.id, by: regionAdmin)
+                _ = try await env.access.user(other.id, by: regionAdmin)
             }
             await #expect(throws: DomainError.notFound(resource: "user", id: other.id.rawValue)) {
-                try await env.access.updateUser(other.id, UserChanges(displayName: "pwned", expectedVersion: other.version), by: regionAdmin)
+                _ = try await env.access.updateUser(other.id, UserChanges(displayName: "pwned", expectedVersion: other.version), by: regionAdmin)
             }
             // A missing id gives exactly the same answer as another tenant's.
             let ghost = UserID.generate()
-            await #expect(throws: DomainError.notFound(resource: "user", id: ghost.rawValue)) { try await env.access.user(ghost, by: regionAdmin) }
+            await #expect(throws: DomainError.notFound(resource: "user", id: ghost.rawValue)) { _ = try await env.access.user(ghost, by: regionAdmin) }
 
             let visible = try await env.access.users(page: PageRequest(), by: regionAdmin).items.map(\.username)
             #expect(Set(visible) == ["regiona.admin", "merchanta.owner", "storea.cashier"])

@@ -75,6 +75,7 @@ import TillyardTestSupport
         "POST /api/v1/shifts/{id}/cash-movements": #"{"direction": "out", "amount": 100, "reason": "hijack"}"#,
         "POST /api/v1/shifts/{id}/close": #"{"force": true}"#,
         "PUT /api/v1/stores/{id}/register-settings": #"{"version": 0, "cashierDiscountLimit": 10000}"#,
+        "POST /api/v1/terminals/{id}/activation-codes": "{}",
         "PUT /api/v1/promotions/{id}": #"{"version": 1, "name": "hijack", "rule": {"kind": "percentOff", "basisPoints": 10000}}"#,
         "POST /api/v1/promotions/{id}/end": #"{"version": 1}"#,
         "POST /api/v1/stores/{id}/stock-adjustments": #"{"productId": "01900000-0000-7000-8000-000000000002", "delta": 1000, "reason": "hijack"}"#,

@@ -327,29 +327,25 @@ public protocol DocumentVault: Sendable {
 /// Encrypts document bytes at rest with AES-256-GCM under a key derived from the
 /// installation's secret, so a copied data folder alone does not expose identity documents.
 public struct DocumentCipher: Sendable {
-    private let key: SymmetricKey
+    private let cipher: InstallationCipher
 
     /// A cipher keyed from the installation secret (the same secret as account fingerprints;
     /// HKDF with its own label keeps the two uses independent).
     public init(secret: Data) {
-        key = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: secret), info: Data("tillyard documents v1".utf8),
-                                     outputByteCount: 32)
+        cipher = InstallationCipher(secret: secret, purpose: "documents")
     }
 
     /// Nonce, ciphertext and tag in one blob; the document id is bound in as associated data so
     /// blobs cannot be swapped between documents.
     public func seal(_ bytes: [UInt8], id: DocumentID) throws -> [UInt8] {
-        let box = try AES.GCM.seal(bytes, using: key, authenticating: Data(id.rawValue.utf8))
-        guard let combined = box.combined else { throw DomainError.conflict("cannot encrypt the document") }
-        return Array(combined)
+        try cipher.seal(bytes, boundTo: id.rawValue)
     }
 
     /// The plain bytes, or an error when the blob was altered or belongs to another document.
     public func open(_ blob: [UInt8], id: DocumentID) throws -> [UInt8] {
-        do {
-            return Array(try AES.GCM.open(try AES.GCM.SealedBox(combined: blob), using: key, authenticating: Data(id.rawValue.utf8)))
-        } catch {
+        guard let plain = cipher.open(blob, boundTo: id.rawValue) else {
             throw DomainError.conflict("the stored document \(id) cannot be decrypted: it was altered or the installation key changed")
         }
+        return plain
     }
 }

@@ -118,6 +118,7 @@ public protocol Repositories: Sendable {
     var registerSettings: any RegisterSettingsRepository { get }
     var payments: any PaymentRepository { get }
     var promotions: any PromotionRepository { get }
+    var fleet: any FleetRepository { get }
 }
 
 /// Entry point to storage for services: units of work over the repositories.

@@ -14,6 +14,7 @@ public struct AppServices: Sendable {
     public let catalog: CatalogService
     public let sales: SalesService
     public let promotions: PromotionService
+    public let fleet: FleetService
     public let metrics: AppMetrics
 
     /// Wires the domain services over an open database.
@@ -34,6 +35,7 @@ public struct AppServices: Sendable {
                                          protector: AccountProtector(key: accountKey), clock: clock)
         self.catalog = CatalogService(store: store, clock: clock)
         self.promotions = PromotionService(store: store, clock: clock)
+        self.fleet = FleetService(store: store, secret: accountKey, clock: clock)
         // The built-in wallet provider is the simulator; a real gateway is plugged in here.
         self.sales = SalesService(store: store, access: access, payments: SimulatedPaymentProvider(), clock: clock, secret: accountKey)
         self.metrics = AppMetrics()
@@ -77,6 +79,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     CatalogAPI(catalog: services.catalog, routes: routes).register(on: api)
     SalesAPI(sales: services.sales, routes: routes).register(on: api)
     PromotionAPI(promotions: services.promotions, routes: routes).register(on: api)
+    TerminalProtocolAPI(fleet: services.fleet, routes: routes).register(api: api, router: router)
     Printouts.register(sales: services.sales, api: api, router: router)
 
     ConsoleController(access: services.access, renderer: console, secureCookies: configuration.secureCookies).register(on: router)

@@ -18,6 +18,8 @@ public struct Problem: Codable, Sendable, Equatable {
     public var instance: String?
     /// Field-level messages for validation problems.
     public var errors: [FieldError]?
+    /// Machine-readable reason of a refused terminal request (`SignatureFailure` raw value).
+    public var reason: String?
 
     /// The problem for any error: domain errors by kind, HTTP errors by status, anything else a 500
     /// that says nothing about internals.
@@ -37,6 +39,11 @@ public struct Problem: Codable, Sendable, Equatable {
             case .unprocessable(let text): return make("unprocessable", "Request refused", .unprocessableContent, text)
             case .tooManyRequests(let text): return make("too-many-requests", "Too many requests", .tooManyRequests, text)
             }
+        case let failure as SignatureFailure:
+            var problem = make("terminal-auth", "Terminal request refused", .unauthorized,
+                               "the terminal request was refused (\(failure.rawValue)); see the reason")
+            problem.reason = failure.rawValue
+            return problem
         case ProblemError.malformedJSON(let text):
             return make("malformed", "Malformed request", .badRequest, text)
         case let error as any HTTPResponseError:

@@ -39,6 +39,7 @@ public struct Migrator: Sendable {
         Migration0007Catalog.migration,
         Migration0008Sales.migration,
         Migration0009Promotions.migration,
+        Migration0010Fleet.migration,
     ]
 
     let database: Database

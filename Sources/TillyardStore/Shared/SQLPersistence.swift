@@ -25,6 +25,7 @@ struct SQLRepositories: Repositories {
     var registerSettings: any RegisterSettingsRepository { SQLRegisterSettingsRepository(db: db) }
     var payments: any PaymentRepository { SQLPaymentRepository(db: db) }
     var promotions: any PromotionRepository { SQLPromotionRepository(db: db) }
+    var fleet: any FleetRepository { SQLFleetRepository(db: db) }
 }
 
 /// `Persistence` over a SQLite or PostgreSQL `Database`.

@@ -1,0 +1,242 @@
+import Foundation
+
+/// Tag for activation code ids.
+public enum ActivationCodeTag {}
+/// Id of an activation code.
+public typealias ActivationCodeID = Identifier<ActivationCodeTag>
+
+/// A one-time code an operator issued for a terminal; only its hash is stored.
+public struct ActivationCode: Codable, Sendable, Equatable {
+    public var id: ActivationCodeID
+    public var terminalId: TerminalID
+    public var codeHash: String
+    public var createdBy: String
+    public var createdAt: Date
+    public var expiresAt: Date
+    public var usedAt: Date?
+
+    public init(id: ActivationCodeID, terminalId: TerminalID, codeHash: String, createdBy: String, createdAt: Date, expiresAt: Date, usedAt: Date? = nil) {
+        self.id = id
+        self.terminalId = terminalId
+        self.codeHash = codeHash
+        self.createdBy = createdBy
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.usedAt = usedAt
+    }
+}
+
+/// A terminal's credential: its secret sealed under the installation key (the server must read it
+/// back to check signatures, so it is encrypted, not hashed), bound to the terminal id.
+public struct TerminalCredential: Sendable, Equatable {
+    public var terminalId: TerminalID
+    /// Short public name of the secret, so logs and the terminal can tell generations apart.
+    public var keyId: String
+    public var sealedSecret: [UInt8]
+    public var createdAt: Date
+    public var revokedAt: Date?
+
+    public init(terminalId: TerminalID, keyId: String, sealedSecret: [UInt8], createdAt: Date, revokedAt: Date? = nil) {
+        self.terminalId = terminalId
+        self.keyId = keyId
+        self.sealedSecret = sealedSecret
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+    }
+}
+
+/// A refused terminal request or activation, kept for the security team.
+public struct SecurityEvent: Codable, Sendable, Equatable {
+    public var id: String
+    /// The terminal the request named (as sent; it may not exist).
+    public var terminalRef: String
+    public var reason: String
+    /// Where the request came from (remote address).
+    public var origin: String
+    public var path: String
+    public var at: Date
+
+    public init(id: String, terminalRef: String, reason: String, origin: String, path: String, at: Date) {
+        self.id = id
+        self.terminalRef = terminalRef
+        self.reason = reason
+        self.origin = origin
+        self.path = path
+        self.at = at
+    }
+}
+
+/// Storage of the terminal protocol's credentials.
+public protocol FleetRepository: Sendable {
+    func insert(_ code: ActivationCode) async throws
+    func activationCode(hash: String) async throws -> ActivationCode?
+    /// Marks a code used if nobody used it yet; false when it was (two terminals racing one code).
+    func useActivationCode(_ id: ActivationCodeID, at: Date) async throws -> Bool
+    /// The terminal's current (unrevoked) credential.
+    func credential(of terminal: TerminalID) async throws -> TerminalCredential?
+    /// Revokes the terminal's current credential (if any) and stores the new one.
+    func replaceCredential(with credential: TerminalCredential) async throws
+    /// Records a refusal under the terminal owner's path ("/" when no terminal was identified).
+    func record(_ event: SecurityEvent, orgPath: String) async throws
+    /// Security events in a subtree, newest first, optionally of one terminal; with
+    /// `unattributed`, also those no terminal could be named for.
+    func securityEvents(under path: String, unattributed: Bool, terminalRef: String?, limit: Int) async throws -> [SecurityEvent]
+}
+
+/// What a terminal receives on activation: its identity and its secret (shown this once).
+public struct ActivationResult: Codable, Sendable, Equatable {
+    public var terminalId: TerminalID
+    public var sn: String
+    public var tid: String
+    public var keyId: String
+    /// 32 bytes, lowercase hex: the terminal keeps it in its secure storage.
+    public var secret: String
+    public var serverTime: Date
+}
+
+/// A terminal whose request passed every check.
+public struct AuthenticatedTerminal: Sendable, Equatable {
+    public var terminal: Terminal
+    public var keyId: String
+}
+
+/// The terminal protocol: activation codes issued by operators, activation (一机一密), and the
+/// check of every signed request. Refusals are recorded as security events.
+public struct FleetService: Sendable {
+    public let store: any Persistence
+    public let clock: Clock
+    let cipher: InstallationCipher
+    public let nonces: NonceWindow
+    public let window: TimeInterval
+
+    /// `secret` is the installation key (terminal secrets are sealed under a key derived from it).
+    public init(store: any Persistence, secret: Data, clock: Clock = .system, window: TimeInterval = TerminalSigning.defaultWindow) {
+        self.store = store
+        self.clock = clock
+        self.cipher = InstallationCipher(secret: secret, purpose: "terminal secrets")
+        self.nonces = NonceWindow(window: window)
+        self.window = window
+    }
+
+    /// States in which a terminal is at a merchant and may be activated.
+    public static let activatable: Set<TerminalState> = [.bound, .installed, .inService]
+
+    /// Issues a one-time activation code for a bound terminal (shown once; only its hash is kept).
+    public func issueActivationCode(for id: TerminalID, validFor lifetime: TimeInterval = 24 * 3600,
+                                    by principal: Principal) async throws -> (code: String, record: ActivationCode) {
+        try principal.require(.estateInstall)
+        let now = clock.now()
+        let code = ActivationCodes.generate()
+        let record = try await store.write { repos in
+            guard let terminal = try await repos.terminals.find(id), let owner = try await repos.orgs.find(terminal.orgId),
+                  principal.sees(path: owner.path) || (terminal.merchantId != nil && principal.user.orgId == terminal.merchantId) else {
+                throw DomainError.notFound(resource: "terminal", id: id.rawValue)
+            }
+            guard Self.activatable.contains(terminal.state) else {
+                throw DomainError.conflict("terminal \(terminal.sn) is \(terminal.state.rawValue); only a terminal bound to a merchant is activated")
+            }
+            let record = ActivationCode(id: .generate(now: now), terminalId: id, codeHash: ActivationCodes.hash(code), createdBy: principal.user.username,
+                                        createdAt: now, expiresAt: now.addingTimeInterval(lifetime))
+            try await repos.fleet.insert(record)
+            _ = try await repos.audit.append(
+                AuditDraft(orgId: owner.id, actor: principal.actor, action: "terminal.activation_code", resourceType: "terminal",
+                           resourceId: id.rawValue, origin: principal.origin,
+                           summary: ["sn": terminal.sn, "expires": ISO8601DateFormatter().string(from: record.expiresAt)]),
+                orgPath: owner.path, at: now)
+            return record
+        }
+        return (code, record)
+    }
+
+    /// A terminal presents its SN and an activation code and receives its credential. A wrong,
+    /// expired or used code gets one answer (nothing tells a guesser which), and is recorded.
+    /// Re-activation replaces (revokes) the terminal's previous credential.
+    public func activate(sn: String, code: String, origin: String) async throws -> ActivationResult {
+        let now = clock.now()
+        let refused = DomainError.unauthenticated("the activation code is wrong, expired or already used; ask for a new one")
+        var generator = SystemRandomNumberGenerator()
+        let secretBytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let secret = secretBytes.map { String(format: "%02x", $0) }.joined()
+        let keyId = Secrets.randomHex(bytes: 4)
+        let cipher = self.cipher
+        let result: (ActivationResult?, String?) = try await store.write { repos in
+            let found = try await repos.terminals.find(sn: sn.trimmingCharacters(in: .whitespaces).uppercased())
+            let ownerPath = try await found.asyncMap { try await repos.orgs.find($0.orgId)?.path } ?? nil
+            guard let terminal = found,
+                  let record = try await repos.fleet.activationCode(hash: ActivationCodes.hash(code)),
+                  record.terminalId == terminal.id, record.usedAt == nil, record.expiresAt > now,
+                  Self.activatable.contains(terminal.state),
+                  try await repos.fleet.useActivationCode(record.id, at: now) else {
+                return (nil, ownerPath)
+            }
+            let sealed = try cipher.seal(secretBytes, boundTo: terminal.id.rawValue)
+            try await repos.fleet.replaceCredential(with: TerminalCredential(terminalId: terminal.id, keyId: keyId, sealedSecret: sealed, createdAt: now))
+            if let owner = try await repos.orgs.find(terminal.orgId) {
+                _ = try await repos.audit.append(
+                    AuditDraft(orgId: owner.id, actor: AuditActor(kind: .terminal, id: terminal.id.rawValue, name: terminal.sn),
+                               action: "terminal.activate", resourceType: "terminal", resourceId: terminal.id.rawValue, origin: origin,
+                               summary: ["sn": terminal.sn, "keyId": keyId]),
+                    orgPath: owner.path, at: now)
+            }
+            return (ActivationResult(terminalId: terminal.id, sn: terminal.sn, tid: terminal.tid, keyId: keyId, secret: secret, serverTime: now), ownerPath)
+        }
+        guard let activated = result.0 else {
+            try await recordRefusal(terminalRef: sn, reason: "activation_refused", origin: origin, path: "/terminal/v1/activate", orgPath: result.1, at: now)
+            throw refused
+        }
+        return activated
+    }
+
+    /// Checks a signed request: headers, time, nonce, the terminal's credential and state, the
+    /// signature. Every refusal is recorded and thrown as a `SignatureFailure`.
+    public func authenticate(_ headers: SignedRequestHeaders, method: String, path: String, body: Data, origin: String) async throws -> AuthenticatedTerminal {
+        let now = clock.now()
+        var ownerPath: String?
+        do {
+            let (terminalRef, timestamp, nonce, signature) = try TerminalSigning.precheck(headers, now: now, window: window)
+            let cipher = self.cipher
+            let (terminal, credential, foundPath) = try await store.read { repos -> (Terminal?, TerminalCredential?, String?) in
+                guard let terminal = try await repos.terminals.find(TerminalID(rawValue: terminalRef)) else { return (nil, nil, nil) }
+                return (terminal, try await repos.fleet.credential(of: terminal.id), try await repos.orgs.find(terminal.orgId)?.path)
+            }
+            ownerPath = foundPath
+            guard let terminal else { throw SignatureFailure.unknownTerminal }
+            guard let credential else { throw SignatureFailure.credentialRevoked }
+            guard let secret = cipher.open(credential.sealedSecret, boundTo: terminal.id.rawValue),
+                  TerminalSigning.matches(signature, secret: Data(secret), method: method, path: path, timestamp: timestamp, nonce: nonce, body: body) else {
+                throw SignatureFailure.badSignature
+            }
+            // After the signature, so a forger cannot burn a terminal's nonces.
+            guard nonces.use(nonce, terminal: terminal.id.rawValue, at: now) else { throw SignatureFailure.replayedNonce }
+            guard Self.activatable.contains(terminal.state) else { throw SignatureFailure.terminalRetired }
+            return AuthenticatedTerminal(terminal: terminal, keyId: credential.keyId)
+        } catch let failure as SignatureFailure {
+            if ownerPath == nil, let named = headers.terminalId, !named.isEmpty {
+                // Refused before the lookup (time, nonce, headers): still filed under the terminal it names, if any.
+                ownerPath = try await store.read { repos in
+                    guard let terminal = try await repos.terminals.find(TerminalID(rawValue: named)) else { return nil }
+                    return try await repos.orgs.find(terminal.orgId)?.path
+                }
+            }
+            try await recordRefusal(terminalRef: headers.terminalId ?? "", reason: failure.rawValue, origin: origin, path: path, orgPath: ownerPath, at: now)
+            throw failure
+        }
+    }
+
+    /// Security events for the security team (permission `audit.read`), newest first: those of the
+    /// terminals in the caller's subtree, and, for people at the top of a tree, those that named no
+    /// known terminal (a forger's guesses belong to nobody's branch).
+    public func securityEvents(terminalRef: String?, limit: Int = 100, by principal: Principal) async throws -> [SecurityEvent] {
+        try principal.require(.auditRead)
+        let topLevel = principal.orgPath.split(separator: "/").count == 1
+        return try await store.read {
+            try await $0.fleet.securityEvents(under: principal.orgPath, unattributed: topLevel, terminalRef: terminalRef, limit: min(max(limit, 1), 500))
+        }
+    }
+
+    private func recordRefusal(terminalRef: String, reason: String, origin: String, path: String, orgPath: String?, at now: Date) async throws {
+        let event = SecurityEvent(id: UUIDv7.make(now: now), terminalRef: String(terminalRef.prefix(64)), reason: reason, origin: origin,
+                                  path: String(path.prefix(200)), at: now)
+        try await store.write { try await $0.fleet.record(event, orgPath: orgPath ?? "/") }
+    }
+}

@@ -175,3 +175,59 @@ import Testing
         try CampaignPlan().validate()
     }
 }
+
+/// The in-memory heartbeat path: latest state, batched drains, sampled history, retry after a failed write.
+@Suite struct HeartbeatHubTests {
+    let start = Date(timeIntervalSince1970: 1_790_000_000)
+
+    func beat(_ terminal: TerminalID, at offset: TimeInterval, app: String = "1.0", north metres: Double = 0) -> TerminalStatus {
+        TerminalStatus(terminalId: terminal, lastSeenAt: start.addingTimeInterval(offset),
+                       heartbeat: Heartbeat(appVersion: app, battery: 80, paper: .ok, signal: -70,
+                                            location: LocationReport(latitude: 31.19 + metres / 111_195, longitude: 121.43, source: .gps,
+                                                                     reportedAt: start.addingTimeInterval(offset)),
+                                            secondsSinceTransaction: 30))
+    }
+
+    @Test func heartbeatsAreHeldAndDrainedInBatchesWithSampledHistory() {
+        let hub = HeartbeatHub(sampleEvery: 3600, sampleDistance: 200)
+        let a = TerminalID.generate(now: start), b = TerminalID.generate(now: start)
+        for minute in 0..<30 { hub.record(beat(a, at: Double(minute) * 60)) }
+        hub.record(beat(b, at: 0))
+        #expect(hub.counts == (2, 2))
+        let first = hub.drain()
+        #expect(Set(first.statuses.map(\.terminalId)) == [a, b] && first.statuses.first { $0.terminalId == a }?.lastSeenAt == start.addingTimeInterval(29 * 60))
+        #expect(first.samples.count == 2, "one sample per terminal in the hour")
+        #expect(hub.drain().statuses.isEmpty, "nothing new, nothing to write")
+        // A new version or a move is sampled at once; an hour later too.
+        hub.record(beat(a, at: 31 * 60, app: "1.1"))
+        hub.record(beat(a, at: 32 * 60, app: "1.1", north: 500))
+        hub.record(beat(a, at: 33 * 60, app: "1.1", north: 510))
+        hub.record(beat(b, at: 3600))
+        let second = hub.drain()
+        #expect(second.samples.count == 3 && second.statuses.count == 2)
+        #expect(hub.status(of: a)?.lastTransactionAt == start.addingTimeInterval(33 * 60 - 30))
+    }
+
+    @Test func aFailedWriteIsRetriedAndNewerHeartbeatsWin() {
+        let hub = HeartbeatHub()
+        let a = TerminalID.generate(now: start)
+        hub.record(beat(a, at: 0))
+        let drained = hub.drain()
+        hub.record(beat(a, at: 60))
+        hub.restore(drained)
+        let retry = hub.drain()
+        #expect(retry.statuses.map(\.lastSeenAt) == [start.addingTimeInterval(60)] && retry.samples.count == 1)
+        #expect(TerminalStatus(terminalId: a, lastSeenAt: start, heartbeat: Heartbeat()).isOnline(at: start.addingTimeInterval(900), threshold: 900))
+        #expect(!TerminalStatus(terminalId: a, lastSeenAt: start, heartbeat: Heartbeat()).isOnline(at: start.addingTimeInterval(901), threshold: 900))
+    }
+
+    @Test func heartbeatsAreChecked() {
+        #expect(throws: DomainError.self) { try Heartbeat(battery: 101).validate() }
+        #expect(throws: DomainError.self) { try Heartbeat(signal: 5).validate() }
+        #expect(throws: DomainError.self) { try Heartbeat(appVersion: String(repeating: "9", count: 41)).validate() }
+        #expect(throws: DomainError.self) {
+            try Heartbeat(location: LocationReport(latitude: 91, longitude: 0, source: .gps, reportedAt: Date())).validate()
+        }
+        #expect(throws: Never.self) { try Heartbeat(appVersion: "2.3.1", battery: 55, paper: .low, signal: -85).validate() }
+    }
+}

@@ -69,6 +69,26 @@ import TillyardTestSupport
             let good = Self.signed("GET", "/terminal/v1/ping", terminal: id, secret: secret, at: now, nonce: "nonce-good-000001")
             let ping = try await h.send(.get, "/terminal/v1/ping", headers: good)
             #expect(ping.status == .ok && ping.object["sn"] as? String == "PAX-A920-0001", "\(ping.text)")
+
+            // A heartbeat goes to memory and answers at once; operators see the terminal online; a batch writes it.
+            let beat = Data(#"{"appVersion": "2.3.1", "battery": 76, "paper": "low", "signal": -81, "secondsSinceTransaction": 120, "location": {"latitude": 31.2001, "longitude": 121.4001, "source": "gps", "accuracy": 12, "reportedAt": "2026-09-21T14:13:20Z"}}"#.utf8)
+            let beatHeaders = Self.signed("POST", "/terminal/v1/heartbeat", terminal: id, secret: secret, body: beat, at: now)
+            var beatRequestHeaders = beatHeaders
+            beatRequestHeaders[.contentType] = "application/json"
+            let reply = try await h.client.execute(uri: "/terminal/v1/heartbeat", method: .post, headers: beatRequestHeaders, body: ByteBuffer(data: beat))
+            #expect(reply.status == .ok && reply.object["nextHeartbeatSeconds"] as? Int == 300, "\(reply.text)")
+            let status = try await h.send(.get, "/api/v1/terminals/\(id)/status", as: "regionA.admin")
+            #expect(status.object["online"] as? Bool == true && (status.object["heartbeat"] as? [String: Any])?["paper"] as? String == "low", "\(status.text)")
+            expectProblem(try await h.send(.get, "/api/v1/terminals/\(id)/status", as: "merchantB.owner"), 404)
+            #expect(try await h.send(.get, "/api/v1/terminals/\(id)/status", as: "merchantA.owner").object["online"] as? Bool == true, "the bound merchant sees it")
+            try await h.env.services.fleet.flushHeartbeats()
+            let stored = try await h.env.services.store.read { try await $0.fleet.status(of: terminal.id) }
+            #expect(stored?.heartbeat.battery == 76 && stored?.lastTransactionAt == h.env.clock.clock.now().addingTimeInterval(-120))
+            let badBeat = Data(#"{"battery": 120}"#.utf8)
+            let refusedBeat = try await h.client.execute(uri: "/terminal/v1/heartbeat", method: .post,
+                                                         headers: Self.signed("POST", "/terminal/v1/heartbeat", terminal: id, secret: secret, body: badBeat, at: now),
+                                                         body: ByteBuffer(data: badBeat))
+            expectProblem(refusedBeat, 422, "battery over 100")
             func reason(_ headers: HTTPFields, path: String = "/terminal/v1/ping") async throws -> String? {
                 let response = try await h.send(.get, path, headers: headers)
                 expectProblem(response, 401, path)

@@ -78,6 +78,13 @@ public protocol FleetRepository: Sendable {
     func replaceCredential(with credential: TerminalCredential) async throws
     /// Records a refusal under the terminal owner's path ("/" when no terminal was identified).
     func record(_ event: SecurityEvent, orgPath: String) async throws
+    /// Upserts the latest status of each terminal (one batch).
+    func saveStatuses(_ statuses: [TerminalStatus]) async throws
+    /// Appends history samples (a sample already stored is skipped).
+    func appendSamples(_ samples: [TerminalStatus]) async throws
+    func status(of terminal: TerminalID) async throws -> TerminalStatus?
+    /// A terminal's sampled history, newest first.
+    func samples(of terminal: TerminalID, limit: Int) async throws -> [TerminalStatus]
     /// Security events in a subtree, newest first, optionally of one terminal; with
     /// `unattributed`, also those no terminal could be named for.
     func securityEvents(under path: String, unattributed: Bool, terminalRef: String?, limit: Int) async throws -> [SecurityEvent]
@@ -108,10 +115,25 @@ public struct FleetService: Sendable {
     let cipher: InstallationCipher
     public let nonces: NonceWindow
     public let window: TimeInterval
+    /// Latest heartbeats in memory, written out in batches.
+    public let hub: HeartbeatHub
+    /// How often terminals are asked to send a heartbeat, seconds.
+    public let heartbeatInterval: Int
+    /// A terminal silent for longer than this is offline (three missed heartbeats by default).
+    public let onlineThreshold: TimeInterval
+    /// At most one batch write at a time, and not more often than `flushEvery`.
+    let flushes: FlushGate
+    public let flushEvery: TimeInterval
 
     /// `secret` is the installation key (terminal secrets are sealed under a key derived from it).
-    public init(store: any Persistence, secret: Data, clock: Clock = .system, window: TimeInterval = TerminalSigning.defaultWindow) {
+    public init(store: any Persistence, secret: Data, clock: Clock = .system, window: TimeInterval = TerminalSigning.defaultWindow,
+                heartbeatInterval: Int = 300, flushEvery: TimeInterval = 2) {
         self.store = store
+        self.hub = HeartbeatHub()
+        self.heartbeatInterval = heartbeatInterval
+        self.onlineThreshold = TimeInterval(heartbeatInterval * 3)
+        self.flushes = FlushGate()
+        self.flushEvery = flushEvery
         self.clock = clock
         self.cipher = InstallationCipher(secret: secret, purpose: "terminal secrets")
         self.nonces = NonceWindow(window: window)
@@ -128,10 +150,7 @@ public struct FleetService: Sendable {
         let now = clock.now()
         let code = ActivationCodes.generate()
         let record = try await store.write { repos in
-            guard let terminal = try await repos.terminals.find(id), let owner = try await repos.orgs.find(terminal.orgId),
-                  principal.sees(path: owner.path) || (terminal.merchantId != nil && principal.user.orgId == terminal.merchantId) else {
-                throw DomainError.notFound(resource: "terminal", id: id.rawValue)
-            }
+            let (terminal, owner, _) = try await EstateService.visible(id, repos: repos, principal: principal, ownerMustBeVisible: false)
             guard Self.activatable.contains(terminal.state) else {
                 throw DomainError.conflict("terminal \(terminal.sn) is \(terminal.state.rawValue); only a terminal bound to a merchant is activated")
             }
@@ -223,6 +242,52 @@ public struct FleetService: Sendable {
         }
     }
 
+    /// Takes a terminal's heartbeat into memory (no database write on this path) and answers with
+    /// the server's time and when to beat again. A batch write follows when one is due.
+    public func heartbeat(_ heartbeat: Heartbeat, from caller: AuthenticatedTerminal) async throws -> HeartbeatReply {
+        try heartbeat.validate()
+        let now = clock.now()
+        hub.record(TerminalStatus(terminalId: caller.terminal.id, lastSeenAt: now, heartbeat: heartbeat))
+        if flushes.claim(at: now, every: flushEvery) {
+            // Off the terminal's answer: the batch write never adds to a heartbeat's latency.
+            let service = self
+            Task {
+                defer { service.flushes.release() }
+                _ = try? await service.flushHeartbeats()
+            }
+        }
+        return HeartbeatReply(serverTime: now, nextHeartbeatSeconds: heartbeatInterval)
+    }
+
+    /// Writes what the hub holds since the last write in one transaction; on failure it is put back
+    /// for the next try. Returns how many terminals were written.
+    @discardableResult
+    public func flushHeartbeats() async throws -> Int {
+        let drained = hub.drain()
+        guard !drained.statuses.isEmpty || !drained.samples.isEmpty else { return 0 }
+        do {
+            try await store.write { repos in
+                try await repos.fleet.saveStatuses(drained.statuses)
+                try await repos.fleet.appendSamples(drained.samples)
+            }
+        } catch {
+            hub.restore(drained)
+            throw error
+        }
+        return drained.statuses.count
+    }
+
+    /// A terminal's latest status (memory first, then storage) and whether it is online.
+    public func status(of id: TerminalID, by principal: Principal) async throws -> (status: TerminalStatus?, online: Bool) {
+        try principal.require(.estateRead)
+        let stored: TerminalStatus? = try await store.read { repos in
+            _ = try await EstateService.visible(id, repos: repos, principal: principal, ownerMustBeVisible: false)
+            return try await repos.fleet.status(of: id)
+        }
+        let latest = [hub.status(of: id), stored].compactMap { $0 }.max { $0.lastSeenAt < $1.lastSeenAt }
+        return (latest, latest?.isOnline(at: clock.now(), threshold: onlineThreshold) ?? false)
+    }
+
     /// Security events for the security team (permission `audit.read`), newest first: those of the
     /// terminals in the caller's subtree, and, for people at the top of a tree, those that named no
     /// known terminal (a forger's guesses belong to nobody's branch).
@@ -239,4 +304,29 @@ public struct FleetService: Sendable {
                                   path: String(path.prefix(200)), at: now)
         try await store.write { try await $0.fleet.record(event, orgPath: orgPath ?? "/") }
     }
+}
+
+/// What a heartbeat is answered with.
+public struct HeartbeatReply: Codable, Sendable, Equatable {
+    public var serverTime: Date
+    public var nextHeartbeatSeconds: Int
+}
+
+/// Lets one caller at a time run a periodic job, not more often than asked.
+final class FlushGate: @unchecked Sendable {
+    private let lock = NSLock()
+    private var running = false
+    private var last = Date.distantPast
+
+    /// True when the caller should run the job now (and must `release()` after).
+    func claim(at now: Date, every interval: TimeInterval) -> Bool {
+        lock.withLock {
+            guard !running, now.timeIntervalSince(last) >= interval else { return false }
+            running = true
+            last = now
+            return true
+        }
+    }
+
+    func release() { lock.withLock { running = false } }
 }

@@ -22,6 +22,11 @@ public struct Heartbeat: Codable, Sendable, Equatable {
     /// The parameter version the terminal holds.
     public var parametersVersion: String?
 
+    /// The field names on the wire (public so the API can decode strictly by them).
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case appVersion, firmwareVersion, battery, paper, signal, location, secondsSinceTransaction, parametersVersion
+    }
+
     public init(appVersion: String? = nil, firmwareVersion: String? = nil, battery: Int? = nil, paper: PaperStatus? = nil, signal: Int? = nil,
                 location: LocationReport? = nil, secondsSinceTransaction: Int? = nil, parametersVersion: String? = nil) {
         self.appVersion = appVersion

@@ -27,6 +27,20 @@ struct ActivationCodeBody: Codable, Sendable {
     var expiresAt: Date
 }
 
+/// The body of `POST /terminal/v1/heartbeat` is a `Heartbeat`, decoded strictly (unknown fields named).
+extension Heartbeat: APIInput {
+    public typealias Field = CodingKeys
+}
+
+/// A terminal's live status for operators.
+struct TerminalStatusBody: Codable, Sendable {
+    var terminalId: String
+    var online: Bool
+    var lastSeenAt: Date?
+    var heartbeat: Heartbeat?
+    var lastTransactionAt: Date?
+}
+
 /// What `GET /terminal/v1/ping` answers a correctly signed request: who the server takes it for.
 struct PingBody: Codable, Sendable {
     var terminalId: String
@@ -68,6 +82,18 @@ struct TerminalProtocolAPI {
         terminal.post("activate") { request, context in
             let input = try await JSONIO.decode(ActivationInput.self, from: request, context: context)
             return try JSONResponse.make(try await fleet.activate(sn: input.sn, code: input.code, origin: context.origin))
+        }
+        terminal.post("heartbeat") { request, context in
+            let (caller, body) = try await Self.authenticate(request, context, fleet: fleet)
+            let heartbeat = try JSONIO.decode(Heartbeat.self, from: body)
+            return try JSONResponse.make(try await fleet.heartbeat(heartbeat, from: caller))
+        }
+        api.get("terminals/:id/status") { _, context in
+            let principal = try context.requirePrincipal()
+            let id: TerminalID = try context.id("id", resource: "terminal")
+            let (status, online) = try await fleet.status(of: id, by: principal)
+            return try JSONResponse.make(TerminalStatusBody(terminalId: id.rawValue, online: online, lastSeenAt: status?.lastSeenAt,
+                                                            heartbeat: status?.heartbeat, lastTransactionAt: status?.lastTransactionAt))
         }
         terminal.get("ping") { request, context in
             let (caller, _) = try await Self.authenticate(request, context, fleet: fleet)

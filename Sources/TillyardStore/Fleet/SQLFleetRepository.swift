@@ -72,3 +72,48 @@ struct SQLFleetRepository: FleetRepository {
         }
     }
 }
+
+extension SQLFleetRepository {
+    /// Rows per multi-row statement: well under SQLite's 32,766 bound parameters and PostgreSQL's 65,535.
+    static let batch = 500
+
+    func saveStatuses(_ statuses: [TerminalStatus]) async throws {
+        for chunk in stride(from: 0, to: statuses.count, by: Self.batch).map({ statuses[$0..<min($0 + Self.batch, statuses.count)] }) {
+            var query: SQLQueryString = "INSERT INTO terminal_status (terminal_id, last_seen_at, body) VALUES "
+            for (index, status) in chunk.enumerated() {
+                if index > 0 { query += ", " }
+                query += "(\(bind: status.terminalId.rawValue), \(bind: status.lastSeenAt.millis), \(bind: try JSONColumn.encode(status)))"
+            }
+            // Only ever forward: a delayed batch cannot overwrite a newer heartbeat written by another node.
+            query += """
+                 ON CONFLICT (terminal_id) DO UPDATE SET last_seen_at = excluded.last_seen_at, body = excluded.body
+                 WHERE excluded.last_seen_at >= terminal_status.last_seen_at
+                """
+            try await db.raw(query).run()
+        }
+    }
+
+    func appendSamples(_ samples: [TerminalStatus]) async throws {
+        for chunk in stride(from: 0, to: samples.count, by: Self.batch).map({ samples[$0..<min($0 + Self.batch, samples.count)] }) {
+            var query: SQLQueryString = "INSERT INTO heartbeat_samples (terminal_id, at, body) VALUES "
+            for (index, sample) in chunk.enumerated() {
+                if index > 0 { query += ", " }
+                query += "(\(bind: sample.terminalId.rawValue), \(bind: sample.lastSeenAt.millis), \(bind: try JSONColumn.encode(sample)))"
+            }
+            query += " ON CONFLICT (terminal_id, at) DO NOTHING"
+            try await db.raw(query).run()
+        }
+    }
+
+    func status(of terminal: TerminalID) async throws -> TerminalStatus? {
+        try await db.raw("SELECT body FROM terminal_status WHERE terminal_id = \(bind: terminal.rawValue)").first().map {
+            try JSONColumn.decode(TerminalStatus.self, from: try $0.decode(column: "body", as: String.self))
+        }
+    }
+
+    func samples(of terminal: TerminalID, limit: Int) async throws -> [TerminalStatus] {
+        try await db.raw("""
+            SELECT body FROM heartbeat_samples WHERE terminal_id = \(bind: terminal.rawValue) ORDER BY at DESC LIMIT \(bind: limit)
+            """).all().map { try JSONColumn.decode(TerminalStatus.self, from: try $0.decode(column: "body", as: String.self)) }
+    }
+}

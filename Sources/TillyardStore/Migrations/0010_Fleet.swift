@@ -40,5 +40,21 @@ enum Migration0010Fleet {
         """,
         "CREATE INDEX security_events_terminal ON security_events(terminal_ref, id)",
         "CREATE INDEX security_events_path ON security_events(org_path, id)",
+        // The latest heartbeat per terminal, written in batches from memory (HeartbeatHub), and a sampled history.
+        """
+        CREATE TABLE terminal_status (
+            terminal_id TEXT PRIMARY KEY REFERENCES terminals(id),
+            last_seen_at BIGINT NOT NULL,
+            body TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE heartbeat_samples (
+            terminal_id TEXT NOT NULL REFERENCES terminals(id),
+            at BIGINT NOT NULL,
+            body TEXT NOT NULL,
+            PRIMARY KEY (terminal_id, at)
+        )
+        """,
     ])
 }

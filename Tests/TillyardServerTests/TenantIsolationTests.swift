@@ -29,7 +29,8 @@ import TillyardTestSupport
     /// The collection (path segment before a parameter) → how to find its ids. A route with a
     /// parameter after any other segment fails the test: decide what it should be attacked with.
     static let collections: Set<String> = ["orgs", "users", "tokens", "terminals", "terminal-models", "purchase-requests",
-                                           "merchants", "documents", "products", "sales", "orders", "shifts", "z-reports", "stores"]
+                                           "merchants", "documents", "products", "sales", "orders", "shifts", "z-reports", "stores",
+                                           "promotions"]
 
     /// Collections that may legitimately have nothing foreign: the model catalogue is per acquirer,
     /// and the fixtures hold a single acquirer.
@@ -74,6 +75,8 @@ import TillyardTestSupport
         "POST /api/v1/shifts/{id}/cash-movements": #"{"direction": "out", "amount": 100, "reason": "hijack"}"#,
         "POST /api/v1/shifts/{id}/close": #"{"force": true}"#,
         "PUT /api/v1/stores/{id}/register-settings": #"{"version": 0, "cashierDiscountLimit": 10000}"#,
+        "PUT /api/v1/promotions/{id}": #"{"version": 1, "name": "hijack", "rule": {"kind": "percentOff", "basisPoints": 10000}}"#,
+        "POST /api/v1/promotions/{id}/end": #"{"version": 1}"#,
         "POST /api/v1/stores/{id}/stock-adjustments": #"{"productId": "01900000-0000-7000-8000-000000000002", "delta": 1000, "reason": "hijack"}"#,
     ]
 
@@ -101,6 +104,10 @@ import TillyardTestSupport
             let principal = try await h.principal(owner)
             let cola = try await h.env.services.catalog.create(ProductInput(sku: "COLA", barcodes: ["6901234567892"], nameZh: name, price: 350),
                                                                merchantId: nil, by: principal)
+            // A promotion starting tomorrow (so an attack could still edit it), named after its merchant.
+            _ = try await h.env.services.promotions.create(PromotionInput(name: "\(name) deal", rule: .percentOff(basisPoints: 500), skus: ["COLA"],
+                                                                          startsAt: Date().addingTimeInterval(86_400)),
+                                                           merchantId: nil, by: principal)
             let sales = h.env.services.sales
             let shift = try await sales.openShift(storeId: store, registerId: register, openingFloat: 1000, by: principal)
             _ = try await sales.complete(SaleInput(id: .generate(), storeId: store, registerId: register, registerSeq: 1,
@@ -197,6 +204,15 @@ import TillyardTestSupport
         }
         for product in products { names[product.id.rawValue] = product.nameZh }
         let merchantOf = Dictionary(uniqueKeysWithValues: merchants.map { ($0.id, $0) })
+        var promotions: [PromotionRecord] = []
+        for merchant in merchants {
+            promotions += try await h.env.services.promotions.list(merchantId: merchant.id, status: nil, page: all, by: admin).items
+        }
+        for promotion in promotions { names[promotion.promotion.id.rawValue] = promotion.promotion.name }
+        func promotionVisible(_ record: PromotionRecord) -> Bool {
+            guard let merchant = merchantOf[record.merchantId] else { return false }
+            return me.worksWith(path: merchant.path)
+        }
         let allSales = try await h.env.services.sales.sales(SaleFilter(), page: all, by: admin).items
         let mySales = Set(try await h.env.services.sales.sales(SaleFilter(), page: all, by: me).items.map(\.id))
         let shifts = try await h.env.services.sales.shifts(storeId: nil, page: all, by: admin).items
@@ -225,6 +241,7 @@ import TillyardTestSupport
         foreign["shifts"] = shifts.filter { !myShifts.contains($0.id) }.map(\.id.rawValue)
         foreign["z-reports"] = zReports.filter { !myShifts.contains($0.shift.id) }.compactMap { $0.id?.rawValue }
         foreign["stores"] = orgs.filter { $0.kind == .store && !visible($0.id) }.map(\.id.rawValue)
+        foreign["promotions"] = promotions.filter { !promotionVisible($0) }.map(\.promotion.id.rawValue)
         var own: [String: [String]] = [:]
         own["orgs"] = [me.user.orgId.rawValue]
         own["users"] = [me.user.id.rawValue]
@@ -240,6 +257,7 @@ import TillyardTestSupport
         own["shifts"] = myShifts.map(\.rawValue)
         own["z-reports"] = zReports.filter { myShifts.contains($0.shift.id) }.compactMap { $0.id?.rawValue }
         own["stores"] = orgs.filter { $0.kind == .store && visible($0.id) }.map(\.id.rawValue)
+        own["promotions"] = promotions.filter { promotionVisible($0) }.map(\.promotion.id.rawValue)
         var otherBranch: [String] = sideOrgs.flatMap { [$0.id.rawValue, $0.name] }
         otherBranch += sideUsers.flatMap { [$0.id.rawValue, $0.username] }
         otherBranch += tokens.filter { sideUserIDs.contains($0.userId) }.flatMap { [$0.id.rawValue, $0.prefix] }
@@ -247,6 +265,7 @@ import TillyardTestSupport
         otherBranch += products.filter { !productVisible($0) }.flatMap { [$0.id.rawValue, $0.nameZh] }
         otherBranch += allSales.filter { !mySales.contains($0.id) }.map(\.id.rawValue)
         otherBranch += shifts.filter { !myShifts.contains($0.id) }.map(\.id.rawValue)
+        otherBranch += promotions.filter { !promotionVisible($0) }.flatMap { [$0.promotion.id.rawValue, $0.promotion.name] }
         return Reach(foreign: foreign, own: own, versions: versions, otherBranch: otherBranch, names: names)
     }
 
@@ -327,7 +346,8 @@ import TillyardTestSupport
             // Routes that need a query (a catalog is named; a scan needs a code) get one pointing at merchant A's side.
             let extra = ["/api/v1/products": "&merchantId=\(h.fixtures.merchantA.rawValue)",
                          "/api/v1/product-scan": "&merchantId=\(h.fixtures.merchantA.rawValue)&code=6901234567892",
-                         "/api/v1/register-sync": "&registerId=REG-A"]
+                         "/api/v1/register-sync": "&registerId=REG-A",
+                         "/api/v1/promotions": "&merchantId=\(h.fixtures.merchantA.rawValue)"]
             var adminB = ""
             for route in lists {
                 adminText += try await h.send(.get, route.template + "?limit=200" + (extra[route.template] ?? ""), as: "admin").text

@@ -117,6 +117,7 @@ public protocol Repositories: Sendable {
     var stock: any StockRepository { get }
     var registerSettings: any RegisterSettingsRepository { get }
     var payments: any PaymentRepository { get }
+    var promotions: any PromotionRepository { get }
 }
 
 /// Entry point to storage for services: units of work over the repositories.

@@ -428,28 +428,12 @@ public struct SalesService: Sendable {
     /// it sent none, by the catalog and the running promotions.
     private func priceLines(_ inputs: [SaleLineInput], merchant: Organization, storeId: OrgID, settings: RegisterSettings, soldAt: Date,
                             isMember: Bool, offline: Bool, exceptions: inout [String], repos: any Repositories) async throws -> [SaleLine] {
-        guard !inputs.isEmpty else { throw DomainError.invalid("lines", "a sale needs at least one line") }
-        guard inputs.count <= SaleRules.maxLines else { throw DomainError.invalid("lines", "at most \(SaleRules.maxLines) lines") }
         let registerPriced = inputs.contains { $0.unitPrice != nil }
         guard inputs.allSatisfy({ ($0.unitPrice != nil) == registerPriced }) else {
             throw DomainError.invalid("lines", "give a unitPrice on every line or on none")
         }
-        var products: [ProductID: Product] = [:]
-        for product in try await repos.products.find(ids: inputs.map(\.productId)) where product.merchantId == merchant.id {
-            products[product.id] = product
-        }
-        let timeZone = TimeZone(identifier: settings.timeZone) ?? TimeZone(identifier: "Asia/Shanghai")!
-        let context = PricingContext.at(soldAt, timeZone: timeZone, storeId: storeId, isMember: isMember)
-        let promotions = try await runningPromotions(merchant: merchant.id, at: soldAt, repos: repos)
-        var cart: [CartLine] = []
-        for (index, input) in inputs.enumerated() {
-            guard let product = products[input.productId] else {
-                throw DomainError.invalid("lines.\(index).productId", "is not a product of this merchant")
-            }
-            try SaleRules.quantity(input.quantity, unit: product.unit, field: "lines.\(index).quantity")
-            cart.append(product.cartLine(quantity: input.quantity))
-        }
-        let priced = PricingEngine.price(cart, promotions: promotions, context: context)
+        let (products, priced) = try await Self.enginePrice(inputs, merchant: merchant, storeId: storeId, settings: settings, at: soldAt,
+                                                            isMember: isMember, repos: repos)
         guard registerPriced else {
             // Server-priced: the engine merged lines of the same product; each priced line keeps its product.
             return try priced.lines.map { line in
@@ -504,9 +488,29 @@ public struct SalesService: Sendable {
         return lines
     }
 
-    /// Promotions the pricing engine considers for a merchant's cart.
-    private func runningPromotions(merchant: OrgID, at: Date, repos: any Repositories) async throws -> [Promotion] {
-        []
+    /// The lines' products (this merchant's only, quantities checked) and the engine's pricing of them
+    /// with the promotions running at that instant in the store's time zone: what the server charges,
+    /// and the most promotion discount a register may claim.
+    static func enginePrice(_ inputs: [SaleLineInput], merchant: Organization, storeId: OrgID, settings: RegisterSettings, at: Date,
+                            isMember: Bool, repos: any Repositories) async throws -> (products: [ProductID: Product], priced: PricedCart) {
+        guard !inputs.isEmpty else { throw DomainError.invalid("lines", "a sale needs at least one line") }
+        guard inputs.count <= SaleRules.maxLines else { throw DomainError.invalid("lines", "at most \(SaleRules.maxLines) lines") }
+        var products: [ProductID: Product] = [:]
+        for product in try await repos.products.find(ids: inputs.map(\.productId)) where product.merchantId == merchant.id {
+            products[product.id] = product
+        }
+        let timeZone = TimeZone(identifier: settings.timeZone) ?? TimeZone(identifier: "Asia/Shanghai")!
+        let context = PricingContext.at(at, timeZone: timeZone, storeId: storeId, isMember: isMember)
+        let promotions = try await repos.promotions.running(merchant: merchant.id, at: at)
+        var cart: [CartLine] = []
+        for (index, input) in inputs.enumerated() {
+            guard let product = products[input.productId] else {
+                throw DomainError.invalid("lines.\(index).productId", "is not a product of this merchant")
+            }
+            try SaleRules.quantity(input.quantity, unit: product.unit, field: "lines.\(index).quantity")
+            cart.append(product.cartLine(quantity: input.quantity))
+        }
+        return (products, PricingEngine.price(cart, promotions: promotions, context: context))
     }
 
     /// Manual discounts beyond the cashier's limit need a manager: the caller is one, or approved

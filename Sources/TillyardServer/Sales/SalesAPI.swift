@@ -44,6 +44,16 @@ struct OrderUploadInput: APIInput {
     typealias Field = CodingKeys
 }
 
+/// The body of `POST /carts/price`.
+struct CartPriceInput: APIInput {
+    var storeId: String?
+    var lines: [SaleLineInput]
+    var isMember: Bool?
+    var at: Date?
+    enum CodingKeys: String, CodingKey, CaseIterable { case storeId, lines, isMember, at }
+    typealias Field = CodingKeys
+}
+
 /// The body of `POST /orders/{id}/void`.
 struct VoidInput: APIInput {
     var reason: SaleReason
@@ -199,6 +209,13 @@ struct SalesAPI {
             let id: SaleID = try context.id("id", resource: "sale")
             return try await routes.update(request, context) { (body: VoidInput, principal) in
                 try await sales.void(id, reason: body.reason, approval: body.approval, by: principal)
+            }
+        }
+        api.post("carts/price") { request, context in
+            // Pricing changes nothing, so no idempotency key: the same cart asked twice gets today's answer twice.
+            try await routes.update(request, context) { (body: CartPriceInput, principal) in
+                try await sales.quote(CartQuoteInput(storeId: try OrgID.parse(ifPresent: body.storeId, field: "storeId"), lines: body.lines,
+                                                     isMember: body.isMember ?? false, at: body.at), by: principal)
             }
         }
         api.post("payments") { request, context in

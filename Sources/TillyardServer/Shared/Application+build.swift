@@ -13,6 +13,7 @@ public struct AppServices: Sendable {
     public let merchants: MerchantService
     public let catalog: CatalogService
     public let sales: SalesService
+    public let promotions: PromotionService
     public let metrics: AppMetrics
 
     /// Wires the domain services over an open database.
@@ -32,6 +33,7 @@ public struct AppServices: Sendable {
         self.merchants = MerchantService(store: store, vault: FileDocumentVault(root: folder, cipher: DocumentCipher(secret: accountKey)),
                                          protector: AccountProtector(key: accountKey), clock: clock)
         self.catalog = CatalogService(store: store, clock: clock)
+        self.promotions = PromotionService(store: store, clock: clock)
         // The built-in wallet provider is the simulator; a real gateway is plugged in here.
         self.sales = SalesService(store: store, access: access, payments: SimulatedPaymentProvider(), clock: clock, secret: accountKey)
         self.metrics = AppMetrics()
@@ -74,6 +76,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     MerchantAPI(merchants: services.merchants, routes: routes).register(on: api)
     CatalogAPI(catalog: services.catalog, routes: routes).register(on: api)
     SalesAPI(sales: services.sales, routes: routes).register(on: api)
+    PromotionAPI(promotions: services.promotions, routes: routes).register(on: api)
     Printouts.register(sales: services.sales, api: api, router: router)
 
     ConsoleController(access: services.access, renderer: console, secureCookies: configuration.secureCookies).register(on: router)
@@ -83,6 +86,8 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
                     forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     MerchantConsole(merchants: services.merchants, access: services.access, renderer: console,
                     forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
+    PromotionConsole(promotions: services.promotions, access: services.access, renderer: console,
+                     forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     RegisterConsole(sales: services.sales, renderer: console).register(on: router)
     return router
 }

@@ -61,6 +61,7 @@ public enum DemoData {
                                          (greenleaf, nil, "5912")])
         try await seedReviewQueue(merchants, root: root, reviewer: reviewer, regions: [east, south])
         try await seedCatalog(services.catalog, owner: try await access.principal(commandLineUser: "lotus.owner"))
+        try await seedPromotions(services.promotions, owner: try await access.principal(commandLineUser: "lotus.owner"))
         try await DemoSales.seed(services, store: lotusXuhui)
         return logins
     }
@@ -90,6 +91,23 @@ public enum DemoData {
             _ = try await catalog.create(ProductInput(sku: sku, nameZh: zh, nameEn: en, category: "fresh", unit: .weight, price: price,
                                                       taxRate: 900, cost: price * 6 / 10, scaleCode: scale), merchantId: nil, by: owner)
         }
+    }
+
+    /// Lotus's promotions: weekend drinks, buy 2 get 1 on noodles, the evening fresh-food markdown,
+    /// member prices, and a Christmas rice offer still to come. Started a month ago, so the demo's
+    /// past trading was priced by them.
+    static func seedPromotions(_ promotions: PromotionService, owner: Principal) async throws {
+        let now = promotions.clock.now()
+        let monthAgo = now.addingTimeInterval(-30 * 86_400)
+        let offers: [PromotionInput] = [
+            PromotionInput(name: "周末饮料九折", rule: .percentOff(basisPoints: 1000), categories: ["drinks"], startsAt: monthAgo, weekdays: [6, 7]),
+            PromotionInput(name: "方便面买二送一", rule: .buyXGetY(buy: 2, free: 1), skus: ["NOODLE-5"], startsAt: monthAgo),
+            PromotionInput(name: "晚市鲜食八折", rule: .percentOff(basisPoints: 2000), categories: ["fresh"], startsAt: monthAgo, hours: "19:00-22:00"),
+            PromotionInput(name: "会员价", rule: .memberPrice, startsAt: monthAgo, membersOnly: true),
+            PromotionInput(name: "圣诞大米特价", rule: .fixedPrice(fenPerUnit: 4990), skus: ["RICE-5KG"], startsAt: now.addingTimeInterval(18 * 86_400),
+                           endsAt: now.addingTimeInterval(21 * 86_400)),
+        ]
+        for offer in offers { _ = try await promotions.create(offer, merchantId: nil, by: owner) }
     }
 
     /// A 1×1 PNG: the demo's stand-in for scanned documents (tests use it too).

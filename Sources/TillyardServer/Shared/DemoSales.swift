@@ -35,7 +35,8 @@ enum DemoSales {
         let products = try await services.catalog.search(ProductFilter(activeOnly: true), merchantId: nil, page: PageRequest(limit: 200), by: owner).items
         let clock = WalkingClock(Date())
         let sales = SalesService(store: services.store, access: services.access, payments: SimulatedPaymentProvider(), clock: clock.clock)
-        let promotions: [Promotion] = []
+        // The register prices with the promotions the server knows, as the browser register does through POST /carts/price.
+        let promotions = try await services.promotions.list(merchantId: nil, status: nil, page: PageRequest(limit: 200), by: owner).items.map(\.promotion)
         var dice = Dice(state: 20_261_123)
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "Asia/Shanghai")!

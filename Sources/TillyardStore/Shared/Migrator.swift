@@ -38,6 +38,7 @@ public struct Migrator: Sendable {
         Migration0006TerminalSearchIndexes.migration,
         Migration0007Catalog.migration,
         Migration0008Sales.migration,
+        Migration0009Promotions.migration,
     ]
 
     let database: Database

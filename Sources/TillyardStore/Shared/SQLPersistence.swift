@@ -24,6 +24,7 @@ struct SQLRepositories: Repositories {
     var stock: any StockRepository { SQLStockRepository(db: db) }
     var registerSettings: any RegisterSettingsRepository { SQLRegisterSettingsRepository(db: db) }
     var payments: any PaymentRepository { SQLPaymentRepository(db: db) }
+    var promotions: any PromotionRepository { SQLPromotionRepository(db: db) }
 }
 
 /// `Persistence` over a SQLite or PostgreSQL `Database`.

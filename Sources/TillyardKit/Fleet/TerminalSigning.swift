@@ -1,0 +1,153 @@
+import Crypto
+import Foundation
+
+/// Why a terminal request was refused. The raw value is the reason code the 401 problem carries
+/// and the security event records; the terminal agent reacts to it (e.g. re-syncs its clock on
+/// `clock_skew`, re-activates on `credential_revoked`).
+public enum SignatureFailure: String, Error, Codable, Sendable, CaseIterable {
+    /// A signing header is absent.
+    case missingHeader = "missing_header"
+    /// The timestamp is not whole seconds since 1970.
+    case malformedTimestamp = "malformed_timestamp"
+    /// The timestamp is further from the server's clock than the window allows.
+    case clockSkew = "clock_skew"
+    /// The nonce is not 16–64 characters of [A-Za-z0-9_-].
+    case malformedNonce = "malformed_nonce"
+    /// The nonce was already used by this terminal inside the window: a replay.
+    case replayedNonce = "replayed_nonce"
+    /// The signature is not 64 lowercase hex characters, or does not match.
+    case badSignature = "bad_signature"
+    /// No terminal with that id has an active credential.
+    case unknownTerminal = "unknown_terminal"
+    /// The credential was replaced by a re-activation or revoked.
+    case credentialRevoked = "credential_revoked"
+    /// The terminal is locked by an operator or a relocation block.
+    case terminalLocked = "terminal_locked"
+    /// The terminal is scrapped (or otherwise out of the estate).
+    case terminalRetired = "terminal_retired"
+}
+
+/// The headers of a signed terminal request, as received.
+public struct SignedRequestHeaders: Sendable, Equatable {
+    public var terminalId: String?
+    public var timestamp: String?
+    public var nonce: String?
+    public var signature: String?
+
+    public init(terminalId: String?, timestamp: String?, nonce: String?, signature: String?) {
+        self.terminalId = terminalId
+        self.timestamp = timestamp
+        self.nonce = nonce
+        self.signature = signature
+    }
+
+    /// Header names on the wire.
+    public static let terminalIdName = "X-Tillyard-Terminal"
+    public static let timestampName = "X-Tillyard-Timestamp"
+    public static let nonceName = "X-Tillyard-Nonce"
+    public static let signatureName = "X-Tillyard-Signature"
+}
+
+/// HMAC-SHA256 request signing between terminals and the server (一机一密: every terminal has its
+/// own secret). The signed text binds the method, the path with its query, the timestamp, the
+/// nonce and the SHA-256 of the body, so nothing of a captured request can be reused elsewhere:
+///
+///     TILLYARD-HMAC-SHA256\n<METHOD>\n<path?query>\n<timestamp>\n<nonce>\n<hex sha256(body)>
+///
+/// Both sides use this type: the server to verify, the reference terminal agent to sign.
+public enum TerminalSigning {
+    /// The first line of the signed text (names the scheme, so a future one cannot be confused with it).
+    public static let scheme = "TILLYARD-HMAC-SHA256"
+    /// How far a request's timestamp may be from the server's clock, seconds.
+    public static let defaultWindow: TimeInterval = 300
+
+    /// The text that is signed.
+    public static func canonical(method: String, path: String, timestamp: Int64, nonce: String, body: Data) -> String {
+        let bodyHash = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+        return [scheme, method.uppercased(), path, String(timestamp), nonce, bodyHash].joined(separator: "\n")
+    }
+
+    /// The signature, lowercase hex.
+    public static func sign(secret: Data, method: String, path: String, timestamp: Int64, nonce: String, body: Data) -> String {
+        let text = canonical(method: method, path: path, timestamp: timestamp, nonce: nonce, body: body)
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: SymmetricKey(data: secret))
+        return mac.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The checks that need no stored state, in the order a server runs them before looking the
+    /// terminal up: every header present, the timestamp well formed and inside the window, the
+    /// nonce well formed. Returns the timestamp and nonce.
+    public static func precheck(_ headers: SignedRequestHeaders, now: Date, window: TimeInterval = defaultWindow) throws -> (terminalId: String, timestamp: Int64, nonce: String, signature: String) {
+        guard let terminalId = headers.terminalId, !terminalId.isEmpty, let rawTimestamp = headers.timestamp,
+              let nonce = headers.nonce, let signature = headers.signature else {
+            throw SignatureFailure.missingHeader
+        }
+        guard let timestamp = Int64(rawTimestamp), rawTimestamp.allSatisfy(\.isASCII) else { throw SignatureFailure.malformedTimestamp }
+        guard abs(Double(timestamp) - now.timeIntervalSince1970) <= window else { throw SignatureFailure.clockSkew }
+        guard (16...64).contains(nonce.utf8.count),
+              nonce.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_") }) else {
+            throw SignatureFailure.malformedNonce
+        }
+        guard signature.utf8.count == 64, signature.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { throw SignatureFailure.badSignature }
+        return (terminalId, timestamp, nonce, signature)
+    }
+
+    /// Whether `signature` is the terminal's signature of the request (compared in constant time).
+    public static func matches(_ signature: String, secret: Data, method: String, path: String, timestamp: Int64, nonce: String, body: Data) -> Bool {
+        Secrets.constantTimeEquals(signature, sign(secret: secret, method: method, path: path, timestamp: timestamp, nonce: nonce, body: body))
+    }
+}
+
+/// Nonces seen per terminal inside the signing window. A nonce older than the window is refused by
+/// the timestamp check already, so each one is kept only for twice the window, and memory stays
+/// bounded by the request rate. One node's memory: a deployment with several nodes routes a terminal
+/// to one node (sticky by terminal id) or shares the window through the database.
+public final class NonceWindow: @unchecked Sendable {
+    private let lock = NSLock()
+    private var seen: [String: Date] = [:]
+    private var lastSweep = Date.distantPast
+    private let keep: TimeInterval
+
+    public init(window: TimeInterval = TerminalSigning.defaultWindow) {
+        keep = window * 2
+    }
+
+    /// Records the nonce; false when this terminal already used it inside the window (a replay).
+    public func use(_ nonce: String, terminal: String, at now: Date) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        if now.timeIntervalSince(lastSweep) > keep / 4 {
+            seen = seen.filter { now.timeIntervalSince($0.value) < keep }
+            lastSweep = now
+        }
+        let key = terminal + "\u{0}" + nonce
+        if let when = seen[key], now.timeIntervalSince(when) < keep { return false }
+        seen[key] = now
+        return true
+    }
+
+    /// How many nonces are held (for metrics and tests).
+    public var count: Int { lock.withLock { seen.count } }
+}
+
+/// A one-time activation code an operator gives the installer of a bound terminal.
+public enum ActivationCodes {
+    /// Codes are typed on a terminal keypad: 12 digits in groups of four, from a CSPRNG
+    /// (10^12 guesses, and each code lives only for hours and is tried against one SN).
+    public static func generate() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let digits = (0..<12).map { _ in String(Int.random(in: 0...9, using: &generator)) }.joined()
+        return stride(from: 0, to: 12, by: 4).map { start in
+            String(digits.dropFirst(start).prefix(4))
+        }.joined(separator: "-")
+    }
+
+    /// The code as stored: SHA-256 of its digits, so a database reader cannot activate a terminal.
+    public static func hash(_ code: String) -> String {
+        Secrets.sha256(normalised(code))
+    }
+
+    /// The digits of a typed code (spaces and dashes ignored).
+    public static func normalised(_ code: String) -> String {
+        String(code.filter(\.isNumber))
+    }
+}

@@ -7,6 +7,9 @@ while the page itself still loads): two cash sales are completed and kept in the
 reloaded, the API comes back, and the server holds each sale exactly once with gap-free sequence numbers,
 even when one of them is uploaded a second time on purpose.
 """
+import datetime
+import zoneinfo
+
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -22,8 +25,22 @@ def ean13(body):
     return body + str((10 - total % 10) % 10)
 
 
-COLA = ean13("690123456100")  # 可口可乐 330ml, 3.50 (the demo catalog's first product)
+# Demo goods that no demo promotion touches (weekend drinks, noodles, the evening fresh-food markdown and the
+# Christmas rice offer do; member prices only for members), so their totals do not depend on the day.
+YOGHURT = ean13("690123456105")  # 光明酸奶 200g, dairy, 5.50, no member price
+COLA = ean13("690123456100")  # 可口可乐 330ml, 3.50, member price 3.00
 BANANAS_456_G = ean13("20" + "00103" + "00456")  # a scale label: item 00103 (香蕉, 6.98/kg), 456 g
+
+
+def bananas_net():
+    """456 g at 6.98/kg is 3.18; the demo's evening markdown (晚市鲜食八折, 19:00-22:00 in Shanghai) takes 20 % off."""
+    gross = (698 * 456 + 500) // 1000
+    hour = datetime.datetime.now(zoneinfo.ZoneInfo("Asia/Shanghai")).hour
+    return gross - (gross * 2000 + 5000) // 10000 if 19 <= hour < 22 else gross
+
+
+def yuan(fen):
+    return f"{fen // 100}.{fen % 100:02d}"
 
 
 def call(browser, method, path, body=None):
@@ -100,35 +117,38 @@ def test_cashier_sells_with_scan_search_scale_and_cash_rounding(server, browser)
 
     # The scan field has the focus: a scanner types the code and Enter.
     assert browser.switch_to.active_element.get_attribute("id") == "reg-scan"
-    keys(browser, COLA + Keys.ENTER)
+    keys(browser, YOGHURT + Keys.ENTER)
     wait(browser, lambda: len(cart_rows(browser)) == 1)
-    priced(browser, "3.50")
+    priced(browser, "5.50")
     # + and - change the selected line's quantity.
     keys(browser, "+")
-    priced(browser, "7.00")
+    priced(browser, "11.00")
     assert cart_rows(browser)[0].find_element(By.CSS_SELECTOR, "input.reg-qty").get_attribute("value") == "2"
     keys(browser, "-")
-    priced(browser, "3.50")
+    priced(browser, "5.50")
 
     # A name typed and Enter lists products; Enter takes the highlighted one.
-    keys(browser, "雪碧" + Keys.ENTER)
+    keys(browser, "生抽" + Keys.ENTER)
     wait(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "#reg-results button.reg-result"))
-    assert "Sprite" in browser.switch_to.active_element.text
+    assert "Light soy sauce" in browser.switch_to.active_element.text
     keys(browser, Keys.ENTER)
     wait(browser, lambda: len(cart_rows(browser)) == 2)
-    # A scale label: 456 g of bananas at 6.98/kg = 3.18.
+    # A scale label: 456 g of bananas.
+    bananas = bananas_net()
     keys(browser, BANANAS_456_G + Keys.ENTER)
     wait(browser, lambda: len(cart_rows(browser)) == 3)
     assert cart_rows(browser)[2].find_element(By.CSS_SELECTOR, "input.reg-qty").get_attribute("value") == "0.456"
-    priced(browser, "9.98")
+    total = 550 + 890 + bananas
+    priced(browser, yuan(total))
 
-    # F4: cash. The customer hands over 20.00; 9.98 is rounded down to 9.90, change 10.10.
+    # F4: cash. The customer hands over 20.00; the total is rounded down to the jiao; change is the rest.
+    cash_due = total // 10 * 10
     keys(browser, Keys.F4)
     assert browser.switch_to.active_element.get_attribute("id") == "reg-tender-amount"
-    assert text_of(browser, "reg-due").startswith("9.90")
+    assert text_of(browser, "reg-due").startswith(yuan(cash_due))
     keys(browser, "20" + Keys.ENTER)
     wait(browser, lambda: shown(browser, "reg-done"))
-    assert text_of(browser, "reg-change") == "10.10" and text_of(browser, "reg-done-total") == "9.90"
+    assert text_of(browser, "reg-change") == yuan(2000 - cash_due) and text_of(browser, "reg-done-total") == yuan(cash_due)
     wait(browser, lambda: "receipt" in text_of(browser, "reg-done-state"))
     assert shown(browser, "reg-print")
 
@@ -136,18 +156,19 @@ def test_cashier_sells_with_scan_search_scale_and_cash_rounding(server, browser)
     frame = browser.find_element(By.ID, "reg-receipt")
     wait(browser, lambda: frame.is_displayed())
     browser.switch_to.frame(frame)
-    wait(browser, lambda: "可口可乐" in browser.find_element(By.TAG_NAME, "body").text)
+    wait(browser, lambda: "光明酸奶" in browser.find_element(By.TAG_NAME, "body").text)
     receipt = browser.find_element(By.TAG_NAME, "body").text
-    assert "雪碧" in receipt and "香蕉" in receipt and "9.90" in receipt and "10.10" in receipt
+    assert "海天生抽" in receipt and "香蕉" in receipt and yuan(cash_due) in receipt and yuan(2000 - cash_due) in receipt
     browser.switch_to.default_content()
 
     # The server has it, with the same total, rounding and change.
     sales = call(browser, "GET", f"/api/v1/sales?storeId={store}&registerId={register}")["body"]["items"]
     assert len(sales) == 1
     sale = sales[0]
-    assert sale["total"] == 990 and sale["rounding"] == -8 and sale["change"] == 1010 and sale["registerSeq"] == 1
+    assert sale["total"] == cash_due and sale["rounding"] == cash_due - total and sale["change"] == 2000 - cash_due
+    assert sale["rounding"] < 0 and sale["registerSeq"] == 1
     assert [line["quantity"] for line in sale["lines"]] == [1000, 1000, 456]
-    assert sale["tenders"] == [{"kind": "cash", "amount": 990, "tendered": 2000}]
+    assert sale["tenders"] == [{"kind": "cash", "amount": cash_due, "tendered": 2000}]
     assert queue(browser) == []
 
     # Esc: the next sale.
@@ -163,9 +184,9 @@ def test_offline_cash_sales_are_kept_and_uploaded_exactly_once(server, browser):
     assert before["missing"] == []
     first_seq = before["lastSeq"] + 1
 
-    # Online, the cola is scanned (the till now knows it); then the API goes away for the page.
-    keys(browser, COLA + Keys.ENTER)
-    priced(browser, "3.50")
+    # Online, the yoghurt is scanned (the till now knows it); then the API goes away for the page.
+    keys(browser, YOGHURT + Keys.ENTER)
+    priced(browser, "5.50")
     browser.execute_cdp_cmd("Network.enable", {})
     browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/api/v1/*"]})
     try:
@@ -180,16 +201,16 @@ def test_offline_cash_sales_are_kept_and_uploaded_exactly_once(server, browser):
         Select(browser.find_element(By.ID, "reg-tender-kind")).select_by_value("card")
         wait(browser, lambda: shown(browser, "reg-online-only"))
         keys(browser, Keys.F4)
-        # Sale 2: scanned offline from what the till has seen, 10.00 given for 7.00.
+        # Sale 2: scanned offline from what the till has seen, 20.00 given for 11.00.
         browser.find_element(By.ID, "reg-scan").click()
-        keys(browser, COLA + Keys.ENTER)
+        keys(browser, YOGHURT + Keys.ENTER)
         wait(browser, lambda: len(cart_rows(browser)) == 1)
         keys(browser, "+")
-        priced(browser, "7.00")
+        priced(browser, "11.00")
         assert "Catalog prices" in text_of(browser, "reg-price-source")
-        keys(browser, Keys.F4, "10" + Keys.ENTER)
+        keys(browser, Keys.F4, "20" + Keys.ENTER)
         wait(browser, lambda: shown(browser, "reg-done"))
-        assert text_of(browser, "reg-change") == "3.00"
+        assert text_of(browser, "reg-change") == "9.00"
         waiting = queue(browser)
         assert [item["body"]["registerSeq"] for item in waiting] == [first_seq, first_seq + 1]
         assert text_of(browser, "reg-queue-count") == "2"
@@ -207,7 +228,7 @@ def test_offline_cash_sales_are_kept_and_uploaded_exactly_once(server, browser):
     wait(browser, lambda: text_of(browser, "reg-queue-count") == "0")
     sync = call(browser, "GET", f"/api/v1/register-sync?registerId={register}")["body"]
     assert sync["lastSeq"] == first_seq + 1 and sync["received"] == first_seq + 1 and sync["missing"] == []
-    for item, total in zip(waiting, [350, 700]):
+    for item, total in zip(waiting, [550, 1100]):
         stored = call(browser, "GET", f"/api/v1/sales/{item['body']['id']}")
         assert stored["status"] == 200 and stored["body"]["total"] == total
         assert stored["body"]["registerSeq"] == item["body"]["registerSeq"]
@@ -230,11 +251,14 @@ def test_member_is_carried_and_a_refused_sale_is_shown_not_dropped(server, brows
     keys(browser, COLA + Keys.ENTER)
     wait(browser, lambda: len(cart_rows(browser)) == 1 and "…" not in text_of(browser, "reg-price-source"))
     shown_total = text_of(browser, "reg-total")
+    # The member price (a demo promotion for members) is quoted by the server and shown on the line.
+    assert "会员价" in text_of(browser, "reg-cart") and "Priced by the server" in text_of(browser, "reg-price-source")
     keys(browser, Keys.F8)
     wait(browser, lambda: "receipt" in text_of(browser, "reg-done-state"))
     sales = call(browser, "GET", f"/api/v1/sales?storeId={store}&registerId={register}&limit=200")["body"]["items"]
     sale = max(sales, key=lambda s: s["registerSeq"])
     assert sale["memberId"] == "13800138000"
+    assert sale["lines"][0]["promotionName"] == "会员价" and sale["lines"][0]["discount"] == 50
     yuan, fen = shown_total.split(".")
     assert sale["total"] == (int(yuan) * 100 + int(fen)) // 10 * 10, "the total shown, cash rounded down to the jiao"
 

@@ -291,3 +291,47 @@ def test_member_is_carried_and_a_refused_sale_is_shown_not_dropped(server, brows
     assert "refused" in text_of(browser, "reg-done-state")
     failed = queue(browser)
     assert len(failed) == 1 and failed[0]["state"] == "failed"
+
+
+def test_mixed_tenders_card_wallet_and_cash(server, browser):
+    browser.set_script_timeout(30)
+    store, register = open_register(browser, server)
+    keys(browser, YOGHURT + Keys.ENTER)
+    wait(browser, lambda: len(cart_rows(browser)) == 1)
+    keys(browser, "+")
+    priced(browser, "11.00")
+
+    # F6: bank card for 3.00, paid on the bank's terminal: last 4 digits, authorisation code and RRN only.
+    keys(browser, Keys.F6)
+    assert browser.switch_to.active_element.get_attribute("id") == "reg-card-last4"
+    keys(browser, "1234")
+    browser.find_element(By.ID, "reg-card-auth").send_keys("A12345")
+    browser.find_element(By.ID, "reg-card-rrn").send_keys("000000000001")
+    browser.find_element(By.ID, "reg-tender-amount").send_keys("3" + Keys.ENTER)
+    wait(browser, lambda: "8.00" in text_of(browser, "reg-message"))
+
+    # F7: WeChat Pay for 4.00. A code the simulator declines first (ending 0000), then one it approves.
+    keys(browser, Keys.F7)
+    assert browser.switch_to.active_element.get_attribute("id") == "reg-wallet-code"
+    browser.find_element(By.ID, "reg-tender-amount").send_keys("4")
+    browser.find_element(By.ID, "reg-wallet-code").send_keys("134567890123450000" + Keys.ENTER)
+    wait(browser, lambda: "declined" in text_of(browser, "reg-message"))
+    assert browser.find_element(By.ID, "reg-tender-amount").get_attribute("value") == "4", "kept for the next code"
+    browser.find_element(By.ID, "reg-wallet-code").send_keys("134567890123456789" + Keys.ENTER)
+    wait(browser, lambda: "4.00" in text_of(browser, "reg-message"))
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#reg-tenders li")) == 2
+
+    # F4: the rest in cash, 5.00 given for 4.00.
+    keys(browser, Keys.F4, "5" + Keys.ENTER)
+    wait(browser, lambda: "receipt" in text_of(browser, "reg-done-state"))
+    assert text_of(browser, "reg-change") == "1.00"
+    sales = call(browser, "GET", f"/api/v1/sales?storeId={store}&registerId={register}&limit=200")["body"]["items"]
+    sale = max(sales, key=lambda s: s["registerSeq"])
+    assert sale["total"] == 1100 and sale["change"] == 100
+    card, wallet, cash = sale["tenders"]
+    assert card["kind"] == "card" and card["amount"] == 300 and card["maskedPan"] == "****1234" and card["rrn"] == "000000000001"
+    assert wallet["kind"] == "wechat" and wallet["amount"] == 400 and wallet["providerTransactionId"]
+    assert cash == {"kind": "cash", "amount": 400, "tendered": 500}
+    browser.switch_to.frame(browser.find_element(By.ID, "reg-receipt"))
+    wait(browser, lambda: "1234" in browser.find_element(By.TAG_NAME, "body").text)
+    browser.switch_to.default_content()

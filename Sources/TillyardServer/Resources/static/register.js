@@ -16,6 +16,7 @@
   var QUEUE = KEY + 'queue';
   var PRODUCTS = KEY + 'products';
   var RETRY_MAX = 60000;
+  var REQUEST_TIMEOUT = 20000;
 
   // ---- Storage -----------------------------------------------------------------------------
 
@@ -77,7 +78,11 @@
       options.body = JSON.stringify(body);
     }
     if (method !== 'GET') { options.headers['X-CSRF-Token'] = csrf; }
-    return fetch(path, options).then(function (response) {
+    // A connection that hangs counts as down: the queue must not wait on it forever (the retry sends the same body).
+    var controller = new AbortController();
+    options.signal = controller.signal;
+    var timer = window.setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT);
+    return fetch(path, options).finally(function () { window.clearTimeout(timer); }).then(function (response) {
       setOnline(true);
       return response.text().then(function (raw) {
         var data = null;

@@ -152,11 +152,14 @@ public struct RegisterSync: Codable, Sendable, Equatable {
     public var lastSeq: Int64
     public var received: Int64
     public var missing: [SequenceGap]
+    /// The shift open at this register, if any: a register that restarts (a reloaded browser) carries on in it.
+    public var openShift: Shift?
 
-    public init(registerId: String, lastSeq: Int64, received: Int64, missing: [SequenceGap]) {
+    public init(registerId: String, lastSeq: Int64, received: Int64, missing: [SequenceGap], openShift: Shift? = nil) {
         self.registerId = registerId
         self.lastSeq = lastSeq
         self.received = received
         self.missing = missing
+        self.openShift = openShift
     }
 }

@@ -270,17 +270,22 @@ public struct SalesService: Sendable {
         }
     }
 
-    /// What the server has of a register's numbering, and which sequence numbers never arrived.
+    /// What the server has of a register's numbering, which sequence numbers never arrived, and its open shift.
     public func registerSync(_ registerId: String, by principal: Principal) async throws -> RegisterSync {
         try principal.require(.salesSell)
         let id = try SaleRules.registerId(registerId)
         return try await store.read { repos in
+            // A shift can be open before the register's first sale (no `registers` row yet).
+            var openShift: Shift?
+            if let open = try await repos.shifts.open(register: id), let org = try await repos.orgs.find(open.storeId), principal.sees(path: org.path) {
+                openShift = open
+            }
             guard let device = try await repos.sales.register(id), let org = try await repos.orgs.find(device.storeId),
                   principal.sees(path: org.path) else {
-                return RegisterSync(registerId: id, lastSeq: 0, received: 0, missing: [])
+                return RegisterSync(registerId: id, lastSeq: 0, received: 0, missing: [], openShift: openShift)
             }
             let missing = device.received < device.lastSeq ? try await repos.sales.gaps(register: id, limit: 100) : []
-            return RegisterSync(registerId: id, lastSeq: device.lastSeq, received: device.received, missing: missing)
+            return RegisterSync(registerId: id, lastSeq: device.lastSeq, received: device.received, missing: missing, openShift: openShift)
         }
     }
 

@@ -26,10 +26,12 @@ public struct ConsoleRenderer: Sendable {
     let script: String
     /// The stylesheet of receipt pages (screen and print), served from memory.
     let receiptStylesheet: String
+    /// The browser register's script (`/console/register` needs it; the rest of the console does not).
+    let registerScript: String
 
     /// Every page template the controllers use; checked at load.
     static let requiredTemplates = ["layout", "login", "dashboard", "orgs", "users", "tokens", "audit", "error",
-                                    "models", "terminals", "dossier", "purchases", "merchants", "merchant", "promotions"]
+                                    "models", "terminals", "dossier", "purchases", "merchants", "merchant", "promotions", "register"]
 
     /// The navigation, by area. Later areas append their pages here.
     static let navigation: [NavItem] = [
@@ -38,6 +40,7 @@ public struct ConsoleRenderer: Sendable {
         NavItem(area: "area_estate", label: "nav_models", href: "/console/models", permission: .estateRead),
         NavItem(area: "area_estate", label: "nav_purchases", href: "/console/purchases", permission: .estateRead),
         NavItem(area: "area_merchants", label: "nav_merchants", href: "/console/merchants", permission: .merchantsRead),
+        NavItem(area: "area_sales", label: "nav_register", href: "/console/register", permission: .salesSell),
         NavItem(area: "area_sales", label: "nav_promotions", href: "/console/promotions", permission: .catalogRead),
         NavItem(area: "area_access", label: "nav_orgs", href: "/console/orgs", permission: .orgsRead),
         NavItem(area: "area_access", label: "nav_users", href: "/console/users", permission: .usersRead),
@@ -67,7 +70,7 @@ public struct ConsoleRenderer: Sendable {
             return text
         }
         return ConsoleRenderer(library: library, catalogs: catalogs, stylesheet: try file("console.css"), script: try file("console.js"),
-                               receiptStylesheet: try file("receipt.css"))
+                               receiptStylesheet: try file("receipt.css"), registerScript: try file("register.js"))
     }
 
     /// The folder of bundled resources (templates, catalogs, static files, OpenAPI document).
@@ -81,6 +84,16 @@ public struct ConsoleRenderer: Sendable {
     /// A translated string; the key itself when missing (a test keeps the catalogs complete).
     func text(_ key: String, locale: String) -> String {
         catalogs[locale]?[key] ?? catalogs["en"]?[key] ?? key
+    }
+
+    /// The strings of one catalog whose keys start with `prefix`, without it, as a JSON object: the
+    /// register's script speaks the page's language without carrying its own catalog.
+    func messages(prefix: String, locale: String) -> String {
+        var selected: [String: String] = [:]
+        for (key, value) in catalogs[locale] ?? [:] where key.hasPrefix(prefix) { selected[String(key.dropFirst(prefix.count))] = value }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(selected)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
     /// Renders a page inside the layout.

@@ -91,6 +91,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
                     forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     PromotionConsole(promotions: services.promotions, access: services.access, renderer: console,
                      forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
+    RegisterConsole(sales: services.sales, renderer: console).register(on: router)
     return router
 }
 

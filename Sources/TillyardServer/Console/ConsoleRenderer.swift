@@ -29,7 +29,7 @@ public struct ConsoleRenderer: Sendable {
 
     /// Every page template the controllers use; checked at load.
     static let requiredTemplates = ["layout", "login", "dashboard", "orgs", "users", "tokens", "audit", "error",
-                                    "models", "terminals", "dossier", "purchases", "merchants", "merchant"]
+                                    "models", "terminals", "dossier", "purchases", "merchants", "merchant", "catalog"]
 
     /// The navigation, by area. Later areas append their pages here.
     static let navigation: [NavItem] = [
@@ -38,6 +38,7 @@ public struct ConsoleRenderer: Sendable {
         NavItem(area: "area_estate", label: "nav_models", href: "/console/models", permission: .estateRead),
         NavItem(area: "area_estate", label: "nav_purchases", href: "/console/purchases", permission: .estateRead),
         NavItem(area: "area_merchants", label: "nav_merchants", href: "/console/merchants", permission: .merchantsRead),
+        NavItem(area: "area_sales", label: "nav_catalog", href: "/console/catalog", permission: .catalogRead),
         NavItem(area: "area_access", label: "nav_orgs", href: "/console/orgs", permission: .orgsRead),
         NavItem(area: "area_access", label: "nav_users", href: "/console/users", permission: .usersRead),
         NavItem(area: "area_access", label: "nav_tokens", href: "/console/tokens", permission: .tokensManage),

@@ -88,6 +88,12 @@ import TillyardTestSupport
             let label = "210012401000"
             #expect(try await catalog.scan(label + String(try #require(Barcodes.checkDigit(label))), merchantId: nil, by: owner).product.sku == "PORK")
 
+            // A price change keeps the name's search terms; a new name replaces them.
+            #expect(try await Self.skus(catalog, owner, query: "可口") == ["COLA-330"])
+            _ = try await catalog.importProducts(csv: "sku,name_zh\nKEEP,乌龙茶\n", merchantId: nil, dryRun: false, by: owner)
+            #expect(try await Self.skus(catalog, owner, query: "乌龙") == ["KEEP"])
+            #expect(try await Self.skus(catalog, owner, query: "留着").isEmpty)
+
             // Only those who maintain the catalog import; another merchant's catalog is not found.
             let cashier = try await h.principal("storeA.cashier")
             await #expect(throws: DomainError.forbidden("your role does not allow catalog.manage")) {
@@ -136,7 +142,7 @@ import TillyardTestSupport
         }
     }
 
-    static func skus(_ catalog: CatalogService, _ principal: Principal) async throws -> [String] {
-        try await catalog.search(ProductFilter(), merchantId: nil, page: PageRequest(limit: 200), by: principal).items.map(\.sku).sorted()
+    static func skus(_ catalog: CatalogService, _ principal: Principal, query: String? = nil) async throws -> [String] {
+        try await catalog.search(ProductFilter(query: query), merchantId: nil, page: PageRequest(limit: 200), by: principal).items.map(\.sku).sorted()
     }
 }

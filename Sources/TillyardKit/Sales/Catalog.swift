@@ -221,8 +221,9 @@ public protocol ProductRepository: Sendable {
     /// Inserts new products of one merchant with the search terms of each.
     func insert(batch: [(product: Product, terms: Set<String>)], orgPath: String) async throws
     /// Optimistic update of several products (each version stored + 1). Codes move freely among
-    /// the products of the batch: all their codes are released before any is taken again.
-    func update(batch: [(product: Product, terms: Set<String>)]) async throws
+    /// the products of the batch: all their codes are released before any is taken again. Terms
+    /// nil: the names did not change and their search terms stay (a price list touches no terms).
+    func update(batch: [(product: Product, terms: Set<String>?)]) async throws
 }
 
 /// A code of the catalog (a barcode or a scale code) and the product holding it.

@@ -76,7 +76,7 @@ extension CatalogService {
                 .map { ($0.sku, $0) })
             var problems = file.problems
             var created: [(product: Product, terms: Set<String>)] = []
-            var updated: [(product: Product, terms: Set<String>)] = []
+            var updated: [(product: Product, terms: Set<String>?)] = []
             var unchanged = 0
             // Which product (by SKU) each code of the file goes to, and the line saying so.
             var claims: [String: (sku: String, line: Int)] = [:]
@@ -92,7 +92,8 @@ extension CatalogService {
                             unchanged += 1
                         } else {
                             product.version = existing.version + 1
-                            updated.append((product: product, terms: Self.terms(product)))
+                            let renamed = product.nameZh != existing.nameZh || product.nameEn != existing.nameEn
+                            updated.append((product: product, terms: renamed ? Self.terms(product) : nil))
                         }
                     } else {
                         created.append((product: product, terms: Self.terms(product)))

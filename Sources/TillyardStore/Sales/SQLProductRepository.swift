@@ -26,10 +26,10 @@ struct SQLProductRepository: ProductRepository {
                     "\(bind: product.id.rawValue), \(bind: product.merchantId.rawValue), \(bind: orgPath), \(bind: product.sku), \(bind: product.nameZh), \(bind: product.nameEn), \(bind: product.category), \(bind: product.unit.rawValue), \(bind: product.price), \(bind: product.memberPrice), \(bind: product.taxRate), \(bind: product.cost), \(bind: product.scaleCode), \(bind: product.active ? 1 : 0), \(bind: product.createdAt.millis), \(bind: product.updatedAt.millis), \(bind: product.version)"
                 }
         }
-        try await insertIndexes(batch)
+        try await insertIndexes(batch.map { (product: $0.product, terms: $0.terms) })
     }
 
-    func update(batch: [(product: Product, terms: Set<String>)]) async throws {
+    func update(batch: [(product: Product, terms: Set<String>?)]) async throws {
         guard !batch.isEmpty else { return }
         let ids = batch.map { $0.product.id.rawValue }
         // Release every code of the batch first, so codes can move between its products (the unique
@@ -37,6 +37,9 @@ struct SQLProductRepository: ProductRepository {
         for chunk in ids.chunked(500) {
             try await db.raw("UPDATE products SET scale_code = NULL WHERE id IN (\(binds: chunk)) AND scale_code IS NOT NULL").run()
             try await db.raw("DELETE FROM product_barcodes WHERE product_id IN (\(binds: chunk))").run()
+        }
+        let renamed = batch.filter { $0.terms != nil }.map { $0.product.id.rawValue }
+        for chunk in renamed.chunked(500) {
             try await db.raw("DELETE FROM product_terms WHERE product_id IN (\(binds: chunk))").run()
         }
         for (product, _) in batch {
@@ -54,8 +57,8 @@ struct SQLProductRepository: ProductRepository {
         try await insertIndexes(batch)
     }
 
-    /// Barcodes and name terms of freshly inserted (or just released) products, many rows a statement.
-    private func insertIndexes(_ batch: [(product: Product, terms: Set<String>)]) async throws {
+    /// Barcodes and name terms (where given) of freshly inserted (or just released) products, many rows a statement.
+    private func insertIndexes(_ batch: [(product: Product, terms: Set<String>?)]) async throws {
         let codes = batch.flatMap { entry in entry.product.barcodes.map { (entry.product, $0) } }
         for chunk in codes.chunked(Self.rowsPerInsert * 5) {
             try await insertRows("product_barcodes (merchant_id, code, product_id)", chunk) { row in
@@ -63,7 +66,7 @@ struct SQLProductRepository: ProductRepository {
             }
         }
         // A name has a few dozen terms.
-        let terms = batch.flatMap { entry in entry.terms.sorted().map { (entry.product, $0) } }
+        let terms = batch.flatMap { entry in (entry.terms ?? []).sorted().map { (entry.product, $0) } }
         for chunk in terms.chunked(Self.rowsPerInsert * 5) {
             try await insertRows("product_terms (merchant_id, term, product_id)", chunk) { row in
                 "\(bind: row.0.merchantId.rawValue), \(bind: row.1), \(bind: row.0.id.rawValue)"

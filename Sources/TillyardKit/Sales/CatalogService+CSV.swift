@@ -102,8 +102,8 @@ extension CatalogService {
                     problems += fields.map { FieldError(field: "line \(row.line): \(CatalogCSV.column(of: $0.field))", message: $0.message) }
                 }
             }
-            // A code held by a product outside the file, or by one whose row gives it up to another
-            // row, is taken only in the second case.
+            // A code another product holds may be taken only when that product's own row in the file
+            // gives it up (two rows of the file claiming one code were caught while reading).
             let skusInFile = Set(file.rows.map(\.sku))
             func taken(_ owners: [ProductCode], _ wanted: [String: (sku: String, line: Int)], column: String, what: String) {
                 for owner in owners {

@@ -42,17 +42,35 @@ struct SQLProductRepository: ProductRepository {
         for chunk in renamed.chunked(500) {
             try await db.raw("DELETE FROM product_terms WHERE product_id IN (\(binds: chunk))").run()
         }
-        for (product, _) in batch {
-            let changed = try await db.raw("""
-                UPDATE products SET sku = \(bind: product.sku), name_zh = \(bind: product.nameZh), name_en = \(bind: product.nameEn),
-                       category = \(bind: product.category), unit = \(bind: product.unit.rawValue), price = \(bind: product.price),
-                       member_price = \(bind: product.memberPrice), tax_rate = \(bind: product.taxRate), cost = \(bind: product.cost),
-                       scale_code = \(bind: product.scaleCode), active = \(bind: product.active ? 1 : 0),
-                       updated_at = \(bind: product.updatedAt.millis), version = \(bind: product.version)
-                WHERE id = \(bind: product.id.rawValue) AND version = \(bind: product.version - 1)
+        // One statement per 100 products: the new values as a VALUES list, joined by id and the
+        // version read (SQLite ≥ 3.33 and PostgreSQL both take UPDATE … FROM). The casts give
+        // PostgreSQL the column types a list of bound values (some all NULL) does not carry.
+        for chunk in batch.map(\.product).chunked(Self.rowsPerInsert) {
+            var update: SQLQueryString = """
+                WITH v(v_id, v_version, v_sku, v_name_zh, v_name_en, v_category, v_unit, v_price, v_member_price, v_tax_rate, v_cost,
+                       v_scale_code, v_active, v_updated_at) AS (VALUES 
+                """
+            for (index, product) in chunk.enumerated() {
+                update += index == 0 ? "(" : ", ("
+                update += """
+                    \(bind: product.id.rawValue), \(bind: product.version), \(bind: product.sku), \(bind: product.nameZh), \(bind: product.nameEn), \(bind: product.category), \(bind: product.unit.rawValue), \(bind: product.price), \(bind: product.memberPrice), \(bind: product.taxRate), \(bind: product.cost), \(bind: product.scaleCode), \(bind: product.active ? 1 : 0), \(bind: product.updatedAt.millis)
+                    """
+                update += ")"
+            }
+            update += """
+                )
+                UPDATE products SET sku = CAST(v_sku AS TEXT), name_zh = CAST(v_name_zh AS TEXT), name_en = CAST(v_name_en AS TEXT),
+                       category = CAST(v_category AS TEXT), unit = CAST(v_unit AS TEXT), price = CAST(v_price AS BIGINT),
+                       member_price = CAST(v_member_price AS BIGINT), tax_rate = CAST(v_tax_rate AS BIGINT), cost = CAST(v_cost AS BIGINT),
+                       scale_code = CAST(v_scale_code AS TEXT), active = CAST(v_active AS BIGINT),
+                       updated_at = CAST(v_updated_at AS BIGINT), version = CAST(v_version AS BIGINT)
+                FROM v WHERE id = v_id AND version = CAST(v_version AS BIGINT) - 1
                 RETURNING id
-                """).all()
-            guard !changed.isEmpty else { throw DomainError.conflict("product \(product.sku) was changed by someone else; reload it") }
+                """
+            let changed = Set(try await db.raw(update).all().map { try $0.decode(column: "id", as: String.self) })
+            if let stale = chunk.first(where: { !changed.contains($0.id.rawValue) }) {
+                throw DomainError.conflict("product \(stale.sku) was changed by someone else; reload it")
+            }
         }
         try await insertIndexes(batch)
     }

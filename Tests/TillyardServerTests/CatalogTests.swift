@@ -67,6 +67,8 @@ import TillyardServer
             + DocumentKind.allCases.map { "document_\($0.rawValue)" }
             + ["submitted", "approved", "rejected", "reopened"].map { "merchant_step_\($0)" }
             + ["nav_merchants", "area_merchants", "merchant_title", "list_all"]
+            + SaleUnit.allCases.map { "unit_\($0.rawValue)" }
+            + ["nav_catalog", "area_sales", "catalog_import_checked", "catalog_import_done"]
         // Error pages look up `problem_<slug>` for every problem type the server produces.
         let errors: [any Error] = [
             DomainError.invalid("x", "y"), DomainError.unauthenticated("x"), DomainError.forbidden("x"),

@@ -327,6 +327,30 @@ import TillyardTestSupport
         }
     }
 
+    /// The catalog's CSV routes name their catalog in the query, not the path: attacked with the
+    /// other merchant's id they answer 404 and change nothing.
+    @Test(arguments: TestBackend.allCases)
+    func catalogCSVRefusesOtherMerchants(backend: TestBackend) async throws {
+        try await Harness.run(backend) { h in
+            try await Self.seedEstate(h)
+            let merchantB = h.fixtures.merchantB.rawValue
+            let file = "sku,name_zh,price\nCOLA,hijacked,0.01\nHIJACK,hijack,1\n"
+            for attacker in Self.attackers {
+                for dryRun in ["true", "false"] {
+                    let response = try await h.send(.post, "/api/v1/products/import?merchantId=\(merchantB)&dryRun=\(dryRun)", as: attacker,
+                                                    json: file, headers: [.contentType: "text/csv"])
+                    #expect(response.status == .notFound && response.headers[.contentType] == "application/problem+json",
+                            "\(attacker) import into B → \(response.status.code) \(response.text)")
+                }
+                let export = try await h.send(.get, "/api/v1/products.csv?merchantId=\(merchantB)", as: attacker)
+                #expect(export.status == .notFound && !export.text.contains("B-side cola"), "\(attacker) export of B → \(export.status.code)")
+            }
+            let admin = try await h.principal("admin")
+            let bSide = try await h.env.services.catalog.search(ProductFilter(), merchantId: h.fixtures.merchantB, page: PageRequest(), by: admin).items
+            #expect(bSide.map(\.nameZh) == ["B-side cola"] && bSide.first?.price == 350, "merchant B's catalog is untouched")
+        }
+    }
+
     @Test(arguments: TestBackend.allCases)
     func listsNeverShowTheOtherBranch(backend: TestBackend) async throws {
         try await Harness.run(backend) { h in
@@ -346,6 +370,7 @@ import TillyardTestSupport
             var adminText = ""
             // Routes that need a query (a catalog is named; a scan needs a code) get one pointing at merchant A's side.
             let extra = ["/api/v1/products": "&merchantId=\(h.fixtures.merchantA.rawValue)",
+                         "/api/v1/products.csv": "&merchantId=\(h.fixtures.merchantA.rawValue)",
                          "/api/v1/product-scan": "&merchantId=\(h.fixtures.merchantA.rawValue)&code=6901234567892",
                          "/api/v1/register-sync": "&registerId=REG-A",
                          "/api/v1/promotions": "&merchantId=\(h.fixtures.merchantA.rawValue)"]

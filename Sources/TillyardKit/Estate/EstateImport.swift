@@ -21,17 +21,8 @@ extension EstateService {
     /// caller's own organisation); `cost_yuan` a decimal amount; `warranty_end` a date (YYYY-MM-DD).
     public func importTerminals(csv text: String, dryRun: Bool, by principal: Principal) async throws -> ImportReport {
         try principal.require(.estateManage)
-        let rows = try CSV.parse(text)
-        guard let header = rows.first else { throw DomainError.invalid("file", "is empty: the first line must name the columns") }
-        let columns = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        for required in ["sn", "tid", "model"] where !columns.contains(required) {
-            throw DomainError.invalid("file", "line 1 must have a column \(required) (columns: \(Self.csvColumns.joined(separator: ",")))")
-        }
-        let unknown = columns.filter { !Self.csvColumns.contains($0) }
-        guard unknown.isEmpty else { throw DomainError.invalid("file", "line 1 has unknown columns: \(unknown.joined(separator: ", "))") }
-        let data = Array(rows.dropFirst())
-        guard !data.isEmpty else { throw DomainError.invalid("file", "has a header but no terminals") }
-        guard data.count <= 100_000 else { throw DomainError.invalid("file", "has \(data.count) rows; import at most 100,000 at a time") }
+        let table = try CSV.Table(text, known: Self.csvColumns, required: ["sn", "tid", "model"], noun: "terminals")
+        let data = table.rows
 
         let models = try await allModels(by: principal)
         let owners = try await ownerCodes(by: principal)
@@ -40,14 +31,10 @@ extension EstateService {
         var seenSN: [String: Int] = [:]
         var seenTID: [String: Int] = [:]
         for row in data {
-            func value(_ name: String) -> String? {
-                guard let index = columns.firstIndex(of: name), index < row.fields.count else { return nil }
-                let text = row.fields[index].trimmingCharacters(in: .whitespaces)
-                return text.isEmpty ? nil : text
-            }
+            func value(_ name: String) -> String? { table.value(name, in: row) }
             func fail(_ column: String, _ message: String) { errors.append(FieldError(field: "line \(row.line): \(column)", message: message)) }
-            guard row.fields.count == columns.count else {
-                fail("row", "has \(row.fields.count) fields, the header has \(columns.count)")
+            if let problem = table.widthProblem(row) {
+                errors.append(problem)
                 continue
             }
             var sn = "", tid = ""

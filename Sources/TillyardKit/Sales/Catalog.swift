@@ -209,4 +209,32 @@ public protocol ProductRepository: Sendable {
     func find(merchant: OrgID, scaleCode: String) async throws -> Product?
     /// Products of a merchant matching the filter, newest first.
     func search(merchant: OrgID, filter: ProductFilter, page: PageRequest) async throws -> Page<Product>
+
+    // Bulk work of a CSV import: a few statements per thousand products, not a few per product.
+
+    /// Products of a merchant by SKU; unknown SKUs are left out.
+    func find(merchant: OrgID, skus: [String]) async throws -> [Product]
+    /// The products holding any of these barcodes (codes nobody holds are left out).
+    func barcodeOwners(merchant: OrgID, codes: [String]) async throws -> [ProductCode]
+    /// The products holding any of these scale codes.
+    func scaleCodeOwners(merchant: OrgID, codes: [String]) async throws -> [ProductCode]
+    /// Inserts new products of one merchant with the search terms of each.
+    func insert(batch: [(product: Product, terms: Set<String>)], orgPath: String) async throws
+    /// Optimistic update of several products (each version stored + 1). Codes move freely among
+    /// the products of the batch: all their codes are released before any is taken again. Terms
+    /// nil: the names did not change and their search terms stay (a price list touches no terms).
+    func update(batch: [(product: Product, terms: Set<String>?)]) async throws
+}
+
+/// A code of the catalog (a barcode or a scale code) and the product holding it.
+public struct ProductCode: Sendable, Equatable {
+    public var code: String
+    public var productId: ProductID
+    public var sku: String
+
+    public init(code: String, productId: ProductID, sku: String) {
+        self.code = code
+        self.productId = productId
+        self.sku = sku
+    }
 }

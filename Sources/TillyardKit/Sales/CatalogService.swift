@@ -98,6 +98,27 @@ public struct CatalogService: Sendable {
 
     private func checked(_ input: ProductInput, into existing: Product?, merchant: Organization, repos: any Repositories,
                          at now: Date) async throws -> Product {
+        let product = try validated(input, into: existing, merchant: merchant.id, at: now)
+        let sku = product.sku, barcodes = product.barcodes, scaleCode = product.scaleCode
+        // Uniqueness inside the catalog, checked before writing (a failed statement would abort a
+        // PostgreSQL transaction, and the message names the other product).
+        if let other = try await repos.products.find(merchant: merchant.id, sku: sku), other.id != existing?.id {
+            throw DomainError.conflict("SKU \(sku) is already used by \(other.nameZh)")
+        }
+        for code in barcodes {
+            if let other = try await repos.products.find(merchant: merchant.id, barcode: code), other.id != existing?.id {
+                throw DomainError.conflict("barcode \(code) is already on \(other.sku) \(other.nameZh)")
+            }
+        }
+        if let scaleCode, let other = try await repos.products.find(merchant: merchant.id, scaleCode: scaleCode), other.id != existing?.id {
+            throw DomainError.conflict("scale code \(scaleCode) is already used by \(other.sku)")
+        }
+        return product
+    }
+
+    /// The product an input makes (new, or `existing` changed), checked field by field; what only
+    /// storage can tell (codes used by other products) is left to the caller.
+    func validated(_ input: ProductInput, into existing: Product?, merchant: OrgID, at now: Date) throws -> Product {
         let sku = try CatalogRules.sku(input.sku)
         let barcodes = try CatalogRules.barcodes(input.barcodes)
         let nameZh = try AccessRules.text(input.nameZh, field: "nameZh", max: 100)
@@ -116,20 +137,7 @@ public struct CatalogService: Sendable {
             }
             scaleCode = raw
         }
-        // Uniqueness inside the catalog, checked before writing (a failed statement would abort a
-        // PostgreSQL transaction, and the message names the other product).
-        if let other = try await repos.products.find(merchant: merchant.id, sku: sku), other.id != existing?.id {
-            throw DomainError.conflict("SKU \(sku) is already used by \(other.nameZh)")
-        }
-        for code in barcodes {
-            if let other = try await repos.products.find(merchant: merchant.id, barcode: code), other.id != existing?.id {
-                throw DomainError.conflict("barcode \(code) is already on \(other.sku) \(other.nameZh)")
-            }
-        }
-        if let scaleCode, let other = try await repos.products.find(merchant: merchant.id, scaleCode: scaleCode), other.id != existing?.id {
-            throw DomainError.conflict("scale code \(scaleCode) is already used by \(other.sku)")
-        }
-        return Product(id: existing?.id ?? .generate(now: now), merchantId: merchant.id, sku: sku, barcodes: barcodes, nameZh: nameZh,
+        return Product(id: existing?.id ?? .generate(now: now), merchantId: merchant, sku: sku, barcodes: barcodes, nameZh: nameZh,
                        nameEn: nameEn, category: category, unit: input.unit, price: price, memberPrice: memberPrice, taxRate: taxRate,
                        cost: cost, scaleCode: scaleCode, active: input.active, createdAt: existing?.createdAt ?? now, updatedAt: now,
                        version: existing?.version ?? 1)

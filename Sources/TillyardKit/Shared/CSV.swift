@@ -70,4 +70,63 @@ public enum CSV {
             return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         }.joined(separator: ",")
     }
+
+    /// Refuses rows any cell of which looks like a full card number or track data: the card-data
+    /// guard of JSON bodies, applied to CSV (the message names the cell, never echoes its value).
+    public static func guardCardData(_ rows: [Row]) throws {
+        for row in rows {
+            for (index, cell) in row.fields.enumerated() where CardDataGuard.looksLikeCardData(cell) {
+                throw DomainError.unprocessable("line \(row.line), column \(index + 1) looks like a full card number or track data, which Tillyard never accepts")
+            }
+        }
+    }
+
+    /// A file of our own imports: a header line naming the columns, then data rows. The checks
+    /// every import makes (known and required columns, not empty, not too long, every row as wide
+    /// as the header) live here once, with the same messages everywhere.
+    public struct Table: Sendable {
+        /// Column names of the header, trimmed and lower-cased.
+        public var columns: [String]
+        /// The data rows (header excluded), with their lines.
+        public var rows: [Row]
+
+        /// Reads a file; `noun` names its rows in messages ("terminals", "products").
+        public init(_ text: String, known: [String], required: [String], noun: String, maxRows: Int = 100_000) throws {
+            let all = try CSV.parse(text)
+            guard let header = all.first else { throw DomainError.invalid("file", "is empty: the first line must name the columns") }
+            let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            for name in required where !names.contains(name) {
+                throw DomainError.invalid("file", "line 1 must have a column \(name) (columns: \(known.joined(separator: ",")))")
+            }
+            let unknown = names.filter { !known.contains($0) }
+            guard unknown.isEmpty else { throw DomainError.invalid("file", "line 1 has unknown columns: \(unknown.joined(separator: ", "))") }
+            let repeated = Set(names.filter { name in names.filter { $0 == name }.count > 1 })
+            guard repeated.isEmpty else { throw DomainError.invalid("file", "line 1 names a column twice: \(repeated.sorted().joined(separator: ", "))") }
+            let data = Array(all.dropFirst())
+            guard !data.isEmpty else { throw DomainError.invalid("file", "has a header but no \(noun)") }
+            guard data.count <= maxRows else { throw DomainError.invalid("file", "has \(data.count) rows; import at most \(maxRows) at a time") }
+            columns = names
+            rows = data
+        }
+
+        /// The trimmed cell of a column in a row; nil when the column is absent or the cell blank.
+        /// The apostrophe `line` puts before a formula-like cell is taken off again, so an exported
+        /// file reads back exactly as it was written.
+        public func value(_ name: String, in row: Row) -> String? {
+            guard let index = columns.firstIndex(of: name), index < row.fields.count else { return nil }
+            var text = row.fields[index].trimmingCharacters(in: .whitespaces)
+            if text.hasPrefix("'"), let next = text.dropFirst().first, "=+-@".contains(next) { text.removeFirst() }
+            return text.isEmpty ? nil : text
+        }
+
+        /// The problem of a row that is not as wide as the header, if it is not.
+        public func widthProblem(_ row: Row) -> FieldError? {
+            guard row.fields.count != columns.count else { return nil }
+            return FieldError(field: "line \(row.line): row", message: "has \(row.fields.count) fields, the header has \(columns.count)")
+        }
+
+        /// Refuses the file if any data cell looks like card data (see `CSV.guardCardData`).
+        public func guardCardData() throws { try CSV.guardCardData(rows) }
+    }
 }
+

@@ -31,7 +31,7 @@ public struct ConsoleRenderer: Sendable {
 
     /// Every page template the controllers use; checked at load.
     static let requiredTemplates = ["layout", "login", "dashboard", "orgs", "users", "tokens", "audit", "error",
-                                    "models", "terminals", "dossier", "purchases", "merchants", "merchant", "promotions", "register"]
+                                    "models", "terminals", "dossier", "purchases", "merchants", "merchant", "promotions", "register", "catalog"]
 
     /// The navigation, by area. Later areas append their pages here.
     static let navigation: [NavItem] = [
@@ -41,6 +41,7 @@ public struct ConsoleRenderer: Sendable {
         NavItem(area: "area_estate", label: "nav_purchases", href: "/console/purchases", permission: .estateRead),
         NavItem(area: "area_merchants", label: "nav_merchants", href: "/console/merchants", permission: .merchantsRead),
         NavItem(area: "area_sales", label: "nav_register", href: "/console/register", permission: .salesSell),
+        NavItem(area: "area_sales", label: "nav_catalog", href: "/console/catalog", permission: .catalogRead),
         NavItem(area: "area_sales", label: "nav_promotions", href: "/console/promotions", permission: .catalogRead),
         NavItem(area: "area_access", label: "nav_orgs", href: "/console/orgs", permission: .orgsRead),
         NavItem(area: "area_access", label: "nav_users", href: "/console/users", permission: .usersRead),

@@ -231,8 +231,7 @@ struct EstateAPI {
         }
         api.post("terminals/import") { request, context in
             let principal = try context.requirePrincipal()
-            let data = Data(buffer: try await request.body.collect(upTo: Self.importLimit))
-            guard let text = String(data: data, encoding: .utf8) else { throw DomainError.invalid("file", "must be UTF-8 text") }
+            let (data, text) = try await CSVTransfer.upload(request)
             try Self.guardCSV(text)
             let dryRun = request.query("dryRun") == "true"
             return try await routes.idempotency.run(request: request, body: data, principal: principal) {
@@ -243,9 +242,7 @@ struct EstateAPI {
         api.get("terminals/export.csv") { request, context in
             let principal = try context.requirePrincipal()
             let csv = try await estate.exportTerminals(try await Self.filter(request, estate: estate, principal: principal), by: principal)
-            return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8",
-                                                   .contentDisposition: "attachment; filename=\"terminals.csv\""],
-                            body: .init(byteBuffer: ByteBuffer(string: csv)))
+            return CSVTransfer.attachment(csv, filename: "terminals.csv")
         }
         api.get("terminals/:id") { _, context in
             let principal = try context.requirePrincipal()
@@ -312,16 +309,9 @@ struct EstateAPI {
         }
     }
 
-    /// Largest CSV import (100,000 rows fit comfortably).
-    static let importLimit = 16 << 20
-
     /// The card-data guard for a CSV body: no cell may look like a card number or track data.
     static func guardCSV(_ text: String) throws {
-        for row in try CSV.parse(text) {
-            for (index, cell) in row.fields.enumerated() where CardDataGuard.looksLikeCardData(cell) {
-                throw DomainError.unprocessable("line \(row.line), column \(index + 1) looks like a full card number or track data, which Tillyard never accepts")
-            }
-        }
+        try CSV.guardCardData(try CSV.parse(text))
     }
 
     /// Terminal ids from a request body; a malformed one is a field error.

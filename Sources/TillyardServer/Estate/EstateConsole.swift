@@ -160,7 +160,7 @@ struct EstateConsole {
     @Sendable func importCSV(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         var limited = context
-        limited.bodyLimit = EstateAPI.importLimit
+        limited.bodyLimit = CSVTransfer.importLimit
         let form = try await forms.decode(ImportForm.self, request, limited)
         do {
             try EstateAPI.guardCSV(form.csv)
@@ -180,9 +180,7 @@ struct EstateConsole {
     @Sendable func exportCSV(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let csv = try await estate.exportTerminals(try await EstateAPI.filter(request, estate: estate, principal: principal), by: principal)
-        return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8",
-                                               .contentDisposition: "attachment; filename=\"terminals.csv\""],
-                        body: .init(byteBuffer: ByteBuffer(string: csv)))
+        return CSVTransfer.attachment(csv, filename: "terminals.csv")
     }
 
     // MARK: - Dossier

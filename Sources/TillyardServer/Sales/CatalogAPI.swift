@@ -64,7 +64,7 @@ struct ScanBody: Codable, Sendable {
     var fromScale: Bool
 }
 
-/// `/api/v1` routes of the merchant catalog: products and the scan lookup.
+/// `/api/v1` routes of the merchant catalog: products, CSV export and import, and the scan lookup.
 struct CatalogAPI {
     let catalog: CatalogService
     let routes: APIRoutes
@@ -75,10 +75,24 @@ struct CatalogAPI {
 
         api.get("products") { request, context in
             let principal = try context.requirePrincipal()
-            let filter = ProductFilter(query: request.query("q"), category: request.query("category"),
-                                       activeOnly: request.query("active") == "true")
-            let page = try await catalog.search(filter, merchantId: try Self.merchant(request), page: try request.pageRequest(), by: principal)
+            let page = try await catalog.search(Self.filter(request), merchantId: try Self.merchant(request), page: try request.pageRequest(),
+                                                by: principal)
             return try JSONResponse.make(PageBody(page) { ProductBody($0, showCost: principal.can(.catalogManage)) })
+        }
+        api.get("products.csv") { request, context in
+            let principal = try context.requirePrincipal()
+            let export = try await catalog.export(Self.filter(request), merchantId: try Self.merchant(request), by: principal)
+            return CSVTransfer.streamed(filename: "products.csv") { try await export.write($0) }
+        }
+        api.post("products/import") { request, context in
+            let principal = try context.requirePrincipal()
+            let merchant = try Self.merchant(request)
+            let dryRun = try Self.dryRun(request)
+            let (data, text) = try await CSVTransfer.upload(request)
+            return try await routes.idempotency.run(request: request, body: data, principal: principal) {
+                let report = try await catalog.importProducts(csv: text, merchantId: merchant, dryRun: dryRun, by: principal)
+                return (dryRun ? .ok : .created, try JSONIO.encode(report))
+            }
         }
         api.post("products") { request, context in
             try await routes.create(request, context) { (body: ProductBodyInput, principal) in
@@ -106,6 +120,20 @@ struct CatalogAPI {
             let result = try await catalog.scan(code, merchantId: try Self.merchant(request), by: principal)
             return try JSONResponse.make(ScanBody(product: ProductBody(result.product, showCost: principal.can(.catalogManage)),
                                                   quantity: result.quantity, fromScale: result.fromScale))
+        }
+    }
+
+    /// The search filter of the query (`q`, `category`, `active=true`).
+    static func filter(_ request: Request) -> ProductFilter {
+        ProductFilter(query: request.query("q"), category: request.query("category"), activeOnly: request.query("active") == "true")
+    }
+
+    /// `dryRun=true|false` (absent: false); anything else is refused rather than taken as a real import.
+    static func dryRun(_ request: Request) throws -> Bool {
+        switch request.query("dryRun") {
+        case nil, "false": return false
+        case "true": return true
+        default: throw DomainError.invalid("dryRun", "must be true or false")
         }
     }
 

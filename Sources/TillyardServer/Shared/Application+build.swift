@@ -89,6 +89,8 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
                     forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     MerchantConsole(merchants: services.merchants, access: services.access, renderer: console,
                     forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
+    CatalogConsole(catalog: services.catalog, sales: services.sales, renderer: console,
+                   forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     PromotionConsole(promotions: services.promotions, access: services.access, renderer: console,
                      forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     RegisterConsole(sales: services.sales, renderer: console).register(on: router)

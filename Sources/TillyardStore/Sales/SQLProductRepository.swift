@@ -8,50 +8,134 @@ struct SQLProductRepository: ProductRepository {
     let db: any SQLDatabase
 
     func insert(_ product: Product, orgPath: String, terms: Set<String>) async throws {
-        try await db.raw("""
-            INSERT INTO products (id, merchant_id, org_path, sku, name_zh, name_en, category, unit, price, member_price, tax_rate, cost,
-                                  scale_code, active, created_at, updated_at, version)
-            VALUES (\(bind: product.id.rawValue), \(bind: product.merchantId.rawValue), \(bind: orgPath), \(bind: product.sku),
-                    \(bind: product.nameZh), \(bind: product.nameEn), \(bind: product.category), \(bind: product.unit.rawValue),
-                    \(bind: product.price), \(bind: product.memberPrice), \(bind: product.taxRate), \(bind: product.cost),
-                    \(bind: product.scaleCode), \(bind: product.active ? 1 : 0), \(bind: product.createdAt.millis),
-                    \(bind: product.updatedAt.millis), \(bind: product.version))
-            """).run()
-        try await replaceIndexes(product, terms: terms)
+        try await insert(batch: [(product: product, terms: terms)], orgPath: orgPath)
     }
 
     func update(_ product: Product, terms: Set<String>) async throws {
-        let changed = try await db.raw("""
-            UPDATE products SET sku = \(bind: product.sku), name_zh = \(bind: product.nameZh), name_en = \(bind: product.nameEn),
-                   category = \(bind: product.category), unit = \(bind: product.unit.rawValue), price = \(bind: product.price),
-                   member_price = \(bind: product.memberPrice), tax_rate = \(bind: product.taxRate), cost = \(bind: product.cost),
-                   scale_code = \(bind: product.scaleCode), active = \(bind: product.active ? 1 : 0),
-                   updated_at = \(bind: product.updatedAt.millis), version = \(bind: product.version)
-            WHERE id = \(bind: product.id.rawValue) AND version = \(bind: product.version - 1)
-            RETURNING id
-            """).all()
-        guard !changed.isEmpty else { throw DomainError.conflict("product \(product.sku) was changed by someone else; reload it") }
-        try await replaceIndexes(product, terms: terms)
+        try await update(batch: [(product: product, terms: terms)])
     }
 
-    private func replaceIndexes(_ product: Product, terms: Set<String>) async throws {
-        try await db.raw("DELETE FROM product_barcodes WHERE product_id = \(bind: product.id.rawValue)").run()
-        try await db.raw("DELETE FROM product_terms WHERE product_id = \(bind: product.id.rawValue)").run()
-        for code in product.barcodes {
-            try await db.raw("""
-                INSERT INTO product_barcodes (merchant_id, code, product_id)
-                VALUES (\(bind: product.merchantId.rawValue), \(bind: code), \(bind: product.id.rawValue))
-                """).run()
+    /// Rows per multi-row INSERT: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
+    static let rowsPerInsert = 100
+
+    func insert(batch: [(product: Product, terms: Set<String>)], orgPath: String) async throws {
+        for chunk in batch.map(\.product).chunked(Self.rowsPerInsert) {
+            try await insertRows(
+                "products (id, merchant_id, org_path, sku, name_zh, name_en, category, unit, price, member_price, tax_rate, cost, scale_code, active, created_at, updated_at, version)",
+                chunk) { product in
+                    "\(bind: product.id.rawValue), \(bind: product.merchantId.rawValue), \(bind: orgPath), \(bind: product.sku), \(bind: product.nameZh), \(bind: product.nameEn), \(bind: product.category), \(bind: product.unit.rawValue), \(bind: product.price), \(bind: product.memberPrice), \(bind: product.taxRate), \(bind: product.cost), \(bind: product.scaleCode), \(bind: product.active ? 1 : 0), \(bind: product.createdAt.millis), \(bind: product.updatedAt.millis), \(bind: product.version)"
+                }
         }
-        // One multi-row statement: a name has a few dozen terms.
-        let sorted = terms.sorted()
-        guard !sorted.isEmpty else { return }
-        var insert: SQLQueryString = "INSERT INTO product_terms (merchant_id, term, product_id) VALUES "
-        for (index, term) in sorted.enumerated() {
-            if index > 0 { insert += ", " }
-            insert += "(\(bind: product.merchantId.rawValue), \(bind: term), \(bind: product.id.rawValue))"
+        try await insertIndexes(batch.map { (product: $0.product, terms: $0.terms) })
+    }
+
+    func update(batch: [(product: Product, terms: Set<String>?)]) async throws {
+        guard !batch.isEmpty else { return }
+        let ids = batch.map { $0.product.id.rawValue }
+        // Release every code of the batch first, so codes can move between its products (the unique
+        // indexes hold at every statement, not only at commit).
+        for chunk in ids.chunked(500) {
+            try await db.raw("UPDATE products SET scale_code = NULL WHERE id IN (\(binds: chunk)) AND scale_code IS NOT NULL").run()
+            try await db.raw("DELETE FROM product_barcodes WHERE product_id IN (\(binds: chunk))").run()
+        }
+        let renamed = batch.filter { $0.terms != nil }.map { $0.product.id.rawValue }
+        for chunk in renamed.chunked(500) {
+            try await db.raw("DELETE FROM product_terms WHERE product_id IN (\(binds: chunk))").run()
+        }
+        // One statement per 100 products: the new values as a VALUES list, joined by id and the
+        // version read (SQLite ≥ 3.33 and PostgreSQL both take UPDATE … FROM). The casts give
+        // PostgreSQL the column types a list of bound values (some all NULL) does not carry.
+        for chunk in batch.map(\.product).chunked(Self.rowsPerInsert) {
+            var update: SQLQueryString = """
+                WITH v(v_id, v_version, v_sku, v_name_zh, v_name_en, v_category, v_unit, v_price, v_member_price, v_tax_rate, v_cost,
+                       v_scale_code, v_active, v_updated_at) AS (VALUES 
+                """
+            for (index, product) in chunk.enumerated() {
+                update += index == 0 ? "(" : ", ("
+                update += """
+                    \(bind: product.id.rawValue), \(bind: product.version), \(bind: product.sku), \(bind: product.nameZh), \(bind: product.nameEn), \(bind: product.category), \(bind: product.unit.rawValue), \(bind: product.price), \(bind: product.memberPrice), \(bind: product.taxRate), \(bind: product.cost), \(bind: product.scaleCode), \(bind: product.active ? 1 : 0), \(bind: product.updatedAt.millis)
+                    """
+                update += ")"
+            }
+            update += """
+                )
+                UPDATE products SET sku = CAST(v_sku AS TEXT), name_zh = CAST(v_name_zh AS TEXT), name_en = CAST(v_name_en AS TEXT),
+                       category = CAST(v_category AS TEXT), unit = CAST(v_unit AS TEXT), price = CAST(v_price AS BIGINT),
+                       member_price = CAST(v_member_price AS BIGINT), tax_rate = CAST(v_tax_rate AS BIGINT), cost = CAST(v_cost AS BIGINT),
+                       scale_code = CAST(v_scale_code AS TEXT), active = CAST(v_active AS BIGINT),
+                       updated_at = CAST(v_updated_at AS BIGINT), version = CAST(v_version AS BIGINT)
+                FROM v WHERE id = v_id AND version = CAST(v_version AS BIGINT) - 1
+                RETURNING id
+                """
+            let changed = Set(try await db.raw(update).all().map { try $0.decode(column: "id", as: String.self) })
+            if let stale = chunk.first(where: { !changed.contains($0.id.rawValue) }) {
+                throw DomainError.conflict("product \(stale.sku) was changed by someone else; reload it")
+            }
+        }
+        try await insertIndexes(batch)
+    }
+
+    /// Barcodes and name terms (where given) of freshly inserted (or just released) products, many rows a statement.
+    private func insertIndexes(_ batch: [(product: Product, terms: Set<String>?)]) async throws {
+        let codes = batch.flatMap { entry in entry.product.barcodes.map { (entry.product, $0) } }
+        for chunk in codes.chunked(Self.rowsPerInsert * 5) {
+            try await insertRows("product_barcodes (merchant_id, code, product_id)", chunk) { row in
+                "\(bind: row.0.merchantId.rawValue), \(bind: row.1), \(bind: row.0.id.rawValue)"
+            }
+        }
+        // A name has a few dozen terms.
+        let terms = batch.flatMap { entry in (entry.terms ?? []).sorted().map { (entry.product, $0) } }
+        for chunk in terms.chunked(Self.rowsPerInsert * 5) {
+            try await insertRows("product_terms (merchant_id, term, product_id)", chunk) { row in
+                "\(bind: row.0.merchantId.rawValue), \(bind: row.1), \(bind: row.0.id.rawValue)"
+            }
+        }
+    }
+
+    /// One `INSERT INTO <table> VALUES (…), (…)` of the given rows.
+    private func insertRows<Row>(_ table: String, _ rows: [Row], values: (Row) -> SQLQueryString) async throws {
+        guard !rows.isEmpty else { return }
+        var insert: SQLQueryString = "INSERT INTO \(unsafeRaw: table) VALUES "
+        for (index, row) in rows.enumerated() {
+            insert += index == 0 ? "(" : ", ("
+            insert += values(row)
+            insert += ")"
         }
         try await db.raw(insert).run()
+    }
+
+    func find(merchant: OrgID, skus: [String]) async throws -> [Product] {
+        var found: [Product] = []
+        for chunk in Array(Set(skus)).chunked(500) {
+            found += try await products(db.raw("SELECT * FROM products WHERE merchant_id = \(bind: merchant.rawValue) AND sku IN (\(binds: chunk))").all())
+        }
+        return found
+    }
+
+    func barcodeOwners(merchant: OrgID, codes: [String]) async throws -> [ProductCode] {
+        try await owners(codes) { chunk in """
+            SELECT b.code AS code, p.id AS id, p.sku AS sku FROM product_barcodes b JOIN products p ON p.id = b.product_id
+            WHERE b.merchant_id = \(bind: merchant.rawValue) AND b.code IN (\(binds: chunk))
+            """
+        }
+    }
+
+    func scaleCodeOwners(merchant: OrgID, codes: [String]) async throws -> [ProductCode] {
+        try await owners(codes) { chunk in
+            "SELECT scale_code AS code, id, sku FROM products WHERE merchant_id = \(bind: merchant.rawValue) AND scale_code IN (\(binds: chunk))"
+        }
+    }
+
+    private func owners(_ codes: [String], query: ([String]) -> SQLQueryString) async throws -> [ProductCode] {
+        var found: [ProductCode] = []
+        for chunk in codes.chunked(500) {
+            for row in try await db.raw(query(chunk)).all() {
+                found.append(ProductCode(code: try row.decode(column: "code", as: String.self),
+                                         productId: ProductID(rawValue: try row.decode(column: "id", as: String.self)),
+                                         sku: try row.decode(column: "sku", as: String.self)))
+            }
+        }
+        return found
     }
 
     func find(_ id: ProductID) async throws -> Product? {
@@ -140,5 +224,12 @@ struct SQLProductRepository: ProductRepository {
             createdAt: try row.requiredDate("created_at"),
             updatedAt: try row.requiredDate("updated_at"),
             version: try row.decode(column: "version", as: Int.self))
+    }
+}
+
+extension Array {
+    /// The array in consecutive slices of at most `size` elements (batched statements).
+    func chunked(_ size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
 }

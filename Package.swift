@@ -79,6 +79,9 @@ let package = Package(
             dependencies: [
                 "TillyardKit",
                 "TillyardStore",
+                // The sales benchmark runs the real server in process (buildApplication).
+                "TillyardServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -148,7 +148,7 @@ struct EstateBenchmark: AsyncParsableCommand {
         return LoadedEstate(tree: tree, samples: samples, summary: summary)
     }
 
-    private static func engineVersion(_ database: Database) async throws -> String {
+    static func engineVersion(_ database: Database) async throws -> String {
         let query: SQLQueryString = database.backend == .postgres ? "SELECT version() AS v" : "SELECT sqlite_version() AS v"
         return try await database.session { db in
             try await db.raw(query).first()?.decode(column: "v", as: String.self) ?? "?"

@@ -35,6 +35,55 @@ import TillyardTestSupport
         }
     }
 
+    /// Concurrent transactions share a COMMIT on SQLite (group commit): each one still answers its
+    /// own result, one that throws (by itself or on a failed statement) leaves nothing behind while
+    /// its batch neighbours are kept, and all of them are visible once their callers are answered.
+    @Test(arguments: TestBackend.allCases)
+    func concurrentTransactionsCommitOrFailEachOnTheirOwn(backend: TestBackend) async throws {
+        try await TestDatabase.with(backend) { database in
+            try await database.transaction { db in
+                try await db.raw("CREATE TABLE group_rows (id BIGINT PRIMARY KEY, note TEXT NOT NULL)").run()
+                try await db.raw("INSERT INTO group_rows (id, note) VALUES (-1, 'taken')").run()
+            }
+            enum Outcome: Equatable { case stored(Int), boom, duplicate }
+            let outcomes = await withTaskGroup(of: (Int, Outcome).self) { group in
+                for index in 0..<120 {
+                    group.addTask {
+                        do {
+                            let answer = try await database.transaction { db -> Int in
+                                try await db.raw("INSERT INTO group_rows (id, note) VALUES (\(bind: index), 'first')").run()
+                                if index % 7 == 3 { throw Boom() }
+                                // A failing statement after a good one: the whole transaction must go.
+                                if index % 11 == 5 { try await db.raw("INSERT INTO group_rows (id, note) VALUES (-1, 'again')").run() }
+                                try await db.raw("UPDATE group_rows SET note = 'second' WHERE id = \(bind: index)").run()
+                                return index * 10
+                            }
+                            return (index, .stored(answer))
+                        } catch is Boom {
+                            return (index, .boom)
+                        } catch {
+                            return (index, .duplicate)
+                        }
+                    }
+                }
+                var all: [Int: Outcome] = [:]
+                for await (index, outcome) in group { all[index] = outcome }
+                return all
+            }
+            let rows = try await database.session { db in
+                try await db.raw("SELECT id, note FROM group_rows WHERE id >= 0 ORDER BY id").all().map {
+                    (try $0.decode(column: "id", as: Int.self), try $0.decode(column: "note", as: String.self))
+                }
+            }
+            let kept = (0..<120).filter { $0 % 7 != 3 && $0 % 11 != 5 }
+            #expect(rows.map(\.0) == kept && rows.allSatisfy { $0.1 == "second" })
+            for index in 0..<120 {
+                let expected: Outcome = index % 7 == 3 ? .boom : index % 11 == 5 ? .duplicate : .stored(index * 10)
+                #expect(outcomes[index] == expected, "transaction \(index)")
+            }
+        }
+    }
+
     @Test(arguments: TestBackend.allCases)
     func failedStatementRollsBackEarlierOnesAndTheConnectionStaysUsable(backend: TestBackend) async throws {
         try await TestDatabase.with(backend) { database in

@@ -1,0 +1,165 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A minimal HTTP/1.1 client for the load generator: one blocking keep-alive connection to a
+/// loopback port, one request at a time, `Content-Length` bodies only (what Hummingbird sends).
+///
+/// Blocking POSIX sockets on dedicated threads keep the client cheap and outside the server's
+/// event loops and Swift's cooperative pool, so what is measured is the server, not the client.
+/// Not `Sendable`: each client thread owns its connection.
+final class LoopbackHTTPConnection {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// An answer: the status code and the body bytes.
+    struct Answer {
+        let status: Int
+        let body: [UInt8]
+        var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    private let port: UInt16
+    private var fd: Int32 = -1
+    /// Bytes read past the end of the previous answer (none with one request at a time, kept for safety).
+    private var pending: [UInt8] = []
+
+    init(port: UInt16) throws {
+        self.port = port
+        try connectSocket()
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    private func connectSocket() throws {
+        #if canImport(Darwin)
+        let socketType = SOCK_STREAM
+        #else
+        let socketType = Int32(SOCK_STREAM.rawValue)
+        #endif
+        let descriptor = socket(AF_INET, socketType, 0)
+        guard descriptor >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+        var on: Int32 = 1
+        // Requests are small and answered one at a time: Nagle's delay would only add latency.
+        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            let message = String(cString: strerror(errno))
+            close(descriptor)
+            throw Failure(description: "connect to 127.0.0.1:\(port): \(message)")
+        }
+        fd = descriptor
+        pending = []
+    }
+
+    /// Sends one request and reads its answer on the kept-alive connection.
+    func send(_ method: String, _ path: String, token: String?, body: [UInt8]? = nil) throws -> Answer {
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n"
+        if let token { head += "Authorization: Bearer \(token)\r\n" }
+        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
+        head += "\r\n"
+        var request = Array(head.utf8)
+        if let body { request += body }
+        try write(request)
+        return try readAnswer()
+    }
+
+    private func write(_ bytes: [UInt8]) throws {
+        var sent = 0
+        while sent < bytes.count {
+            let written = bytes[sent...].withUnsafeBytes { buffer in
+                #if canImport(Darwin)
+                Darwin.send(fd, buffer.baseAddress, buffer.count, 0)
+                #else
+                Glibc.send(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL))
+                #endif
+            }
+            if written > 0 { sent += written } else if written < 0 && errno == EINTR { continue } else {
+                throw Failure(description: "send: \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    private func fill(_ buffer: inout [UInt8]) throws {
+        var chunk = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count > 0 { buffer += chunk[0..<count]; return }
+            if count < 0 && errno == EINTR { continue }
+            throw Failure(description: count == 0 ? "the server closed the connection" : "recv: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    private func readAnswer() throws -> Answer {
+        var buffer = pending
+        let separator: [UInt8] = [13, 10, 13, 10]
+        var headerEnd: Int?
+        while headerEnd == nil {
+            headerEnd = Self.find(separator, in: buffer)
+            if headerEnd == nil { try fill(&buffer) }
+        }
+        let end = headerEnd!
+        let head = String(decoding: buffer[0..<end], as: UTF8.self)
+        let lines = head.split(separator: "\r\n")
+        guard let statusLine = lines.first, statusLine.hasPrefix("HTTP/1.1 "),
+              let status = Int(statusLine.dropFirst(9).prefix(3)) else {
+            throw Failure(description: "not an HTTP/1.1 answer: \(head.prefix(80))")
+        }
+        var length: Int?
+        for line in lines.dropFirst() where line.lowercased().hasPrefix("content-length:") {
+            length = Int(line.dropFirst(15).trimmingCharacters(in: .whitespaces))
+        }
+        guard let length else { throw Failure(description: "an answer without Content-Length: \(head.prefix(200))") }
+        let bodyStart = end + separator.count
+        while buffer.count < bodyStart + length { try fill(&buffer) }
+        pending = Array(buffer[(bodyStart + length)...])
+        return Answer(status: status, body: Array(buffer[bodyStart..<(bodyStart + length)]))
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard haystack.count >= needle.count else { return nil }
+        var index = 0
+        while index + needle.count <= haystack.count {
+            var matched = 0
+            while matched < needle.count, haystack[index + matched] == needle[matched] { matched += 1 }
+            if matched == needle.count { return index }
+            index += 1
+        }
+        return nil
+    }
+
+    /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
+    static func freePort() throws -> UInt16 {
+        #if canImport(Darwin)
+        let socketType = SOCK_STREAM
+        #else
+        let socketType = Int32(SOCK_STREAM.rawValue)
+        #endif
+        let descriptor = socket(AF_INET, socketType, 0)
+        guard descriptor >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+                guard bind(descriptor, pointer, length) == 0 else { return -1 }
+                return getsockname(descriptor, pointer, &length)
+            }
+        }
+        guard bound == 0 else { throw Failure(description: "bind: \(String(cString: strerror(errno)))") }
+        return UInt16(bigEndian: address.sin_port)
+    }
+}

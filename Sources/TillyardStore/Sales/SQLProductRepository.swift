@@ -6,6 +6,9 @@ import TillyardKit
 /// (both replaced whole on every change, in the caller's transaction).
 struct SQLProductRepository: ProductRepository {
     let db: any SQLDatabase
+    /// Most products a search source may match and still be listed by its own index; a broader
+    /// source is walked instead (newest first, stopping after a page). Tests lower it to try both ways.
+    var narrowSource = 2_000
 
     func insert(_ product: Product, orgPath: String, terms: Set<String>) async throws {
         try await insert(batch: [(product: product, terms: terms)], orgPath: orgPath)
@@ -163,27 +166,102 @@ struct SQLProductRepository: ProductRepository {
         try await one("SELECT * FROM products WHERE merchant_id = \(bind: merchant.rawValue) AND scale_code = \(bind: scaleCode)")
     }
 
+
+    /// A search is the union of three sources, each answered by its own index: the barcode (exact),
+    /// the SKU prefix (a range of `products_sku`) and the name (products holding every pair of the
+    /// query, `product_terms`). One query OR-ing them would use no index and read the whole catalog
+    /// whenever few products match (a barcode, an exact SKU, a rare name). Each source is first sized
+    /// from its index, up to `narrowSource`: a narrow one is listed, and the page is then picked from
+    /// the listed ids; a broad one (a SKU prefix of a whole category, a common word) matches so often
+    /// that walking the catalog newest first finds a page at once.
     func search(merchant: OrgID, filter: ProductFilter, page: PageRequest) async throws -> Page<Product> {
-        var query: SQLQueryString = "SELECT * FROM products WHERE merchant_id = \(bind: merchant.rawValue)"
-        if let text = filter.query?.trimmingCharacters(in: .whitespaces), !text.isEmpty {
-            let terms = CatalogRules.queryTerms(text).sorted()
-            let sku = text.uppercased()
-            query += " AND (id IN (SELECT product_id FROM product_barcodes WHERE merchant_id = \(bind: merchant.rawValue) AND code = \(bind: sku))"
-            // `sku` is byte-ordered on both engines ({PATH} type), so a prefix is an index range.
-            let prefix = Subtree.prefixRange(sku)
-            query += " OR (sku >= \(bind: prefix.lower) AND sku < \(bind: prefix.upper))"
-            if !terms.isEmpty {
-                query += " OR id IN (SELECT product_id FROM product_terms WHERE merchant_id = \(bind: merchant.rawValue) AND term IN ("
-                for (index, term) in terms.enumerated() { query += index == 0 ? "\(bind: term)" : ", \(bind: term)" }
-                query += ") GROUP BY product_id HAVING COUNT(*) = \(bind: terms.count))"
-            }
-            query += ")"
+        guard let text = filter.query?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
+            return try await pageOf(merchant: merchant, filter: filter, page: page, listed: nil, walked: ["1 = 1"])
         }
-        if let category = filter.category { query += " AND category = \(bind: category)" }
-        if filter.activeOnly { query += " AND active = 1" }
-        if let after = page.afterKey { query += " AND id < \(bind: after)" }
-        query += " ORDER BY id DESC LIMIT \(bind: page.limit + 1)"
-        return Page.from(rows: try await products(db.raw(query).all()), limit: page.limit) { $0.id.rawValue }
+        let merchantId = merchant.rawValue
+        let code = text.uppercased()
+        var listed: Set<String> = []
+        var walked: [SQLQueryString] = []
+        for row in try await db.raw("SELECT product_id FROM product_barcodes WHERE merchant_id = \(bind: merchantId) AND code = \(bind: code)").all() {
+            listed.insert(try row.decode(column: "product_id", as: String.self))
+        }
+        // `sku` is byte-ordered on both engines ({PATH} type), so a prefix is an index range.
+        let prefix = Subtree.prefixRange(code)
+        let skus: SQLQueryString = "FROM products WHERE merchant_id = \(bind: merchantId) AND sku >= \(bind: prefix.lower) AND sku < \(bind: prefix.upper)"
+        if try await size("SELECT 1 " + skus) <= narrowSource {
+            for row in try await db.raw("SELECT id " + skus).all() { listed.insert(try row.decode(column: "id", as: String.self)) }
+        } else {
+            walked.append("((p.sku || '') >= \(bind: prefix.lower) AND (p.sku || '') < \(bind: prefix.upper))")
+        }
+        let terms = CatalogRules.queryTerms(text).sorted()
+        var sizes: [(term: String, size: Int)] = []
+        for term in terms {
+            sizes.append((term, try await size("SELECT 1 FROM product_terms WHERE merchant_id = \(bind: merchantId) AND term = \(bind: term)")))
+        }
+        if let rarest = sizes.min(by: { $0.size < $1.size }), rarest.size > 0 {
+            let others = terms.filter { $0 != rarest.term }
+            if rarest.size <= narrowSource {
+                // The rarest pair's products, kept when they hold every other pair too.
+                let candidates = try await db.raw("""
+                    SELECT product_id FROM product_terms WHERE merchant_id = \(bind: merchantId) AND term = \(bind: rarest.term)
+                    """).all().map { try $0.decode(column: "product_id", as: String.self) }
+                listed.formUnion(try await holdingAll(others, among: candidates, merchant: merchantId))
+            } else {
+                var everyTerm: SQLQueryString = "("
+                for (index, term) in terms.enumerated() {
+                    if index > 0 { everyTerm += " AND " }
+                    everyTerm += "EXISTS (SELECT 1 FROM product_terms t WHERE t.merchant_id = p.merchant_id AND t.term = \(bind: term) AND t.product_id = p.id)"
+                }
+                walked.append(everyTerm + ")")
+            }
+        }
+        return try await pageOf(merchant: merchant, filter: filter, page: page, listed: listed, walked: walked)
+    }
+
+    /// How many rows a query yields, counted only up to `narrowSource` + 1 (its index is read no further).
+    private func size(_ query: SQLQueryString) async throws -> Int {
+        let probe: SQLQueryString = "SELECT COUNT(*) AS n FROM (" + query + " LIMIT \(bind: narrowSource + 1)) AS probe"
+        return try await db.raw(probe).first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    /// The candidates that hold every one of the terms.
+    private func holdingAll(_ terms: [String], among candidates: [String], merchant: String) async throws -> [String] {
+        guard !terms.isEmpty, !candidates.isEmpty else { return candidates }
+        let query: SQLQueryString = """
+            SELECT product_id FROM product_terms WHERE merchant_id = \(bind: merchant) AND term IN (\(binds: terms))
+            AND product_id IN (\(binds: candidates)) GROUP BY product_id HAVING COUNT(*) = \(bind: terms.count)
+            """
+        return try await db.raw(query).all().map { try $0.decode(column: "product_id", as: String.self) }
+    }
+
+    /// One page, newest first, from the listed ids (by primary key) and the walked conditions (by
+    /// `products_merchant`, in id order): each side gives at most a page, the union is cut to one.
+    private func pageOf(merchant: OrgID, filter: ProductFilter, page: PageRequest, listed: Set<String>?,
+                        walked: [SQLQueryString]) async throws -> Page<Product> {
+        func narrowed(_ query: SQLQueryString) -> SQLQueryString {
+            var query = query
+            if let category = filter.category { query += " AND p.category = \(bind: category)" }
+            if filter.activeOnly { query += " AND p.active = 1" }
+            if let after = page.afterKey { query += " AND p.id < \(bind: after)" }
+            return query + " ORDER BY p.id DESC LIMIT \(bind: page.limit + 1)"
+        }
+        var rows: [any SQLRow] = []
+        if let listed, !listed.isEmpty {
+            for chunk in Array(listed).chunked(1_000) {
+                rows += try await db.raw(narrowed("SELECT * FROM products p WHERE p.id IN (\(binds: chunk))")).all()
+            }
+        }
+        if !walked.isEmpty {
+            var query: SQLQueryString = "SELECT * FROM products p WHERE p.merchant_id = \(bind: merchant.rawValue) AND ("
+            for (index, condition) in walked.enumerated() { query += index == 0 ? condition : " OR " + condition }
+            rows += try await db.raw(narrowed(query + ")")).all()
+        }
+        var seen: Set<String> = []
+        let ordered = try rows.map { (try $0.decode(column: "id", as: String.self), $0) }
+            .sorted { $0.0 > $1.0 }
+            .filter { seen.insert($0.0).inserted }
+            .prefix(page.limit + 1)
+        return Page.from(rows: try await products(ordered.map(\.1)), limit: page.limit) { $0.id.rawValue }
     }
 
     private func one(_ query: SQLQueryString) async throws -> Product? {

@@ -172,16 +172,18 @@ struct SQLProductRepository: ProductRepository {
     /// query, `product_terms`). One query OR-ing them would use no index and read the whole catalog
     /// whenever few products match (a barcode, an exact SKU, a rare name). Each source is first sized
     /// from its index, up to `narrowSource`: a narrow one is listed, and the page is then picked from
-    /// the listed ids; a broad one (a SKU prefix of a whole category, a common word) matches so often
-    /// that walking the catalog newest first finds a page at once.
+    /// the listed ids; a broad one is walked newest first in its own index order (a SKU prefix of a
+    /// whole category along the catalog; a common name along the postings of its rarest pair), each
+    /// walk stopping after a page.
     func search(merchant: OrgID, filter: ProductFilter, page: PageRequest) async throws -> Page<Product> {
         guard let text = filter.query?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
-            return try await pageOf(merchant: merchant, filter: filter, page: page, listed: nil, walked: ["1 = 1"])
+            return try await pageOf(filter: filter, page: page, listed: nil,
+                                    walks: [Walk(query: "SELECT p.* FROM products p WHERE p.merchant_id = \(bind: merchant.rawValue)", key: "p.id")])
         }
         let merchantId = merchant.rawValue
         let code = text.uppercased()
         var listed: Set<String> = []
-        var walked: [SQLQueryString] = []
+        var walks: [Walk] = []
         for row in try await db.raw("SELECT product_id FROM product_barcodes WHERE merchant_id = \(bind: merchantId) AND code = \(bind: code)").all() {
             listed.insert(try row.decode(column: "product_id", as: String.self))
         }
@@ -191,7 +193,12 @@ struct SQLProductRepository: ProductRepository {
         if try await size("SELECT 1 " + skus) <= narrowSource {
             for row in try await db.raw("SELECT id " + skus).all() { listed.insert(try row.decode(column: "id", as: String.self)) }
         } else {
-            walked.append("((p.sku || '') >= \(bind: prefix.lower) AND (p.sku || '') < \(bind: prefix.upper))")
+            // Many match: along the catalog newest first (`|| ''` keeps the engine off the SKU index, which
+            // would return the whole range to be sorted).
+            walks.append(Walk(query: """
+                SELECT p.* FROM products p WHERE p.merchant_id = \(bind: merchantId)
+                AND (p.sku || '') >= \(bind: prefix.lower) AND (p.sku || '') < \(bind: prefix.upper)
+                """, key: "p.id"))
         }
         let terms = CatalogRules.queryTerms(text).sorted()
         var sizes: [(term: String, size: Int)] = []
@@ -207,15 +214,18 @@ struct SQLProductRepository: ProductRepository {
                     """).all().map { try $0.decode(column: "product_id", as: String.self) }
                 listed.formUnion(try await holdingAll(others, among: candidates, merchant: merchantId))
             } else {
-                var everyTerm: SQLQueryString = "("
-                for (index, term) in terms.enumerated() {
-                    if index > 0 { everyTerm += " AND " }
-                    everyTerm += "EXISTS (SELECT 1 FROM product_terms t WHERE t.merchant_id = p.merchant_id AND t.term = \(bind: term) AND t.product_id = p.id)"
+                // Every pair is common: along the rarest pair's postings newest first, each checked for the others.
+                var query: SQLQueryString = """
+                    SELECT p.* FROM product_terms r JOIN products p ON p.id = r.product_id
+                    WHERE r.merchant_id = \(bind: merchantId) AND r.term = \(bind: rarest.term)
+                    """
+                for term in others {
+                    query += " AND EXISTS (SELECT 1 FROM product_terms t WHERE t.merchant_id = r.merchant_id AND t.term = \(bind: term) AND t.product_id = r.product_id)"
                 }
-                walked.append(everyTerm + ")")
+                walks.append(Walk(query: query, key: "r.product_id"))
             }
         }
-        return try await pageOf(merchant: merchant, filter: filter, page: page, listed: listed, walked: walked)
+        return try await pageOf(filter: filter, page: page, listed: listed, walks: walks)
     }
 
     /// How many rows a query yields, counted only up to `narrowSource` + 1 (its index is read no further).
@@ -234,27 +244,30 @@ struct SQLProductRepository: ProductRepository {
         return try await db.raw(query).all().map { try $0.decode(column: "product_id", as: String.self) }
     }
 
-    /// One page, newest first, from the listed ids (by primary key) and the walked conditions (by
-    /// `products_merchant`, in id order): each side gives at most a page, the union is cut to one.
-    private func pageOf(merchant: OrgID, filter: ProductFilter, page: PageRequest, listed: Set<String>?,
-                        walked: [SQLQueryString]) async throws -> Page<Product> {
-        func narrowed(_ query: SQLQueryString) -> SQLQueryString {
+    /// A walk over one broad source: products newest first along `key`, the column of the index walked.
+    private struct Walk {
+        var query: SQLQueryString
+        var key: String
+    }
+
+    /// One page, newest first, from the listed ids (by primary key) and each walk: every one gives at
+    /// most a page, and the union is cut to one.
+    private func pageOf(filter: ProductFilter, page: PageRequest, listed: Set<String>?, walks: [Walk]) async throws -> Page<Product> {
+        func narrowed(_ query: SQLQueryString, key: String) -> SQLQueryString {
             var query = query
             if let category = filter.category { query += " AND p.category = \(bind: category)" }
             if filter.activeOnly { query += " AND p.active = 1" }
-            if let after = page.afterKey { query += " AND p.id < \(bind: after)" }
-            return query + " ORDER BY p.id DESC LIMIT \(bind: page.limit + 1)"
+            if let after = page.afterKey { query += " AND \(unsafeRaw: key) < \(bind: after)" }
+            return query + " ORDER BY \(unsafeRaw: key) DESC LIMIT \(bind: page.limit + 1)"
         }
         var rows: [any SQLRow] = []
         if let listed, !listed.isEmpty {
             for chunk in Array(listed).chunked(1_000) {
-                rows += try await db.raw(narrowed("SELECT * FROM products p WHERE p.id IN (\(binds: chunk))")).all()
+                rows += try await db.raw(narrowed("SELECT * FROM products p WHERE p.id IN (\(binds: chunk))", key: "p.id")).all()
             }
         }
-        if !walked.isEmpty {
-            var query: SQLQueryString = "SELECT * FROM products p WHERE p.merchant_id = \(bind: merchant.rawValue) AND ("
-            for (index, condition) in walked.enumerated() { query += index == 0 ? condition : " OR " + condition }
-            rows += try await db.raw(narrowed(query + ")")).all()
+        for walk in walks {
+            rows += try await db.raw(narrowed(walk.query, key: walk.key)).all()
         }
         var seen: Set<String> = []
         let ordered = try rows.map { (try $0.decode(column: "id", as: String.self), $0) }

@@ -177,21 +177,20 @@ struct SQLProductRepository: ProductRepository {
     /// walk stopping after a page.
     func search(merchant: OrgID, filter: ProductFilter, page: PageRequest) async throws -> Page<Product> {
         guard let text = filter.query?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
-            return try await pageOf(filter: filter, page: page, listed: nil,
+            return try await pageOf(filter: filter, page: page, listed: [],
                                     walks: [Walk(query: "SELECT p.* FROM products p WHERE p.merchant_id = \(bind: merchant.rawValue)", key: "p.id")])
         }
         let merchantId = merchant.rawValue
         let code = text.uppercased()
-        var listed: Set<String> = []
+        // Narrow sources are id subqueries (the engine reads them through their indexes and drives the
+        // page from the ids); broad ones are walks.
+        var listed: [SQLQueryString] = ["SELECT product_id FROM product_barcodes WHERE merchant_id = \(bind: merchantId) AND code = \(bind: code)"]
         var walks: [Walk] = []
-        for row in try await db.raw("SELECT product_id FROM product_barcodes WHERE merchant_id = \(bind: merchantId) AND code = \(bind: code)").all() {
-            listed.insert(try row.decode(column: "product_id", as: String.self))
-        }
         // `sku` is byte-ordered on both engines ({PATH} type), so a prefix is an index range.
         let prefix = Subtree.prefixRange(code)
         let skus: SQLQueryString = "FROM products WHERE merchant_id = \(bind: merchantId) AND sku >= \(bind: prefix.lower) AND sku < \(bind: prefix.upper)"
         if try await size("SELECT 1 " + skus) <= narrowSource {
-            for row in try await db.raw("SELECT id " + skus).all() { listed.insert(try row.decode(column: "id", as: String.self)) }
+            listed.append("SELECT id " + skus)
         } else {
             // Many match: along the catalog newest first (`|| ''` keeps the engine off the SKU index, which
             // would return the whole range to be sorted).
@@ -206,23 +205,16 @@ struct SQLProductRepository: ProductRepository {
             sizes.append((term, try await size("SELECT 1 FROM product_terms WHERE merchant_id = \(bind: merchantId) AND term = \(bind: term)")))
         }
         if let rarest = sizes.min(by: { $0.size < $1.size }), rarest.size > 0 {
-            let others = terms.filter { $0 != rarest.term }
+            // The rarest pair's products, each checked for the other pairs.
+            var postings: SQLQueryString = "r.merchant_id = \(bind: merchantId) AND r.term = \(bind: rarest.term)"
+            for term in terms where term != rarest.term {
+                postings += " AND EXISTS (SELECT 1 FROM product_terms t WHERE t.merchant_id = r.merchant_id AND t.term = \(bind: term) AND t.product_id = r.product_id)"
+            }
             if rarest.size <= narrowSource {
-                // The rarest pair's products, kept when they hold every other pair too.
-                let candidates = try await db.raw("""
-                    SELECT product_id FROM product_terms WHERE merchant_id = \(bind: merchantId) AND term = \(bind: rarest.term)
-                    """).all().map { try $0.decode(column: "product_id", as: String.self) }
-                listed.formUnion(try await holdingAll(others, among: candidates, merchant: merchantId))
+                listed.append("SELECT r.product_id FROM product_terms r WHERE " + postings)
             } else {
-                // Every pair is common: along the rarest pair's postings newest first, each checked for the others.
-                var query: SQLQueryString = """
-                    SELECT p.* FROM product_terms r JOIN products p ON p.id = r.product_id
-                    WHERE r.merchant_id = \(bind: merchantId) AND r.term = \(bind: rarest.term)
-                    """
-                for term in others {
-                    query += " AND EXISTS (SELECT 1 FROM product_terms t WHERE t.merchant_id = r.merchant_id AND t.term = \(bind: term) AND t.product_id = r.product_id)"
-                }
-                walks.append(Walk(query: query, key: "r.product_id"))
+                // Every pair is common: along the rarest pair's postings newest first.
+                walks.append(Walk(query: "SELECT p.* FROM product_terms r JOIN products p ON p.id = r.product_id WHERE " + postings, key: "r.product_id"))
             }
         }
         return try await pageOf(filter: filter, page: page, listed: listed, walks: walks)
@@ -234,25 +226,15 @@ struct SQLProductRepository: ProductRepository {
         return try await db.raw(probe).first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
-    /// The candidates that hold every one of the terms.
-    private func holdingAll(_ terms: [String], among candidates: [String], merchant: String) async throws -> [String] {
-        guard !terms.isEmpty, !candidates.isEmpty else { return candidates }
-        let query: SQLQueryString = """
-            SELECT product_id FROM product_terms WHERE merchant_id = \(bind: merchant) AND term IN (\(binds: terms))
-            AND product_id IN (\(binds: candidates)) GROUP BY product_id HAVING COUNT(*) = \(bind: terms.count)
-            """
-        return try await db.raw(query).all().map { try $0.decode(column: "product_id", as: String.self) }
-    }
-
     /// A walk over one broad source: products newest first along `key`, the column of the index walked.
     private struct Walk {
         var query: SQLQueryString
         var key: String
     }
 
-    /// One page, newest first, from the listed ids (by primary key) and each walk: every one gives at
-    /// most a page, and the union is cut to one.
-    private func pageOf(filter: ProductFilter, page: PageRequest, listed: Set<String>?, walks: [Walk]) async throws -> Page<Product> {
+    /// One page, newest first, from the listed ids (the products found by the id subqueries, by primary
+    /// key) and each walk: every one gives at most a page, and the union is cut to one.
+    private func pageOf(filter: ProductFilter, page: PageRequest, listed: [SQLQueryString], walks: [Walk]) async throws -> Page<Product> {
         func narrowed(_ query: SQLQueryString, key: String) -> SQLQueryString {
             var query = query
             if let category = filter.category { query += " AND p.category = \(bind: category)" }
@@ -261,10 +243,10 @@ struct SQLProductRepository: ProductRepository {
             return query + " ORDER BY \(unsafeRaw: key) DESC LIMIT \(bind: page.limit + 1)"
         }
         var rows: [any SQLRow] = []
-        if let listed, !listed.isEmpty {
-            for chunk in Array(listed).chunked(1_000) {
-                rows += try await db.raw(narrowed("SELECT * FROM products p WHERE p.id IN (\(binds: chunk))", key: "p.id")).all()
-            }
+        if !listed.isEmpty {
+            var query: SQLQueryString = "SELECT * FROM products p WHERE p.id IN ("
+            for (index, ids) in listed.enumerated() { query += index == 0 ? ids : " UNION ALL " + ids }
+            rows += try await db.raw(narrowed(query + ")", key: "p.id")).all()
         }
         for walk in walks {
             rows += try await db.raw(narrowed(walk.query, key: walk.key)).all()

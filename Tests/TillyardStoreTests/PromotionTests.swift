@@ -56,6 +56,9 @@ import TillyardTestSupport
             let ended = try await promotions.end(colaOff.promotion.id, expectedVersion: 1, by: shop.owner)
             #expect(ended.status(at: shop.clock.clock.now()) == .ended && ended.endedAt == shop.clock.clock.now())
             #expect(try await sales.quote(CartQuoteInput(lines: cart), by: shop.cashier).total == 2765)
+            // What counts against the cap of live promotions: the scheduled one, not the ended one.
+            let merchantA = shop.fixtures.merchantA, endedAt = shop.clock.clock.now()
+            #expect(try await shop.services.store.read { try await $0.promotions.liveCount(merchant: merchantA, at: endedAt) } == 1)
             shop.clock.advance(600)
             let offline = [SaleLineInput(productId: shop.cola.id, quantity: 3000, unitPrice: 350, discount: 210, promotionId: colaOff.promotion.id,
                                          promotionName: "可乐八折")]

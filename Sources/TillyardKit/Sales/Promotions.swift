@@ -80,6 +80,8 @@ public protocol PromotionRepository: Sendable {
     func list(merchant: OrgID, status: PromotionStatus?, at now: Date, page: PageRequest) async throws -> Page<PromotionRecord>
     /// Promotions whose dates contain the instant (weekday, hour, store and member limits are the engine's).
     func running(merchant: OrgID, at: Date) async throws -> [Promotion]
+    /// How many of a merchant's promotions have not ended at the instant (running or scheduled).
+    func liveCount(merchant: OrgID, at: Date) async throws -> Int
 }
 
 /// A merchant's promotions: made, changed before they start, ended; every change audited. Pricing
@@ -102,8 +104,7 @@ public struct PromotionService: Sendable {
         let now = clock.now()
         return try await store.write { repos in
             let merchant = try await CatalogService.merchant(merchantId, repos: repos, principal: principal)
-            let live = try await repos.promotions.list(merchant: merchant.id, status: nil, at: now, page: PageRequest(limit: PageRequest.maxLimit))
-            if live.nextCursor == nil, live.items.filter({ $0.status(at: now) != .ended }).count >= Self.maxLive {
+            if try await repos.promotions.liveCount(merchant: merchant.id, at: now) >= Self.maxLive {
                 throw DomainError.conflict("the merchant already has \(Self.maxLive) running or scheduled promotions; end some first")
             }
             let promotion = try await Self.checked(input, id: .generate(now: now), merchant: merchant, repos: repos, now: now)

@@ -51,6 +51,12 @@ struct SQLPromotionRepository: PromotionRepository {
             """).all().map { try Self.decode($0).promotion }
     }
 
+    func liveCount(merchant: OrgID, at: Date) async throws -> Int {
+        try await db.raw("""
+            SELECT COUNT(*) AS n FROM promotions WHERE merchant_id = \(bind: merchant.rawValue) AND (ends_at IS NULL OR ends_at > \(bind: at.millis))
+            """).first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
     static func decode(_ row: any SQLRow) throws -> PromotionRecord {
         try JSONColumn.decode(PromotionRecord.self, from: try row.decode(column: "body", as: String.self))
     }

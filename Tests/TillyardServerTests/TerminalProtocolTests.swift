@@ -83,7 +83,9 @@ import TillyardTestSupport
             #expect(try await h.send(.get, "/api/v1/terminals/\(id)/status", as: "merchantA.owner").object["online"] as? Bool == true, "the bound merchant sees it")
             try await h.env.services.fleet.flushHeartbeats()
             let stored = try await h.env.services.store.read { try await $0.fleet.status(of: terminal.id) }
-            #expect(stored?.heartbeat.battery == 76 && stored?.lastTransactionAt == h.env.clock.clock.now().addingTimeInterval(-120))
+            // Dates come back through epoch milliseconds: compared to the millisecond.
+            let lastTransaction = try #require(stored?.lastTransactionAt)
+            #expect(stored?.heartbeat.battery == 76 && abs(lastTransaction.timeIntervalSince(h.env.clock.clock.now().addingTimeInterval(-120))) < 0.001)
             let badBeat = Data(#"{"battery": 120}"#.utf8)
             let refusedBeat = try await h.client.execute(uri: "/terminal/v1/heartbeat", method: .post,
                                                          headers: Self.signed("POST", "/terminal/v1/heartbeat", terminal: id, secret: secret, body: badBeat, at: now),

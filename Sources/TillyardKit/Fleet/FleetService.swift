@@ -210,15 +210,14 @@ public struct FleetService: Sendable {
     /// signature. Every refusal is recorded and thrown as a `SignatureFailure`.
     public func authenticate(_ headers: SignedRequestHeaders, method: String, path: String, body: Data, origin: String) async throws -> AuthenticatedTerminal {
         let now = clock.now()
-        var ownerPath: String?
+        // The terminal the request names, looked up first so every refusal is filed under its owner.
+        let named = headers.terminalId.flatMap { $0.isEmpty ? nil : TerminalID(rawValue: $0) }
+        let (terminal, credential, ownerPath) = try await store.read { repos -> (Terminal?, TerminalCredential?, String?) in
+            guard let named, let terminal = try await repos.terminals.find(named) else { return (nil, nil, nil) }
+            return (terminal, try await repos.fleet.credential(of: terminal.id), try await repos.orgs.find(terminal.orgId)?.path)
+        }
         do {
-            let (terminalRef, timestamp, nonce, signature) = try TerminalSigning.precheck(headers, now: now, window: window)
-            let cipher = self.cipher
-            let (terminal, credential, foundPath) = try await store.read { repos -> (Terminal?, TerminalCredential?, String?) in
-                guard let terminal = try await repos.terminals.find(TerminalID(rawValue: terminalRef)) else { return (nil, nil, nil) }
-                return (terminal, try await repos.fleet.credential(of: terminal.id), try await repos.orgs.find(terminal.orgId)?.path)
-            }
-            ownerPath = foundPath
+            let (_, timestamp, nonce, signature) = try TerminalSigning.precheck(headers, now: now, window: window)
             guard let terminal else { throw SignatureFailure.unknownTerminal }
             guard let credential else { throw SignatureFailure.credentialRevoked }
             guard let secret = cipher.open(credential.sealedSecret, boundTo: terminal.id.rawValue),
@@ -230,13 +229,6 @@ public struct FleetService: Sendable {
             guard Self.activatable.contains(terminal.state) else { throw SignatureFailure.terminalRetired }
             return AuthenticatedTerminal(terminal: terminal, keyId: credential.keyId)
         } catch let failure as SignatureFailure {
-            if ownerPath == nil, let named = headers.terminalId, !named.isEmpty {
-                // Refused before the lookup (time, nonce, headers): still filed under the terminal it names, if any.
-                ownerPath = try await store.read { repos in
-                    guard let terminal = try await repos.terminals.find(TerminalID(rawValue: named)) else { return nil }
-                    return try await repos.orgs.find(terminal.orgId)?.path
-                }
-            }
             try await recordRefusal(terminalRef: headers.terminalId ?? "", reason: failure.rawValue, origin: origin, path: path, orgPath: ownerPath, at: now)
             throw failure
         }

@@ -35,27 +35,8 @@ struct EstateBenchmark: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let ownFolder = dataDirectory == nil && databaseURL == nil
-        let folder = dataDirectory ?? FileManager.default.temporaryDirectory
-            .appendingPathComponent("tillyard-bench-\(UUID().uuidString)").path
-        let location = try DatabaseLocation.resolve(dataDirectory: folder, databaseURL: databaseURL)
-        var logger = Logger(label: "tillyard.bench")
-        logger.logLevel = .warning
-        let database = try await Database.open(location, logger: logger)
-        do {
+        try await BenchDatabase.with(dataDirectory: dataDirectory, databaseURL: databaseURL, keep: keep) { database, _ in
             try await benchmark(database)
-        } catch {
-            await database.close()
-            if ownFolder, !keep { try? FileManager.default.removeItem(atPath: folder) }
-            throw error
-        }
-        await database.close()
-        if case .sqlite(let path) = location {
-            if keep {
-                Report.say("SQLite file kept: \(path)")
-            } else if ownFolder {
-                try? FileManager.default.removeItem(atPath: folder)
-            }
         }
     }
 

@@ -36,13 +36,7 @@ final class LoopbackHTTPConnection {
     deinit { if fd >= 0 { close(fd) } }
 
     private func connectSocket() throws {
-        #if canImport(Darwin)
-        let socketType = SOCK_STREAM
-        #else
-        let socketType = Int32(SOCK_STREAM.rawValue)
-        #endif
-        let descriptor = socket(AF_INET, socketType, 0)
-        guard descriptor >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+        let descriptor = try Self.tcpSocket()
         var on: Int32 = 1
         // Requests are small and answered one at a time: Nagle's delay would only add latency.
         setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
@@ -138,8 +132,8 @@ final class LoopbackHTTPConnection {
         return nil
     }
 
-    /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
-    static func freePort() throws -> UInt16 {
+    /// A new IPv4 TCP socket.
+    private static func tcpSocket() throws -> Int32 {
         #if canImport(Darwin)
         let socketType = SOCK_STREAM
         #else
@@ -147,6 +141,12 @@ final class LoopbackHTTPConnection {
         #endif
         let descriptor = socket(AF_INET, socketType, 0)
         guard descriptor >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+        return descriptor
+    }
+
+    /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
+    static func freePort() throws -> UInt16 {
+        let descriptor = try Self.tcpSocket()
         defer { close(descriptor) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

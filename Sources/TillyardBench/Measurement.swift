@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import TillyardStore
 
 /// The latencies of one kind of query, and how many rows each call answered.
 struct Measurement: Sendable {
@@ -80,5 +82,33 @@ enum Report {
 
     private static func left(_ text: String, _ width: Int) -> String {
         text.count >= width ? " " + text : String(repeating: " ", count: width - text.count) + text
+    }
+}
+
+/// The database a benchmark runs on: a fresh SQLite file in a temporary folder (removed afterwards
+/// unless `--keep`), the folder given by `--data-dir`, or the empty PostgreSQL database `--database-url`
+/// names. Every benchmark opens, closes and cleans up the same way.
+enum BenchDatabase {
+    /// Opens the database, runs `body` with it and the data folder, closes it, and removes a folder it
+    /// made (also when `body` throws), or says where the kept SQLite file is.
+    static func with(dataDirectory: String?, databaseURL: String?, keep: Bool, groupCommit: Bool = true,
+                     _ body: (Database, String) async throws -> Void) async throws {
+        let ownFolder = dataDirectory == nil
+        let folder = dataDirectory ?? FileManager.default.temporaryDirectory
+            .appendingPathComponent("tillyard-bench-\(UUID().uuidString)").path
+        let location = try DatabaseLocation.resolve(dataDirectory: folder, databaseURL: databaseURL)
+        var logger = Logger(label: "tillyard.bench")
+        logger.logLevel = .warning
+        let database = try await Database.open(location, logger: logger, groupCommit: groupCommit)
+        do {
+            try await body(database, folder)
+        } catch {
+            await database.close()
+            if ownFolder, !keep { try? FileManager.default.removeItem(atPath: folder) }
+            throw error
+        }
+        await database.close()
+        if case .sqlite(let path) = location, keep { Report.say("SQLite file kept: \(path)") }
+        if ownFolder, !keep { try? FileManager.default.removeItem(atPath: folder) }
     }
 }

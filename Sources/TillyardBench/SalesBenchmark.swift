@@ -40,25 +40,10 @@ struct SalesBenchmark: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let ownFolder = dataDirectory == nil
-        let folder = dataDirectory ?? FileManager.default.temporaryDirectory
-            .appendingPathComponent("tillyard-bench-\(UUID().uuidString)").path
-        let location = try DatabaseLocation.resolve(dataDirectory: folder, databaseURL: databaseURL)
-        var logger = Logger(label: "tillyard.bench")
-        logger.logLevel = .warning
-        let database = try await Database.open(location, logger: logger, groupCommit: !noGroupCommit)
-        defer {
-            if case .sqlite(let path) = location, keep { Report.say("SQLite file kept: \(path)") }
-        }
-        do {
+        try await BenchDatabase.with(dataDirectory: dataDirectory, databaseURL: databaseURL, keep: keep,
+                                     groupCommit: !noGroupCommit) { database, folder in
             try await benchmark(database, folder: folder)
-        } catch {
-            await database.close()
-            if ownFolder, !keep { try? FileManager.default.removeItem(atPath: folder) }
-            throw error
         }
-        await database.close()
-        if ownFolder, !keep { try? FileManager.default.removeItem(atPath: folder) }
     }
 
     private func benchmark(_ database: Database, folder: String) async throws {

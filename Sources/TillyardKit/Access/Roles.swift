@@ -19,6 +19,10 @@ public enum Permission: String, Codable, Sendable, CaseIterable, Comparable {
     case estateInstall = "estate.install"
     /// See purchase costs.
     case estateCosts = "estate.costs"
+    /// Run the fleet: parameter templates, lock and unlock terminals, send commands, relocation policy.
+    case fleetManage = "fleet.manage"
+    /// Publish software packages and run update campaigns (start, pause, resume, roll back).
+    case fleetRelease = "fleet.release"
     /// Maintain the model catalogue and its certifications.
     case modelsManage = "models.manage"
     /// See merchants' onboarding files and documents.
@@ -68,12 +72,12 @@ public enum Role: String, Codable, Sendable, CaseIterable {
         case .administrator:
             return Set(Permission.allCases)
         case .security:
-            return [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage, .estateRead, .merchantsRead, .merchantsReview]
+            return [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage, .estateRead, .merchantsRead, .merchantsReview, .fleetManage]
         case .finance:
             return [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateCosts, .merchantsRead]
         case .technical:
             return [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateManage, .estateBind, .estateInstall, .modelsManage,
-                    .merchantsRead, .merchantsOnboard]
+                    .merchantsRead, .merchantsOnboard, .fleetManage, .fleetRelease]
         case .serviceDesk:
             return [.dashboardView, .orgsRead, .estateRead, .merchantsRead]
         case .inspector:

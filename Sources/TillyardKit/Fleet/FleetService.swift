@@ -248,7 +248,8 @@ public struct FleetService: Sendable {
                 _ = try? await service.flushHeartbeats()
             }
         }
-        return HeartbeatReply(serverTime: now, nextHeartbeatSeconds: heartbeatInterval)
+        // The pending work (parameters, commands, updates) is wired to the terminal's context next.
+        return HeartbeatReply(serverTime: now, nextHeartbeatSeconds: heartbeatInterval, parametersVersion: ParameterRules.effective([]).version)
     }
 
     /// Writes what the hub holds since the last write in one transaction; on failure it is put back
@@ -296,12 +297,6 @@ public struct FleetService: Sendable {
                                   path: String(path.prefix(200)), at: now)
         try await store.write { try await $0.fleet.record(event, orgPath: orgPath ?? "/") }
     }
-}
-
-/// What a heartbeat is answered with.
-public struct HeartbeatReply: Codable, Sendable, Equatable {
-    public var serverTime: Date
-    public var nextHeartbeatSeconds: Int
 }
 
 /// Lets one caller at a time run a periodic job, not more often than asked.

@@ -40,6 +40,7 @@ public struct Migrator: Sendable {
         Migration0008Sales.migration,
         Migration0009Promotions.migration,
         Migration0010Fleet.migration,
+        Migration0011FleetOperations.migration,
     ]
 
     let database: Database

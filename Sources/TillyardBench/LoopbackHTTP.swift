@@ -57,9 +57,11 @@ final class LoopbackHTTPConnection {
     }
 
     /// Sends one request and reads its answer on the kept-alive connection.
-    func send(_ method: String, _ path: String, token: String?, body: [UInt8]? = nil) throws -> Answer {
+    /// `headers` are added as given (a terminal's signature headers).
+    func send(_ method: String, _ path: String, token: String?, headers: [(String, String)] = [], body: [UInt8]? = nil) throws -> Answer {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n"
         if let token { head += "Authorization: Bearer \(token)\r\n" }
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
         if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
         head += "\r\n"
         var request = Array(head.utf8)

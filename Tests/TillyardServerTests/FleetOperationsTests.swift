@@ -206,4 +206,47 @@ import TillyardTestSupport
                     "\(presence.text)")
         }
     }
+
+    @Test(arguments: [TestBackend.sqlite])
+    func fleetConsoleShowsPresenceAlertsAndSendsCommands(backend: TestBackend) async throws {
+        try await Harness.run(backend) { h in
+            let device = try await Device.activate(h)
+            _ = try await device.beat(latitude: 31.2, longitude: 121.4)
+            try await h.env.services.fleet.flushHeartbeats()
+            var (jar, csrf) = try await h.consoleSession("admin")
+            let overview = try await h.browse(.get, "/console/fleet", jar: &jar)
+            #expect(overview.status == .ok && overview.text.contains("region-a") && overview.text.contains(#"id="policy-form""#), "\(overview.status)")
+            // A policy form with a bad number keeps the page and says why; a good one is saved.
+            let bad = try await h.browse(.post, "/console/fleet/policy", jar: &jar,
+                                         form: [("_csrf", csrf), ("fixed", "abc"), ("mobile", "30000"), ("confirmations", "2"), ("action", "block")])
+            #expect(bad.status == .unprocessableContent && bad.text.contains("role=\"alert\""))
+            let saved = try await h.browse(.post, "/console/fleet/policy", jar: &jar,
+                                           form: [("_csrf", csrf), ("fixed", "300"), ("mobile", "20000"), ("confirmations", "1"), ("action", "alert")])
+            #expect(saved.status == .found)
+            #expect(try await h.env.services.fleet.relocationPolicy(by: try await h.principal("admin")).fixedToleranceMeters == 300)
+
+            // The terminal's page: online, a lock sent from the console reaches the next heartbeat.
+            let page = try await h.browse(.get, "/console/fleet/terminals/\(device.id)", jar: &jar)
+            #expect(page.status == .ok && page.text.contains(#"id="command-form""#) && page.text.contains("2.3.1"))
+            let locked = try await h.browse(.post, "/console/fleet/terminals/\(device.id)/command", jar: &jar,
+                                            form: [("_csrf", csrf), ("kind", "lock"), ("note", "merchant reported it stolen")])
+            #expect(locked.status == .found)
+            #expect(try await device.beat()["locked"] as? Bool == true)
+            let refused = try await h.browse(.post, "/console/fleet/terminals/\(device.id)/command", jar: &jar,
+                                             form: [("_csrf", csrf), ("kind", "lock"), ("note", "again")])
+            #expect(refused.status == .conflict && refused.text.contains("already locked"))
+
+            // A move under the alert-only policy shows on the overview with its evidence, and is cleared there.
+            _ = try await device.beat(latitude: 31.25, longitude: 121.4)
+            let alerted = try await h.browse(.get, "/console/fleet", jar: &jar)
+            let alert = try #require(try await h.env.services.fleet.relocationAlerts(state: .open, by: try await h.principal("admin")).first)
+            #expect(alerted.text.contains(device.terminal.sn) && alerted.text.contains("gps"))
+            let cleared = try await h.browse(.post, "/console/fleet/alerts/\(alert.id)/clear", jar: &jar,
+                                             form: [("_csrf", csrf), ("note", "market day stall, allowed")])
+            #expect(cleared.status == .found)
+            jar.cookies[CookieName.language] = "zh-CN"
+            let chinese = try await h.browse(.get, "/console/fleet", jar: &jar)
+            #expect(chinese.text.contains("没有未处理的移机告警") && chinese.text.contains("终端监控"))
+        }
+    }
 }

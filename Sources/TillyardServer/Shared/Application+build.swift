@@ -97,6 +97,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     PromotionConsole(promotions: services.promotions, access: services.access, renderer: console,
                      forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     RegisterConsole(sales: services.sales, renderer: console).register(on: router)
+    FleetConsole(fleet: services.fleet, renderer: console, forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     return router
 }
 

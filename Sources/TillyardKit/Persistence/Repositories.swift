@@ -119,6 +119,9 @@ public protocol Repositories: Sendable {
     var payments: any PaymentRepository { get }
     var promotions: any PromotionRepository { get }
     var fleet: any FleetRepository { get }
+    var packages: any PackageRepository { get }
+    var campaigns: any CampaignRepository { get }
+    var compliance: any ComplianceRepository { get }
 }
 
 /// Entry point to storage for services: units of work over the repositories.

@@ -26,6 +26,9 @@ struct SQLRepositories: Repositories {
     var payments: any PaymentRepository { SQLPaymentRepository(db: db) }
     var promotions: any PromotionRepository { SQLPromotionRepository(db: db) }
     var fleet: any FleetRepository { SQLFleetRepository(db: db) }
+    var packages: any PackageRepository { SQLPackageRepository(db: db) }
+    var campaigns: any CampaignRepository { SQLCampaignRepository(db: db) }
+    var compliance: any ComplianceRepository { SQLComplianceRepository(db: db) }
 }
 
 /// `Persistence` over a SQLite or PostgreSQL `Database`.

@@ -134,10 +134,7 @@ public final class CampaignService: Sendable {
             let org = try await Self.home(principal, repos: repos)
             let package = try await Self.usable(input.packageId, field: "packageId", repos: repos, principal: principal)
             if let rollback = input.rollbackPackageId {
-                let back = try await Self.usable(rollback, field: "rollbackPackageId", repos: repos, principal: principal)
-                guard back.kind == package.kind, back.id != package.id else {
-                    throw DomainError.invalid("rollbackPackageId", "must be another \(package.kind.rawValue) package")
-                }
+                try await Self.checkRollback(rollback, of: package, repos: repos, principal: principal)
             }
             for (index, modelId) in target.modelIds.enumerated() where !package.modelIds.contains(modelId) {
                 throw DomainError.invalid("target.modelIds.\(index)", "package \(package.version) is not for model \(modelId)")
@@ -233,10 +230,7 @@ public final class CampaignService: Sendable {
             case .rollBack:
                 if let rollbackPackageId {
                     let package = try await Self.usable(campaign.packageId, field: "packageId", repos: repos, principal: principal)
-                    let back = try await Self.usable(rollbackPackageId, field: "rollbackPackageId", repos: repos, principal: principal)
-                    guard back.kind == package.kind, back.id != package.id else {
-                        throw DomainError.invalid("rollbackPackageId", "must be another \(package.kind.rawValue) package")
-                    }
+                    try await Self.checkRollback(rollbackPackageId, of: package, repos: repos, principal: principal)
                     campaign.rollbackPackageId = rollbackPackageId
                 }
                 guard campaign.rollbackPackageId != nil else {
@@ -353,19 +347,17 @@ public final class CampaignService: Sendable {
 
     private func judgeRunning(now: Date) async throws {
         let running = try await store.read { try await $0.campaigns.live() }.filter { $0.campaign.state == .running }
-        for (campaign, path) in running {
-            let metrics = try await store.read {
-                try await $0.campaigns.stageMetrics(of: campaign.id, package: campaign.packageId,
-                                                    observation: TimeInterval(campaign.plan.observationMinutes * 60), now: now)
-            }
-            let step = CampaignRules.step(campaign, metrics: metrics, now: now)
-            guard step != .stay else { continue }
+        for (candidate, path) in running {
             do {
+                // Judged inside the write: the campaign and its reports are read under the writer, so an
+                // operator's pause or another node's step in between is seen, never overwritten.
                 try await store.write { repos in
-                    guard var current = try await repos.campaigns.find(campaign.id), current.version == campaign.version else { return }
+                    guard var current = try await repos.campaigns.find(candidate.id), current.state == .running else { return }
+                    let metrics = try await repos.campaigns.stageMetrics(of: current.id, package: current.packageId,
+                                                                         observation: TimeInterval(current.plan.observationMinutes * 60), now: now)
                     var extra: [String: String] = ["from": current.state.rawValue]
                     let action: String
-                    switch step {
+                    switch CampaignRules.step(current, metrics: metrics, now: now) {
                     case .stay: return
                     case .advance:
                         current.stage += 1
@@ -389,7 +381,7 @@ public final class CampaignService: Sendable {
                     try await Self.audit(action, current, path, actor: .system, origin: "campaigns", repos: repos, now: now, extra: extra)
                 }
             } catch DomainError.conflict {
-                // Another node (or an operator) changed it first; the next tick sees the new state.
+                // Another node changed it first (PostgreSQL, optimistic version); the next tick sees the new state.
                 continue
             }
         }
@@ -428,6 +420,14 @@ public final class CampaignService: Sendable {
             return try await visiblePackage(id, repos: repos, principal: principal)
         } catch DomainError.notFound {
             throw DomainError.invalid(field, "\(id) is not a package you may use")
+        }
+    }
+
+    /// A rollback package must be usable and another package of the same kind.
+    static func checkRollback(_ id: PackageID, of package: SoftwarePackage, repos: any Repositories, principal: Principal) async throws {
+        let back = try await usable(id, field: "rollbackPackageId", repos: repos, principal: principal)
+        guard back.kind == package.kind, back.id != package.id else {
+            throw DomainError.invalid("rollbackPackageId", "must be another \(package.kind.rawValue) package")
         }
     }
 

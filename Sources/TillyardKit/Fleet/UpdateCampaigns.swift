@@ -238,7 +238,10 @@ extension CampaignRules {
             if stage == campaign.stage { current = verdict }
         }
         guard current != .waiting else { return .stay }
-        if let started = campaign.stageStartedAt, now.timeIntervalSince(started) < TimeInterval(plan.soakMinutes * 60) { return .stay }
+        // Only with a soak time: a stored start (whole milliseconds) may round to just after `now`.
+        if plan.soakMinutes > 0, let started = campaign.stageStartedAt, now.timeIntervalSince(started) < TimeInterval(plan.soakMinutes * 60) {
+            return .stay
+        }
         return campaign.stage + 1 < plan.stages.count ? .advance : .complete
     }
 

@@ -18,6 +18,17 @@ private func visibleTo(_ path: String, column: String) -> SQLQueryString {
     return condition
 }
 
+/// A page of JSON documents (`body`) of a table holding `org_path`, visible to `path`, optionally
+/// with one column equal to a value, newest id first.
+private func visiblePage<T: Sendable>(_ db: any SQLDatabase, table: String, path: String, equal: (column: String, value: String)?, page: PageRequest,
+                                      decode: (any SQLRow) throws -> T, key: (T) -> String) async throws -> Page<T> {
+    var query: SQLQueryString = "SELECT body FROM \(ident: table) WHERE \(visibleTo(path, column: "org_path"))"
+    if let equal { query += " AND \(ident: equal.column) = \(bind: equal.value)" }
+    if let after = page.afterKey { query += " AND id < \(bind: after)" }
+    query += " ORDER BY id DESC LIMIT \(bind: page.limit + 1)"
+    return Page.from(rows: try await db.raw(query).all().map(decode), limit: page.limit, key: key)
+}
+
 /// SQL storage of software packages (one JSON document each, immutable).
 struct SQLPackageRepository: PackageRepository {
     let db: any SQLDatabase
@@ -42,11 +53,8 @@ struct SQLPackageRepository: PackageRepository {
     }
 
     func list(visibleTo path: String, kind: PackageKind?, page: PageRequest) async throws -> Page<SoftwarePackage> {
-        var query: SQLQueryString = "SELECT body FROM software_packages WHERE \(visibleTo(path, column: "org_path"))"
-        if let kind { query += " AND kind = \(bind: kind.rawValue)" }
-        if let after = page.afterKey { query += " AND id < \(bind: after)" }
-        query += " ORDER BY id DESC LIMIT \(bind: page.limit + 1)"
-        return Page.from(rows: try await db.raw(query).all().map(Self.decode), limit: page.limit) { $0.id.rawValue }
+        try await visiblePage(db, table: "software_packages", path: path, equal: kind.map { ("kind", $0.rawValue) }, page: page,
+                              decode: Self.decode) { $0.id.rawValue }
     }
 
     static func decode(_ row: any SQLRow) throws -> SoftwarePackage {
@@ -81,11 +89,8 @@ struct SQLCampaignRepository: CampaignRepository {
     }
 
     func list(visibleTo path: String, state: CampaignState?, page: PageRequest) async throws -> Page<Campaign> {
-        var query: SQLQueryString = "SELECT body FROM update_campaigns WHERE \(visibleTo(path, column: "org_path"))"
-        if let state { query += " AND state = \(bind: state.rawValue)" }
-        if let after = page.afterKey { query += " AND id < \(bind: after)" }
-        query += " ORDER BY id DESC LIMIT \(bind: page.limit + 1)"
-        return Page.from(rows: try await db.raw(query).all().map(Self.decode), limit: page.limit) { $0.id.rawValue }
+        try await visiblePage(db, table: "update_campaigns", path: path, equal: state.map { ("state", $0.rawValue) }, page: page,
+                              decode: Self.decode) { $0.id.rawValue }
     }
 
     func live() async throws -> [(campaign: Campaign, orgPath: String)] {

@@ -19,7 +19,7 @@ extension FleetService {
     public func template(level: ParameterLevel, target: String, by principal: Principal) async throws -> ParameterTemplate? {
         try principal.require(.estateRead)
         return try await store.read { repos in
-            _ = try await Self.templateOwner(level: level, target: target, repos: repos, principal: principal)
+            _ = try await Self.templateOwner(level: level, target: target, repos: repos, principal: principal, reading: true)
             return try await repos.fleetOps.template(level: level, target: target)
         }
     }
@@ -75,17 +75,22 @@ extension FleetService {
     }
 
     /// The organisation a template belongs to, checked visible to the caller: the acquirer for the
-    /// defaults (only its top-level people set them), the model's owner, the region or merchant
-    /// itself, the terminal's owner.
-    static func templateOwner(level: ParameterLevel, target: String, repos: any Repositories, principal: Principal) async throws -> Organization {
+    /// defaults, the model's owner, the region or merchant itself, the terminal's owner. The
+    /// defaults and model templates reach the whole tree, so everyone in it may read them
+    /// (`reading`), and only people who see their owner may change them.
+    static func templateOwner(level: ParameterLevel, target: String, repos: any Repositories, principal: Principal,
+                              reading: Bool = false) async throws -> Organization {
         let notFound = DomainError.notFound(resource: level.rawValue, id: target)
+        func reachable(_ org: Organization) -> Bool {
+            principal.sees(path: org.path) || (reading && org.rootId == principal.rootId)
+        }
         switch level {
         case .defaults:
-            guard let org = try await repos.orgs.find(OrgID(rawValue: target)), org.parentId == nil, principal.sees(path: org.path) else { throw notFound }
+            guard let org = try await repos.orgs.find(OrgID(rawValue: target)), org.parentId == nil, reachable(org) else { throw notFound }
             return org
         case .model:
             guard let model = try await repos.models.find(ModelID(rawValue: target)), let org = try await repos.orgs.find(model.orgId),
-                  principal.sees(path: org.path) else { throw notFound }
+                  reachable(org) else { throw notFound }
             return org
         case .region, .merchant:
             guard let org = try await repos.orgs.find(OrgID(rawValue: target)), principal.sees(path: org.path) else { throw notFound }
@@ -96,6 +101,19 @@ extension FleetService {
         case .terminal:
             return try await EstateService.visible(TerminalID(rawValue: target), repos: repos, principal: principal, ownerMustBeVisible: false).1
         }
+    }
+
+    /// The level of an organisation's template: the defaults for an acquirer (top of a tree), the
+    /// merchant level for a merchant, the region level for any other organisation.
+    public func templateLevel(of org: OrgID, by principal: Principal) async throws -> ParameterLevel {
+        try principal.require(.estateRead)
+        // Only organisations in the caller's subtree: a region's people read the acquirer's defaults
+        // through a terminal's effective parameters, not by naming the acquirer.
+        guard let found = try await store.read({ try await $0.orgs.find(org) }), principal.sees(path: found.path) else {
+            throw DomainError.notFound(resource: "organization", id: org.rawValue)
+        }
+        if found.parentId == nil { return .defaults }
+        return found.kind == .merchant ? .merchant : .region
     }
 
     /// A terminal's effective parameters with the layer each value came from (for operators).
@@ -272,6 +290,17 @@ extension FleetService {
     public func relocationAlerts(state: AlertState?, limit: Int = 100, by principal: Principal) async throws -> [RelocationAlert] {
         try principal.require(.estateRead)
         return try await store.read { try await $0.fleetOps.alerts(under: principal.orgPath, state: state, limit: min(max(limit, 1), 500)) }
+    }
+
+    /// Clears a terminal's open alert (see `clearAlert(_:note:by:)`).
+    public func clearAlert(of terminal: TerminalID, note: String, by principal: Principal) async throws -> RelocationAlert {
+        try principal.require(.estateInstall)
+        let open = try await store.read { repos -> RelocationAlert? in
+            _ = try await EstateService.visible(terminal, repos: repos, principal: principal, ownerMustBeVisible: false)
+            return try await repos.fleetOps.openAlert(of: terminal)
+        }
+        guard let open else { throw DomainError.conflict("the terminal has no open relocation alert") }
+        return try await clearAlert(open.id, note: note, by: principal)
     }
 
     /// An inspector clears an open alert with what they found; a block it caused is lifted.

@@ -46,6 +46,16 @@ extension TransactionUpload: APIInput {
     public typealias Field = CodingKeys
 }
 
+/// A template as operators read it (version 0 and no values when none is set).
+struct TemplateBody: Codable, Sendable {
+    var level: ParameterLevel
+    var target: String
+    var version: Int
+    var values: [String: String?]
+    var updatedBy: String?
+    var updatedAt: Date?
+}
+
 /// What a terminal fetches: its effective values and their version.
 struct TerminalParametersBody: Codable, Sendable {
     var version: String
@@ -85,28 +95,36 @@ struct FleetOperationsAPI {
             let level = try request.query("level").map { try Self.level($0) }
             return try JSONResponse.make(PageBody(Page(items: try await fleet.templates(level: level, by: principal), nextCursor: nil)) { $0 })
         }
-        api.get("parameter-templates/:level/:target") { _, context in
-            let principal = try context.requirePrincipal()
-            let (level, target) = try Self.templateKey(context)
-            guard let template = try await fleet.template(level: level, target: target, by: principal) else {
-                throw DomainError.notFound(resource: "parameter template", id: "\(level.rawValue)/\(target)")
+        // A template hangs off what it is for: an organisation (its level follows from its kind: the
+        // acquirer's are the defaults, a merchant's the merchant level, any other the region level),
+        // a model or a terminal.
+        for collection in ["orgs", "terminal-models", "terminals"] {
+            api.get("\(collection)/:id/parameter-template") { _, context in
+                let principal = try context.requirePrincipal()
+                let (level, target) = try await Self.templateKey(collection, context, fleet: fleet, principal: principal)
+                // None set yet is version 0 with no values: the PUT that creates it names version 0.
+                let template = try await fleet.template(level: level, target: target, by: principal)
+                return try JSONResponse.make(TemplateBody(level: level, target: target, version: template?.version ?? 0,
+                                                          values: template?.values ?? [:], updatedBy: template?.updatedBy,
+                                                          updatedAt: template?.updatedAt))
             }
-            return try JSONResponse.make(template)
-        }
-        api.put("parameter-templates/:level/:target") { request, context in
-            let (level, target) = try Self.templateKey(context)
-            return try await routes.update(request, context) { (input: TemplateInput, principal) in
-                try await fleet.saveTemplate(level: level, target: target, values: input.values, replacing: input.version, by: principal)
+            api.put("\(collection)/:id/parameter-template") { request, context in
+                try await routes.update(request, context) { (input: TemplateInput, principal) in
+                    let (level, target) = try await Self.templateKey(collection, context, fleet: fleet, principal: principal)
+                    return try await fleet.saveTemplate(level: level, target: target, values: input.values, replacing: input.version, by: principal)
+                }
             }
-        }
-        api.delete("parameter-templates/:level/:target") { request, context in
-            let principal = try context.requirePrincipal()
-            let (level, target) = try Self.templateKey(context)
-            guard let version = request.query("version").flatMap(Int.init) else {
-                throw DomainError.invalid("version", "give the version you delete (?version=N)")
+            api.delete("\(collection)/:id/parameter-template") { request, context in
+                let principal = try context.requirePrincipal()
+                let (level, target) = try await Self.templateKey(collection, context, fleet: fleet, principal: principal)
+                guard let version = request.query("version").flatMap(Int.init) else {
+                    // Visibility first: a stranger's id is "not found", whatever else is wrong.
+                    _ = try await fleet.template(level: level, target: target, by: principal)
+                    throw DomainError.invalid("version", "give the version you delete (?version=N)")
+                }
+                try await fleet.deleteTemplate(level: level, target: target, version: version, by: principal)
+                return Response(status: .noContent)
             }
-            try await fleet.deleteTemplate(level: level, target: target, version: version, by: principal)
-            return Response(status: .noContent)
         }
         api.get("terminals/:id/parameters") { _, context in
             let principal = try context.requirePrincipal()
@@ -159,10 +177,10 @@ struct FleetOperationsAPI {
             let alerts = try await fleet.relocationAlerts(state: state, limit: try request.pageRequest().limit, by: principal)
             return try JSONResponse.make(PageBody(Page(items: alerts, nextCursor: nil)) { $0 })
         }
-        api.post("relocation-alerts/:alert/clear") { request, context in
-            let alert = context.parameters.get("alert") ?? ""
+        api.post("terminals/:id/relocation-alert/clear") { request, context in
+            let id: TerminalID = try context.id("id", resource: "terminal")
             return try await routes.update(request, context) { (input: NoteInput, principal) in
-                try await fleet.clearAlert(alert, note: input.note ?? "", by: principal)
+                try await fleet.clearAlert(of: id, note: input.note ?? "", by: principal)
             }
         }
         api.get("fleet/presence") { _, context in
@@ -196,7 +214,14 @@ struct FleetOperationsAPI {
         return level
     }
 
-    static func templateKey(_ context: AppRequestContext) throws -> (ParameterLevel, String) {
-        (try level(context.parameters.get("level") ?? ""), context.parameters.get("target") ?? "")
+    /// The level and target of the template a route names: for an organisation, its level follows from its place.
+    static func templateKey(_ collection: String, _ context: AppRequestContext, fleet: FleetService,
+                            principal: Principal) async throws -> (ParameterLevel, String) {
+        let id = context.parameters.get("id") ?? ""
+        switch collection {
+        case "terminals": return (.terminal, (try context.id("id", resource: "terminal") as TerminalID).rawValue)
+        case "terminal-models": return (.model, (try context.id("id", resource: "terminal model") as ModelID).rawValue)
+        default: return (try await fleet.templateLevel(of: try context.id("id", resource: "organization"), by: principal), id)
+        }
     }
 }

@@ -63,7 +63,38 @@ public enum DemoData {
         try await seedCatalog(services.catalog, owner: try await access.principal(commandLineUser: "lotus.owner"))
         try await seedPromotions(services.promotions, owner: try await access.principal(commandLineUser: "lotus.owner"))
         try await DemoSales.seed(services, store: lotusXuhui)
+        try await seedFleet(services.fleet, root: root, lotus: lotus)
         return logins
+    }
+
+    /// Parameter templates for the acquirer and Lotus, and a last heartbeat from four in five
+    /// deployed terminals (no real terminal talks to the demo, so they go offline as it runs).
+    static func seedFleet(_ fleet: FleetService, root: Principal, lotus: OrgID) async throws {
+        _ = try await fleet.saveTemplate(level: .defaults, target: root.rootId.rawValue,
+                                         values: ["host.primary": "10.8.0.10:8583", "host.backup": "10.8.1.10:8583", "timeout.online": "60",
+                                                  "tender.card": "on", "tender.wechat": "on", "tender.alipay": "on", "tender.unionpay_qr": "on"],
+                                         replacing: 0, by: root)
+        _ = try await fleet.saveTemplate(level: .merchant, target: lotus.rawValue,
+                                         values: ["receipt.merchant_name": "莲花超市 Lotus Supermarket", "receipt.footer": "谢谢惠顾 Thank you"],
+                                         replacing: 0, by: root)
+        let deployed = try await fleet.store.read { repos in
+            var found: [Terminal] = []
+            for state in FleetService.activatable.sorted(by: { $0.rawValue < $1.rawValue }) {
+                var filter = TerminalFilter()
+                filter.state = state
+                found += try await repos.terminals.search(visibleUnder: root.orgPath, filter: filter, page: PageRequest(limit: PageRequest.maxLimit)).items
+            }
+            return found
+        }
+        let now = fleet.clock.now()
+        for (index, terminal) in deployed.enumerated() where index % 5 != 4 {
+            let fix = terminal.placement.map { LocationReport(latitude: $0.latitude, longitude: $0.longitude, source: .gps, accuracy: 20, reportedAt: now) }
+            fleet.hub.record(TerminalStatus(terminalId: terminal.id, lastSeenAt: now.addingTimeInterval(-Double(index % 240)),
+                                            heartbeat: Heartbeat(appVersion: terminal.appVersion, firmwareVersion: terminal.firmwareVersion,
+                                                                 battery: 40 + index % 60, paper: index % 9 == 0 ? .low : .ok, signal: -60 - index % 40,
+                                                                 location: fix, secondsSinceTransaction: 60 * (index % 90))))
+        }
+        try await fleet.flushHeartbeats()
     }
 
     /// Lotus Supermarket's catalog: packaged goods with real-format barcodes, weighed goods with

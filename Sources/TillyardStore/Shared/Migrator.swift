@@ -49,6 +49,7 @@ public struct Migrator: Sendable {
         Migration0008Sales.migration,
         Migration0009Promotions.migration,
         Migration0010Fleet.migration,
+        Migration0012ProductWordTerms.migration,
     ]
 
     let database: Database

@@ -198,7 +198,7 @@ struct CatalogData {
                               nameZh: "\(brand.zh)\(item.zh) \(size)", nameEn: "\(brand.en) \(item.en)", category: category, unit: .piece,
                               price: Int64(100 + Int.random(in: 0..<20_000, using: &generator)), memberPrice: nil, taxRate: 1300, cost: nil,
                               scaleCode: nil, active: true, createdAt: created, updatedAt: created, version: 1)
-        return GeneratedProduct(index: index, product: product, terms: CatalogRules.terms([product.nameZh, product.nameEn ?? ""]))
+        return GeneratedProduct(index: index, product: product, terms: CatalogRules.terms(of: product))
     }
 
     /// The brand and item of a generated Chinese name (what is typed to find one product line).

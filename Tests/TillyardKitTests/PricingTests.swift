@@ -143,14 +143,39 @@ import Testing
         #expect(throws: DomainError.self) { try CatalogRules.price(-1, field: "price") }
     }
 
-    @Test func namesAreFoundByAnySubstringOfTwoCharacters() {
+    @Test func chineseNamesAreFoundByAnySubstringOfTwoCharacters() {
         #expect(CatalogRules.fold("Ｃｏｃａ　Cola ") == "cocacola")
         let terms = CatalogRules.terms(["可口可乐 330ml", "Coca-Cola"])
-        for query in ["可乐", "口可", "可口可乐", "330", "cola", "COLA", "ｃｏｌａ", "可"] {
+        for query in ["可乐", "口可", "可口可乐", "330", "cola", "COLA", "ｃｏｌａ", "可", "coca-cola", "可乐 330ml", "ml"] {
             #expect(CatalogRules.queryTerms(query).isSubset(of: terms), "\(query)")
         }
         #expect(!CatalogRules.queryTerms("雪碧").isSubset(of: terms))
         #expect(CatalogRules.queryTerms("可") == ["可"] && CatalogRules.queryTerms("可口可") == ["可口", "口可"])
+        // Spaces between Chinese characters are ignored on both sides, as before word terms.
+        #expect(CatalogRules.queryTerms("康师 傅") == ["康师", "师傅"])
+        #expect(CatalogRules.queryTerms("傅红").isSubset(of: CatalogRules.terms(["康师傅 红烧牛肉面"])))
+    }
+
+    @Test func wordsAreFoundByTheirBeginnings() {
+        let terms = CatalogRules.terms(["康师傅红烧牛肉面 500克", "Kangshifu Beef-Noodles 12x120g"])
+        func found(_ query: String) -> Bool { CatalogRules.queryTerms(query).isSubset(of: terms) }
+        // A typed word is one term, a prefix of some word of the name, in any case or width, in any order.
+        #expect(CatalogRules.queryTerms("Kangshifu Bee") == ["kangshifu", "bee"])
+        for query in ["k", "Kang", "kangshifu bee", "BEEF kang", "ｋａｎｇ", "noodles", "noo kan", "500", "500克", "牛肉 bee", "12", "120g", "g", "x"] {
+            #expect(found(query), "\(query)")
+        }
+        // The middle of a word is not a beginning (letter pairs found it before this scheme), nor is
+        // a word glued to the next one.
+        for query in ["shifu", "eef", "kangshifubeef", "00", "kangshifu pork", "20g"] {
+            #expect(!found(query), "\(query)")
+        }
+        // A product has one term per prefix of each word (and of each run of digits or letters inside it), not per letter pair.
+        #expect(CatalogRules.terms(["Beef 330ml"]) == ["b", "be", "bee", "beef", "3", "33", "330", "330m", "330ml", "m", "ml"])
+        // Words longer than the longest prefix indexed are looked up by that prefix.
+        let long = String(repeating: "a", count: CatalogRules.maxPrefix + 5)
+        #expect(CatalogRules.queryTerms(long) == [String(repeating: "a", count: CatalogRules.maxPrefix)])
+        #expect(CatalogRules.queryTerms(long).isSubset(of: CatalogRules.terms([long])))
+        #expect(CatalogRules.queryTerms("- / ·").isEmpty)
     }
 
     @Test func aProductPricesAsACartLine() {

@@ -26,12 +26,21 @@ import TillyardTestSupport
                                  nameEn: "\(en) \(index)", category: index % 3 == 0 ? "promo" : "shelf", price: 100 + Int64(index), active: index % 5 != 0),
                     merchantId: nil, by: owner))
             }
-            /// What the search must find: every condition tested product by product, newest first.
+            /// What the search must find: every condition tested product by product, newest first. The
+            /// name is read independently of the index: each Chinese part of the query (spaces
+            /// ignored) is in the Chinese name, each other word begins a word of a name.
             func expected(_ query: String, category: String? = nil, activeOnly: Bool = false) -> [String] {
-                let pairs = CatalogRules.queryTerms(query)
+                func isChinese(_ character: Character) -> Bool { character.unicodeScalars.first?.properties.isIdeographic == true }
+                func words(_ text: String) -> [Substring] {
+                    text.lowercased().split { !($0.isLetter || $0.isNumber) || isChinese($0) }
+                }
+                let chinese = query.split { !isChinese($0) && !$0.isWhitespace }.map { $0.filter { !$0.isWhitespace } }.filter { !$0.isEmpty }
                 return products.filter { product in
                     let code = query.uppercased()
-                    let named = !pairs.isEmpty && pairs.isSubset(of: CatalogRules.terms([product.nameZh] + [product.nameEn].compactMap { $0 }))
+                    let nameWords = words(product.nameZh) + words(product.nameEn ?? "")
+                    let named = !(chinese.isEmpty && words(query).isEmpty)
+                        && chinese.allSatisfy { product.nameZh.filter { !$0.isWhitespace }.contains($0) }
+                        && words(query).allSatisfy { word in nameWords.contains { $0.hasPrefix(word) } }
                     return (product.barcodes.contains(code) || product.sku.hasPrefix(code) || named)
                         && (category.map { $0 == product.category } ?? true) && (!activeOnly || product.active)
                 }.map(\.id.rawValue).sorted(by: >)
@@ -39,7 +48,9 @@ import TillyardTestSupport
             for narrow in [2_000, 2] {
                 for (query, category, activeOnly) in [("可乐", nil, false), ("DR-", nil, false), ("dr-101", nil, false), ("code-7", nil, false),
                                                        ("kangshifu bee", nil, false), ("红", "promo", false), ("康师傅", nil, true), ("", nil, false),
-                                                       ("nothing at all", nil, false)] as [(String, String?, Bool)] {
+                                                       ("nothing at all", nil, false), ("COLA", nil, false), ("Tea kang", nil, false),
+                                                       ("1", nil, false), ("noodles 2", "shelf", false), ("shifu", nil, false), ("eef", nil, false),
+                                                       ("康师傅 bee", nil, false)] as [(String, String?, Bool)] {
                     var found: [String] = []
                     var cursor: String?
                     repeat {
@@ -56,6 +67,79 @@ import TillyardTestSupport
                     #expect(found == want, "narrow \(narrow), query '\(query)' \(category ?? "") \(activeOnly)")
                 }
             }
+        }
+    }
+
+    /// Migration 12 replaces the letter-pair terms of products stored before it by the terms the
+    /// code computes now (word prefixes, Chinese pairs), in batches along the catalog.
+    @Test(arguments: TestBackend.allCases)
+    func wordTermsMigrationRebuildsTheTermsOfExistingProducts(backend: TestBackend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let services = AppServices(database: database, bcryptCost: 4)
+            let fixtures = try await Fixtures.make(services.access)
+            let owner = try await services.access.principal(commandLineUser: "merchantA.owner")
+            let cashier = try await services.access.principal(commandLineUser: "storeA.cashier")
+            var created: [Product] = []
+            for (index, (zh, en)) in [("康师傅红烧牛肉面", "Kangshifu Beef Noodles"), ("百事可乐", "Pepsi Cola"), ("青岛啤酒", "Tsingtao Beer"),
+                                      ("农夫山泉 550ml", nil)].enumerated() {
+                created.append(try await services.catalog.create(ProductInput(sku: "P-\(index)", nameZh: zh, nameEn: en, price: 100),
+                                                                 merchantId: nil, by: owner))
+            }
+            let products = created
+            /// The stored terms of each product.
+            func stored() async throws -> [String: Set<String>] {
+                try await database.session { db in
+                    var terms: [String: Set<String>] = [:]
+                    for row in try await db.raw("SELECT product_id, term FROM product_terms").all() {
+                        terms[try row.decode(column: "product_id", as: String.self), default: []].insert(try row.decode(column: "term", as: String.self))
+                    }
+                    return terms
+                }
+            }
+            let current = Dictionary(uniqueKeysWithValues: products.map { ($0.id.rawValue, CatalogRules.terms(of: $0)) })
+            #expect(try await stored() == current, "the service stores the terms of the current scheme")
+
+            // The database as it was before migration 12: the letter pairs (and characters) of the folded names.
+            try await database.transaction { db in
+                try await db.raw("DELETE FROM product_terms").run()
+                try await db.raw("DELETE FROM schema_migrations WHERE version = 12").run()
+                for product in products {
+                    var pairs: Set<String> = []
+                    for name in [product.nameZh] + [product.nameEn].compactMap({ $0 }) {
+                        let characters = Array(CatalogRules.fold(name))
+                        for index in characters.indices {
+                            pairs.insert(String(characters[index]))
+                            if index + 1 < characters.count { pairs.insert(String(characters[index...index + 1])) }
+                        }
+                    }
+                    for term in pairs {
+                        try await db.raw("""
+                            INSERT INTO product_terms (merchant_id, term, product_id)
+                            VALUES (\(bind: fixtures.merchantA.rawValue), \(bind: term), \(bind: product.id.rawValue))
+                            """).run()
+                    }
+                }
+            }
+            #expect(try await stored()[products[0].id.rawValue]?.contains("ee") == true)
+            let report = try await Migrator(database: database).migrate()
+            #expect(report.applied == ["12 product_word_terms"])
+            #expect(try await stored() == current, "every product's terms recomputed, the old pairs gone")
+            func skus(_ query: String) async throws -> [String] {
+                try await services.catalog.search(ProductFilter(query: query), merchantId: nil, page: PageRequest(limit: 50), by: cashier)
+                    .items.map(\.sku).sorted()
+            }
+            #expect(try await skus("kangshifu BEE") == ["P-0"])
+            #expect(try await skus("bee") == ["P-0", "P-2"])
+            #expect(try await skus("550") == ["P-3"])
+            #expect(try await skus("可乐") == ["P-1"])
+            #expect(try await skus("eer").isEmpty, "the middle of a word is no longer found")
+
+            // In batches smaller than the catalog, the same terms.
+            try await database.transaction { db in
+                try await db.raw("DELETE FROM product_terms").run()
+                try await SQLProductRepository(db: db).rebuildTerms(batch: 3)
+            }
+            #expect(try await stored() == current)
         }
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import SQLKit
 import Testing
 import TillyardKit
-import TillyardStore
+@testable import TillyardStore
 import TillyardTestSupport
 
 /// Schema migrations on both engines: nothing pending after opening, edited or unknown
@@ -113,6 +113,39 @@ import TillyardTestSupport
             await #expect(throws: (any Error).self) {
                 try await database.session { db in try await db.raw("SELECT COUNT(*) AS n FROM half_done").run() }
             }
+        }
+    }
+
+    /// A migration's Swift step runs once, after its statements and in their transaction: it sees
+    /// their work, and when it fails nothing of the migration stays. The checksum covers the SQL only.
+    @Test(arguments: TestBackend.allCases)
+    func swiftStepRunsInTheMigrationsTransaction(backend: TestBackend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let next = (Migrator.all.map(\.version).max() ?? 0) + 1
+            let statements = ["CREATE TABLE stepped (id TEXT PRIMARY KEY)", "INSERT INTO stepped (id) VALUES ('sql')"]
+            struct Refused: Error {}
+            let failing = Migration(version: next, name: "stepped", statements: statements) { db in
+                try await db.raw("INSERT INTO stepped (id) VALUES ('swift')").run()
+                throw Refused()
+            }
+            await #expect(throws: Refused.self) { try await Migrator(database: database, migrations: Migrator.all + [failing]).migrate() }
+            #expect(try await Self.appliedVersions(database) == Migrator.all.map(\.version))
+            await #expect(throws: (any Error).self) {
+                try await database.session { db in try await db.raw("SELECT COUNT(*) AS n FROM stepped").run() }
+            }
+
+            let working = Migration(version: next, name: "stepped", statements: statements) { db in
+                let sql = try await db.raw("SELECT COUNT(*) AS n FROM stepped").first()?.decode(column: "n", as: Int.self)
+                try await db.raw("INSERT INTO stepped (id) VALUES (\(bind: "swift after \(sql ?? -1)"))").run()
+            }
+            #expect(working.checksum == failing.checksum && working.checksum == Migration(version: next, name: "x", statements: statements).checksum)
+            let migrator = Migrator(database: database, migrations: Migrator.all + [working])
+            #expect(try await migrator.migrate().applied == ["\(next) stepped"])
+            #expect(try await migrator.migrate().applied.isEmpty, "the step runs once, with its migration")
+            let ids = try await database.session { db in
+                try await db.raw("SELECT id FROM stepped ORDER BY id").all().map { try $0.decode(column: "id", as: String.self) }
+            }
+            #expect(ids == ["sql", "swift after 1"])
         }
     }
 }

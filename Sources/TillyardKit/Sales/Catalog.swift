@@ -118,34 +118,109 @@ public enum CatalogRules {
 
     /// Text folded for matching: lower case, full-width ASCII to half-width, spaces removed.
     public static func fold(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.lowercased().unicodeScalars.compactMap { scalar -> Unicode.Scalar? in
-            if (0xFF01...0xFF5E).contains(scalar.value) { return Unicode.Scalar(scalar.value - 0xFEE0) }
-            if scalar.properties.isWhitespace || scalar.value == 0x3000 { return nil }
-            return scalar
+        String(String.UnicodeScalarView(folded(text).unicodeScalars.filter { !$0.properties.isWhitespace }))
+    }
+
+    /// Lower case and full-width ASCII to half-width (the ideographic space becomes a space), so
+    /// "ＣＯＬＡ" is typed and found as "cola".
+    private static func folded(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.lowercased().unicodeScalars.map { scalar -> Unicode.Scalar in
+            if (0xFF01...0xFF5E).contains(scalar.value), let narrow = Unicode.Scalar(scalar.value - 0xFEE0) { return narrow }
+            return scalar.value == 0x3000 ? " " : scalar
         }))
     }
 
-    /// The terms a name is found by: every character and every pair of neighbouring characters
-    /// of its folded form. Any substring of two or more characters shares all its pairs with the
-    /// names that contain it, so "可乐" finds "可口可乐" through one indexed lookup per pair
-    /// (Chinese has no spaces to split words on).
+    /// Longest word prefix indexed. A longer query word is looked up by its first `maxPrefix`
+    /// characters (words that long are rare in product names; their remaining letters go unchecked).
+    public static let maxPrefix = 20
+
+    /// The search terms of a product: those of its Chinese and English names.
+    public static func terms(of product: Product) -> Set<String> {
+        terms([product.nameZh] + [product.nameEn].compactMap { $0 })
+    }
+
+    /// The terms a name is found by. Chinese (and Japanese kana) has no spaces to split words on, so
+    /// each character and each pair of neighbouring characters is a term: any run of two or more
+    /// characters shares all its pairs with the names containing it ("可乐" finds "可口可乐").
+    /// Words of letters and digits (English, pinyin, sizes) are found by their beginnings, so each
+    /// prefix of a word is a term and a typed word is one exact lookup ("bee" finds "Beef"); a word
+    /// also begins where letters turn into digits or back ("ml" finds "330ml"). Letter pairs would
+    /// make every English query a long walk: every pair of letters is common.
     public static func terms(_ names: [String]) -> Set<String> {
         var terms: Set<String> = []
         for name in names {
-            let characters = Array(fold(name))
-            for (index, character) in characters.enumerated() {
-                terms.insert(String(character))
-                if index + 1 < characters.count { terms.insert(String(characters[index...index + 1])) }
+            for segment in segments(name) {
+                switch segment {
+                case .ideographs(let characters):
+                    for (index, character) in characters.enumerated() {
+                        terms.insert(String(character))
+                        if index + 1 < characters.count { terms.insert(String(characters[index...index + 1])) }
+                    }
+                case .word(let characters):
+                    for start in characters.indices where start == 0 || characters[start].isNumber != characters[start - 1].isNumber {
+                        for end in start..<min(characters.count, start + maxPrefix) { terms.insert(String(characters[start...end])) }
+                    }
+                }
             }
         }
         return terms
     }
 
-    /// The terms to look a query up by: its pairs (or the single character of a one-character query).
+    /// The terms to look a query up by, all of which a matching name holds: the pairs of each run of
+    /// Chinese characters (or the character of a one-character run) and each word, as a prefix.
     public static func queryTerms(_ query: String) -> Set<String> {
-        let characters = Array(fold(query))
-        guard characters.count > 1 else { return Set(characters.map(String.init)) }
-        return Set((0..<(characters.count - 1)).map { String(characters[$0...$0 + 1]) })
+        var terms: Set<String> = []
+        for segment in segments(query) {
+            switch segment {
+            case .ideographs(let characters) where characters.count == 1:
+                terms.insert(String(characters[0]))
+            case .ideographs(let characters):
+                for index in 0..<(characters.count - 1) { terms.insert(String(characters[index...index + 1])) }
+            case .word(let characters):
+                terms.insert(String(characters.prefix(maxPrefix)))
+            }
+        }
+        return terms
+    }
+
+    /// A stretch of folded text that is indexed one way.
+    private enum Segment {
+        /// Chinese characters or kana; spaces between them are ignored (as typed, "康师傅 牛肉面").
+        case ideographs([Character])
+        /// Letters and digits between spaces, punctuation and Chinese characters.
+        case word([Character])
+    }
+
+    private static func segments(_ text: String) -> [Segment] {
+        var segments: [Segment] = []
+        var ideographs: [Character] = []
+        var word: [Character] = []
+        func endWord() {
+            if !word.isEmpty { segments.append(.word(word)) }
+            word = []
+        }
+        func endIdeographs() {
+            if !ideographs.isEmpty { segments.append(.ideographs(ideographs)) }
+            ideographs = []
+        }
+        for character in folded(text) {
+            // Ideographs first: many are also numbers (五, 十).
+            if let scalar = character.unicodeScalars.first, scalar.properties.isIdeographic || (0x3040...0x30FF).contains(scalar.value) {
+                endWord()
+                ideographs.append(character)
+            } else if character.isLetter || character.isNumber {
+                endIdeographs()
+                word.append(character)
+            } else if character.isWhitespace {
+                endWord()
+            } else {
+                endWord()
+                endIdeographs()
+            }
+        }
+        endWord()
+        endIdeographs()
+        return segments
     }
 }
 
@@ -184,7 +259,8 @@ public struct ProductInput: Sendable {
 
 /// Filter of a catalog search.
 public struct ProductFilter: Sendable, Equatable {
-    /// Matched against barcodes (exact), SKU (prefix) and names (any part, Chinese included).
+    /// Matched against barcodes (exact), SKU (prefix) and names (the beginning of any word, any
+    /// part of Chinese text; see `CatalogRules.terms`).
     public var query: String?
     public var category: String?
     public var activeOnly: Bool

@@ -93,10 +93,10 @@ extension CatalogService {
                         } else {
                             product.version = existing.version + 1
                             let renamed = product.nameZh != existing.nameZh || product.nameEn != existing.nameEn
-                            updated.append((product: product, terms: renamed ? Self.terms(product) : nil))
+                            updated.append((product: product, terms: renamed ? CatalogRules.terms(of: product) : nil))
                         }
                     } else {
-                        created.append((product: product, terms: Self.terms(product)))
+                        created.append((product: product, terms: CatalogRules.terms(of: product)))
                     }
                 } catch DomainError.validation(let fields) {
                     problems += fields.map { FieldError(field: "line \(row.line): \(CatalogCSV.column(of: $0.field))", message: $0.message) }

@@ -31,7 +31,7 @@ public struct CatalogService: Sendable {
         return try await store.write { repos in
             let merchant = try await Self.merchant(merchantId, repos: repos, principal: principal)
             let product = try await checked(input, into: nil, merchant: merchant, repos: repos, at: now)
-            try await repos.products.insert(product, orgPath: merchant.path, terms: Self.terms(product))
+            try await repos.products.insert(product, orgPath: merchant.path, terms: CatalogRules.terms(of: product))
             try await audit("product.create", product, merchant, principal, repos, now)
             return product
         }
@@ -48,7 +48,7 @@ public struct CatalogService: Sendable {
             }
             var product = try await checked(input, into: stored, merchant: merchant, repos: repos, at: now)
             product.version = stored.version + 1
-            try await repos.products.update(product, terms: Self.terms(product))
+            try await repos.products.update(product, terms: CatalogRules.terms(of: product))
             var summary = ["sku": product.sku]
             if stored.price != product.price {
                 summary["price"] = "\(Money(minorUnits: stored.price)) → \(Money(minorUnits: product.price))"
@@ -141,10 +141,6 @@ public struct CatalogService: Sendable {
                        nameEn: nameEn, category: category, unit: input.unit, price: price, memberPrice: memberPrice, taxRate: taxRate,
                        cost: cost, scaleCode: scaleCode, active: input.active, createdAt: existing?.createdAt ?? now, updatedAt: now,
                        version: existing?.version ?? 1)
-    }
-
-    static func terms(_ product: Product) -> Set<String> {
-        CatalogRules.terms([product.nameZh] + [product.nameEn].compactMap { $0 })
     }
 
     /// The merchant whose catalog the caller works on: the given one if the caller sees it or

@@ -86,12 +86,37 @@ struct SQLProductRepository: ProductRepository {
                 "\(bind: row.0.merchantId.rawValue), \(bind: row.1), \(bind: row.0.id.rawValue)"
             }
         }
-        // A name has a few dozen terms.
-        let terms = batch.flatMap { entry in (entry.terms ?? []).sorted().map { (entry.product, $0) } }
-        for chunk in terms.chunked(Self.rowsPerInsert * 5) {
+        try await insertTerms(batch.compactMap { entry in
+            entry.terms.map { (merchantId: entry.product.merchantId.rawValue, productId: entry.product.id.rawValue, terms: $0) }
+        })
+    }
+
+    /// Name terms of products, many rows a statement (a product has a few dozen).
+    private func insertTerms(_ batch: [(merchantId: String, productId: String, terms: Set<String>)]) async throws {
+        let rows = batch.flatMap { entry in entry.terms.sorted().map { (entry, $0) } }
+        for chunk in rows.chunked(Self.rowsPerInsert * 5) {
             try await insertRows("product_terms (merchant_id, term, product_id)", chunk) { row in
-                "\(bind: row.0.merchantId.rawValue), \(bind: row.1), \(bind: row.0.id.rawValue)"
+                "\(bind: row.0.merchantId), \(bind: row.1), \(bind: row.0.productId)"
             }
+        }
+    }
+
+    /// Writes the name terms of every product again from its names (`CatalogRules.terms`) into an
+    /// emptied `product_terms`: the step of the migration that changed how names are indexed. Reads
+    /// the catalog `batch` products at a time along the primary key, so memory stays flat.
+    func rebuildTerms(batch: Int = 1_000) async throws {
+        var after = ""
+        while true {
+            let rows = try await db.raw("""
+                SELECT id, merchant_id, name_zh, name_en FROM products WHERE id > \(bind: after) ORDER BY id LIMIT \(bind: batch)
+                """).all()
+            guard let last = rows.last else { return }
+            try await insertTerms(rows.map { row in
+                (merchantId: try row.decode(column: "merchant_id", as: String.self), productId: try row.decode(column: "id", as: String.self),
+                 terms: CatalogRules.terms([try row.decode(column: "name_zh", as: String.self)]
+                                           + [try row.decode(column: "name_en", as: String?.self)].compactMap { $0 }))
+            })
+            after = try last.decode(column: "id", as: String.self)
         }
     }
 
@@ -168,12 +193,13 @@ struct SQLProductRepository: ProductRepository {
 
 
     /// A search is the union of three sources, each answered by its own index: the barcode (exact),
-    /// the SKU prefix (a range of `products_sku`) and the name (products holding every pair of the
-    /// query, `product_terms`). One query OR-ing them would use no index and read the whole catalog
-    /// whenever few products match (a barcode, an exact SKU, a rare name). Each source is first sized
+    /// the SKU prefix (a range of `products_sku`) and the name (products holding every term of the
+    /// query, `product_terms`: each typed word as a word prefix, the pairs of Chinese text). One query
+    /// OR-ing them would use no index and read the whole catalog whenever few products match (a
+    /// barcode, an exact SKU, a rare name). Each source is first sized
     /// from its index, up to `narrowSource`: a narrow one is listed, and the page is then picked from
     /// the listed ids; a broad one is walked newest first in its own index order (a SKU prefix of a
-    /// whole category along the catalog; a common name along the postings of its rarest pair), each
+    /// whole category along the catalog; a common name along the postings of its rarest term), each
     /// walk stopping after a page.
     func search(merchant: OrgID, filter: ProductFilter, page: PageRequest) async throws -> Page<Product> {
         guard let text = filter.query?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
@@ -205,7 +231,7 @@ struct SQLProductRepository: ProductRepository {
             sizes.append((term, try await size("SELECT 1 FROM product_terms WHERE merchant_id = \(bind: merchantId) AND term = \(bind: term)")))
         }
         if let rarest = sizes.min(by: { $0.size < $1.size }), rarest.size > 0 {
-            // The rarest pair's products, each checked for the other pairs.
+            // The rarest term's products, each checked for the other terms.
             var postings: SQLQueryString = "r.merchant_id = \(bind: merchantId) AND r.term = \(bind: rarest.term)"
             for term in terms where term != rarest.term {
                 postings += " AND EXISTS (SELECT 1 FROM product_terms t WHERE t.merchant_id = r.merchant_id AND t.term = \(bind: term) AND t.product_id = r.product_id)"
@@ -213,7 +239,7 @@ struct SQLProductRepository: ProductRepository {
             if rarest.size <= narrowSource {
                 listed.append("SELECT r.product_id FROM product_terms r WHERE " + postings)
             } else {
-                // Every pair is common: along the rarest pair's postings newest first.
+                // Every term is common: along the rarest term's postings newest first.
                 walks.append(Walk(query: "SELECT p.* FROM product_terms r JOIN products p ON p.id = r.product_id WHERE " + postings, key: "r.product_id"))
             }
         }

@@ -5,15 +5,24 @@ import TillyardKit
 /// One schema change. Migrations are append-only: once released, a migration's statements never
 /// change (the stored checksum catches an edit); the next change is a new migration.
 public struct Migration: Sendable {
+    /// Work of a migration that SQL cannot express, e.g. data recomputed by the domain's Swift rules.
+    public typealias Step = @Sendable (any SQLDatabase) async throws -> Void
+
     public let version: Int
     public let name: String
     /// Portable DDL (see `Dialect.ddl`), run in order inside one transaction.
     public let statements: [String]
+    /// Run after the statements, in the same transaction (a failure undoes them too). It calls the
+    /// code of the running release, so it is not in the checksum: it must stay correct for any
+    /// database at this version (rebuilding derived rows from their source is; editing stored
+    /// data by a rule that later changes is not).
+    public let step: Step?
 
-    public init(version: Int, name: String, statements: [String]) {
+    public init(version: Int, name: String, statements: [String], step: Step? = nil) {
         self.version = version
         self.name = name
         self.statements = statements
+        self.step = step
     }
 
     /// SHA-256 of the statements, stored to detect edited migrations.
@@ -41,6 +50,7 @@ public struct Migrator: Sendable {
         Migration0009Promotions.migration,
         Migration0010Fleet.migration,
         Migration0011FleetOperations.migration,
+        Migration0012ProductWordTerms.migration,
         Migration0013Campaigns.migration,
     ]
 
@@ -82,6 +92,7 @@ public struct Migrator: Sendable {
                 for statement in migration.statements {
                     try await db.raw(SQLQueryString(Dialect.ddl(statement, for: backend))).run()
                 }
+                try await migration.step?(db)
                 try await db.raw("""
                     INSERT INTO schema_migrations (version, name, checksum, applied_at)
                     VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: migration.checksum), \(bind: now.millis))

@@ -60,14 +60,12 @@ public final class LoopbackHTTPConnection {
         pending = []
     }
 
-    /// Sends one request with a bearer token (or none) and reads its answer on the kept-alive connection.
-    public func send(_ method: String, _ path: String, token: String?, body: [UInt8]? = nil) throws -> Answer {
-        try send(method, path, headers: token.map { [("Authorization", "Bearer \($0)")] } ?? [], body: body)
-    }
-
-    /// Sends one request with the given headers (a JSON body when there is one) and reads its answer.
-    public func send(_ method: String, _ path: String, headers: [(String, String)], body: [UInt8]? = nil) throws -> Answer {
+    /// Sends one request and reads its answer on the kept-alive connection: a bearer `token` (or
+    /// none), `headers` as given (a terminal's signature headers), a JSON body when there is one.
+    public func send(_ method: String, _ path: String, token: String? = nil, headers: [(String, String)] = [],
+                     body: [UInt8]? = nil) throws -> Answer {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n"
+        if let token { head += "Authorization: Bearer \(token)\r\n" }
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
         head += "\r\n"

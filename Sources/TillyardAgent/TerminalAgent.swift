@@ -241,7 +241,9 @@ public actor TerminalAgent {
         // Kept before the acknowledgement: once the server hears "done", the terminal is in that state.
         try directory.writeDevice(device)
         let id = command.id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? command.id
-        _ = try await call("POST", "/terminal/v1/commands/\(id)/ack", body: try AgentJSON.encoder().encode(CommandAck(outcome: .done, detail: detail)))
+        let response = try await signed("POST", "/terminal/v1/commands/\(id)/ack", body: try AgentJSON.encoder().encode(CommandAck(outcome: .done, detail: detail)))
+        // 404: acknowledged already (an earlier answer was lost); the server holds the outcome.
+        guard (200..<300).contains(response.status) || response.status == 404 else { throw AgentError.from(response) }
         return "\(command.kind.rawValue) \(command.id): done"
     }
 

@@ -52,7 +52,7 @@ struct EstateBenchmark: AsyncParsableCommand {
         Report.say("migrations: \(report.applied.joined(separator: ", "))")
 
         let store = SQLPersistence(database: database)
-        let loaded = try await load(database, store: store)
+        let loaded = try await Self.load(database, store: store, terminals: terminals, merchants: merchants, agents: agents, batch: batch, seed: seed)
         Report.say(loaded.summary)
         if database.backend == .postgres || analyze {
             let clock = ContinuousClock()
@@ -75,8 +75,10 @@ struct EstateBenchmark: AsyncParsableCommand {
         Report.say(Report.table(measurements))
     }
 
-    /// Generates and loads the estate in transactions of `batch` terminals, timing the loading.
-    private func load(_ database: Database, store: SQLPersistence) async throws -> LoadedEstate {
+    /// Generates and loads the estate in transactions of `batch` terminals, timing the loading
+    /// (also the fleet the heartbeat benchmark beats with).
+    static func load(_ database: Database, store: SQLPersistence, terminals: Int, merchants: Int, agents: Int, batch: Int,
+                     seed: UInt64) async throws -> LoadedEstate {
         let now = Date()
         var generator = SeededGenerator(seed: seed)
         let tree = EstateTree.build(merchantCount: merchants, agentsPerRegion: agents, now: now, generator: &generator)
@@ -114,7 +116,7 @@ struct EstateBenchmark: AsyncParsableCommand {
                 Report.say("  loaded \(Report.grouped(start + batchRows.count)) terminals…")
             }
         }
-        let wall = Self.seconds(clock.now - began)
+        let wall = seconds(clock.now - began)
         let stored = terminals + bindingCount
         let summary = """
             estate: \(tree.regions.count) regions, \(tree.agents.count) agents, \(Report.grouped(tree.merchants.count)) merchants \
@@ -124,7 +126,7 @@ struct EstateBenchmark: AsyncParsableCommand {
             load: \(Report.grouped(stored)) rows (terminals + bindings) in \(Report.decimal(wall, 1)) s = \
             \(Report.grouped(Int(Double(stored) / max(wall, 0.001)))) rows/s, \
             \(Report.grouped(Int(Double(terminals) / max(wall, 0.001)))) terminals/s \
-            (INSERT transactions busy \(Report.decimal(Self.seconds(inserting), 1)) s of it, generation overlapping)
+            (INSERT transactions busy \(Report.decimal(seconds(inserting), 1)) s of it, generation overlapping)
             """
         return LoadedEstate(tree: tree, samples: samples, summary: summary)
     }

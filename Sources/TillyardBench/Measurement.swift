@@ -1,5 +1,7 @@
+import ArgumentParser
 import Foundation
 import Logging
+import TillyardAgent
 import TillyardStore
 
 /// The latencies of one kind of query, and how many rows each call answered.
@@ -110,5 +112,87 @@ enum BenchDatabase {
         await database.close()
         if case .sqlite(let path) = location, keep { Report.say("SQLite file kept: \(path)") }
         if ownFolder, !keep { try? FileManager.default.removeItem(atPath: folder) }
+    }
+}
+
+/// The latencies of one load run and its wall-clock time.
+struct LoadOutcome {
+    let seconds: Double
+    let millis: [Double]
+
+    func percentile(_ p: Double) -> Double { Measurement(name: "", millis: millis, rows: []).percentile(p) }
+}
+
+/// A closed-loop load from client threads, each with its own keep-alive connection, taking request
+/// numbers from a shared counter until the range is done. Blocking sockets on dedicated threads keep
+/// the client outside the server's event loops and Swift's cooperative pool.
+enum ClientThreads {
+    /// Hands out request numbers and gathers what the threads measured.
+    private final class Shared: @unchecked Sendable {
+        private let lock = NSLock()
+        private var next: Int
+        private let end: Int
+        private(set) var millis: [Double] = []
+        private(set) var failure: String?
+
+        init(range: Range<Int>) {
+            next = range.lowerBound
+            end = range.upperBound
+            millis.reserveCapacity(range.count)
+        }
+
+        func take() -> Int? {
+            lock.withLock {
+                guard failure == nil, next < end else { return nil }
+                defer { next += 1 }
+                return next
+            }
+        }
+
+        func finish(_ measured: [Double], failure: String?) {
+            lock.withLock {
+                millis += measured
+                if let failure, self.failure == nil { self.failure = failure }
+            }
+        }
+    }
+
+    /// Runs `request` (connection, client number, request number) for every number in `range`; it
+    /// answers nil or what went wrong, which stops the load. The time of each call is its latency.
+    static func drive(range: Range<Int>, clients: Int, port: UInt16,
+                      _ request: @escaping @Sendable (LoopbackHTTPConnection, Int, Int) throws -> String?) async throws -> LoadOutcome {
+        let shared = Shared(range: range)
+        let group = DispatchGroup()
+        let started = DispatchTime.now().uptimeNanoseconds
+        for client in 0..<clients {
+            group.enter()
+            let thread = Thread {
+                var measured: [Double] = []
+                var failure: String?
+                do {
+                    let connection = try LoopbackHTTPConnection(port: port)
+                    while let index = shared.take() {
+                        let began = DispatchTime.now().uptimeNanoseconds
+                        failure = try request(connection, client, index)
+                        measured.append(Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6)
+                        if failure != nil { break }
+                    }
+                } catch {
+                    failure = "\(error)"
+                }
+                shared.finish(measured, failure: failure)
+                group.leave()
+            }
+            thread.start()
+        }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                group.wait()
+                done.resume()
+            }
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        if let failure = shared.failure { throw ValidationError("the load stopped: \(failure)") }
+        return LoadOutcome(seconds: seconds, millis: shared.millis)
     }
 }

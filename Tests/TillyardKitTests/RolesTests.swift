@@ -24,10 +24,10 @@ import TillyardKit
 
     @Test func theMatrix() {
         #expect(Role.security.permissions == [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage, .estateRead,
-                                              .merchantsRead, .merchantsReview])
+                                              .merchantsRead, .merchantsReview, .fleetManage])
         #expect(Role.finance.permissions == [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateCosts, .merchantsRead])
         #expect(Role.technical.permissions == [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateManage, .estateBind,
-                                               .estateInstall, .modelsManage, .merchantsRead, .merchantsOnboard])
+                                               .estateInstall, .modelsManage, .merchantsRead, .merchantsOnboard, .fleetManage, .fleetRelease])
         #expect(Role.serviceDesk.permissions == [.dashboardView, .orgsRead, .estateRead, .merchantsRead])
         #expect(Role.inspector.permissions == [.dashboardView, .orgsRead, .estateRead, .estateInstall, .merchantsRead])
         #expect(Role.merchantOwner.permissions == [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage,
@@ -77,7 +77,7 @@ import TillyardKit
             "dashboard.view", "orgs.read", "orgs.manage", "users.read", "users.manage", "tokens.manage", "audit.read",
             "estate.read", "estate.manage", "estate.bind", "estate.install", "estate.costs", "models.manage",
             "merchants.read", "merchants.onboard", "merchants.review", "catalog.read", "catalog.manage",
-            "sales.sell", "sales.read", "sales.approve", "stock.manage",
+            "sales.sell", "sales.read", "sales.approve", "stock.manage", "fleet.manage", "fleet.release",
         ])
         #expect(Role.allCases.map(\.rawValue) == [
             "administrator", "finance", "technical", "security", "service_desk", "inspector", "merchant_owner", "cashier",

@@ -40,6 +40,9 @@ public struct Principal: Sendable {
         }
     }
 
+    /// The top of the caller's tree (their acquirer or service provider).
+    public var rootId: OrgID { OrgID(rawValue: orgPath.split(separator: "/").first.map(String.init) ?? "") }
+
     /// Whether an organisation path lies inside the caller's subtree.
     public func sees(path: String) -> Bool { path.hasPrefix(orgPath) }
 

@@ -19,10 +19,6 @@ public enum Permission: String, Codable, Sendable, CaseIterable, Comparable {
     case estateInstall = "estate.install"
     /// See purchase costs.
     case estateCosts = "estate.costs"
-    /// Run the fleet: parameter templates, lock and unlock terminals, send commands, relocation policy.
-    case fleetManage = "fleet.manage"
-    /// Publish software packages and run update campaigns (start, pause, resume, roll back).
-    case fleetRelease = "fleet.release"
     /// Maintain the model catalogue and its certifications.
     case modelsManage = "models.manage"
     /// See merchants' onboarding files and documents.
@@ -43,6 +39,10 @@ public enum Permission: String, Codable, Sendable, CaseIterable, Comparable {
     case salesApprove = "sales.approve"
     /// Count and adjust stock per store.
     case stockManage = "stock.manage"
+    /// Run the fleet: parameter templates, lock and unlock terminals, send commands, relocation policy.
+    case fleetManage = "fleet.manage"
+    /// Publish software packages and run update campaigns (start, pause, resume, roll back).
+    case fleetRelease = "fleet.release"
 
     public static func < (lhs: Permission, rhs: Permission) -> Bool { lhs.rawValue < rhs.rawValue }
 }

@@ -278,7 +278,7 @@ extension EstateService {
                        _ change: @escaping @Sendable (inout Terminal, Organization, any Repositories) async throws -> [String: String]) async throws -> [Terminal] {
         let now = clock.now()
         let why = reason.flatMap { Self.optionalText($0) }
-        return try await store.write { repos in
+        let changed = try await store.write { repos in
             var results: [Terminal] = []
             for id in ids {
                 var (terminal, owner, _) = try await Self.visible(id, repos: repos, principal: principal, ownerMustBeVisible: ownerMustBeVisible)
@@ -312,6 +312,8 @@ extension EstateService {
             }
             return results
         }
+        for terminal in changed { terminalContexts?.invalidate(terminal.id) }
+        return changed
     }
 
     /// Closes the open binding and clears the merchant fields of the dossier.

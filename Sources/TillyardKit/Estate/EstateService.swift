@@ -91,10 +91,14 @@ public struct Dossier: Sendable {
 public struct EstateService: Sendable {
     public let store: any Persistence
     public let clock: Clock
+    /// The terminal protocol's memory of terminals: a lifecycle change drops the terminal from it,
+    /// so a scrapped or removed terminal is refused at its next request, not after the cache ages.
+    public let terminalContexts: TerminalDirectory?
 
-    public init(store: any Persistence, clock: Clock = .system) {
+    public init(store: any Persistence, clock: Clock = .system, terminalContexts: TerminalDirectory? = nil) {
         self.store = store
         self.clock = clock
+        self.terminalContexts = terminalContexts
     }
 
     // MARK: - Models

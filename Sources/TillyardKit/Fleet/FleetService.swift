@@ -101,10 +101,11 @@ public struct ActivationResult: Codable, Sendable, Equatable {
     public var serverTime: Date
 }
 
-/// A terminal whose request passed every check.
+/// A terminal whose request passed every check, with what the server knows of it.
 public struct AuthenticatedTerminal: Sendable, Equatable {
-    public var terminal: Terminal
-    public var keyId: String
+    public var context: TerminalContext
+    public var terminal: Terminal { context.terminal }
+    public var keyId: String { context.credential?.keyId ?? "" }
 }
 
 /// The terminal protocol: activation codes issued by operators, activation (一机一密), and the
@@ -124,16 +125,25 @@ public struct FleetService: Sendable {
     /// At most one batch write at a time, and not more often than `flushEvery`.
     let flushes: FlushGate
     public let flushEvery: TimeInterval
+    /// Each terminal's context in memory: the protocol's reads happen once per terminal per `ttl`.
+    public let directory: TerminalDirectory
+    /// Recent positions per terminal, for relocation checks.
+    public let locations: LocationMemory
+    /// What to offer a terminal to install (set by the update campaigns).
+    public let updates: UpdateOfferSource
 
     /// `secret` is the installation key (terminal secrets are sealed under a key derived from it).
     public init(store: any Persistence, secret: Data, clock: Clock = .system, window: TimeInterval = TerminalSigning.defaultWindow,
-                heartbeatInterval: Int = 300, flushEvery: TimeInterval = 2) {
+                heartbeatInterval: Int = 300, flushEvery: TimeInterval = 2, directory: TerminalDirectory = TerminalDirectory()) {
         self.store = store
         self.hub = HeartbeatHub()
         self.heartbeatInterval = heartbeatInterval
         self.onlineThreshold = TimeInterval(heartbeatInterval * 3)
         self.flushes = FlushGate()
         self.flushEvery = flushEvery
+        self.directory = directory
+        self.locations = LocationMemory()
+        self.updates = UpdateOfferSource()
         self.clock = clock
         self.cipher = InstallationCipher(secret: secret, purpose: "terminal secrets")
         self.nonces = NonceWindow(window: window)
@@ -203,6 +213,8 @@ public struct FleetService: Sendable {
             try await recordRefusal(terminalRef: sn, reason: "activation_refused", origin: origin, path: "/terminal/v1/activate", orgPath: result.1, at: now)
             throw refused
         }
+        // The old credential is revoked: no request may pass with it from this node's memory.
+        directory.invalidate(activated.terminalId)
         return activated
     }
 
@@ -212,25 +224,57 @@ public struct FleetService: Sendable {
         let now = clock.now()
         // The terminal the request names, looked up first so every refusal is filed under its owner.
         let named = headers.terminalId.flatMap { $0.isEmpty ? nil : TerminalID(rawValue: $0) }
-        let (terminal, credential, ownerPath) = try await store.read { repos -> (Terminal?, TerminalCredential?, String?) in
-            guard let named, let terminal = try await repos.terminals.find(named) else { return (nil, nil, nil) }
-            return (terminal, try await repos.fleet.credential(of: terminal.id), try await repos.orgs.find(terminal.orgId)?.path)
-        }
+        let context = try await named.asyncMap { try await self.context(of: $0, now: now) } ?? nil
         do {
             let (_, timestamp, nonce, signature) = try TerminalSigning.precheck(headers, now: now, window: window)
-            guard let terminal else { throw SignatureFailure.unknownTerminal }
-            guard let credential else { throw SignatureFailure.credentialRevoked }
-            guard let secret = cipher.open(credential.sealedSecret, boundTo: terminal.id.rawValue),
-                  TerminalSigning.matches(signature, secret: Data(secret), method: method, path: path, timestamp: timestamp, nonce: nonce, body: body) else {
+            guard let context else { throw SignatureFailure.unknownTerminal }
+            guard context.credential != nil, let secret = context.secret else { throw SignatureFailure.credentialRevoked }
+            guard TerminalSigning.matches(signature, secret: Data(secret), method: method, path: path, timestamp: timestamp, nonce: nonce, body: body) else {
                 throw SignatureFailure.badSignature
             }
             // After the signature, so a forger cannot burn a terminal's nonces.
-            guard nonces.use(nonce, terminal: terminal.id.rawValue, at: now) else { throw SignatureFailure.replayedNonce }
-            guard Self.activatable.contains(terminal.state) else { throw SignatureFailure.terminalRetired }
-            return AuthenticatedTerminal(terminal: terminal, keyId: credential.keyId)
+            guard nonces.use(nonce, terminal: context.terminal.id.rawValue, at: now) else { throw SignatureFailure.replayedNonce }
+            guard Self.activatable.contains(context.terminal.state) else { throw SignatureFailure.terminalRetired }
+            return AuthenticatedTerminal(context: context)
         } catch let failure as SignatureFailure {
-            try await recordRefusal(terminalRef: headers.terminalId ?? "", reason: failure.rawValue, origin: origin, path: path, orgPath: ownerPath, at: now)
+            try await recordRefusal(terminalRef: headers.terminalId ?? "", reason: failure.rawValue, origin: origin, path: path,
+                                    orgPath: context?.ownerPath, at: now)
             throw failure
+        }
+    }
+
+    /// A terminal's context: from memory when fresh, else read in one transaction (nil when no such terminal).
+    public func context(of id: TerminalID, now: Date) async throws -> TerminalContext? {
+        if let cached = directory.context(of: id, now: now) { return cached }
+        let generation = directory.currentGeneration
+        let cipher = self.cipher
+        let loaded = try await store.read { repos -> TerminalContext? in
+            guard let terminal = try await repos.terminals.find(id), let owner = try await repos.orgs.find(terminal.orgId) else { return nil }
+            let credential = try await repos.fleet.credential(of: id)
+            let commands = try await repos.fleetOps.pendingCommands(of: id).map { PendingCommand(id: $0.id, kind: $0.kind, reason: $0.reason) }
+            let business = try await terminal.merchantId.asyncMap { try await repos.merchants.find($0)?.businessType } ?? nil
+            return TerminalContext(
+                terminal: terminal, ownerPath: owner.path, credential: credential,
+                secret: credential.flatMap { cipher.open($0.sealedSecret, boundTo: id.rawValue) },
+                lock: try await repos.fleetOps.lock(of: id), commands: commands,
+                parameters: ParameterRules.effective(try await Self.layers(of: terminal, owner: owner, repos: repos)),
+                business: business ?? .fixed,
+                policy: try await repos.fleetOps.relocationPolicy(of: owner.rootId) ?? RelocationPolicy(),
+                alertOpen: try await repos.fleetOps.openAlert(of: id) != nil)
+        }
+        if let loaded { directory.store(loaded, loadedAt: now, generation: generation) }
+        return loaded
+    }
+
+    /// The templates that apply to a terminal, as layers: the acquirer's defaults, its model's, each
+    /// organisation on its owner's path (top-down), its merchant's and its own.
+    static func layers(of terminal: Terminal, owner: Organization, repos: any Repositories) async throws -> [ParameterLayer] {
+        let path = owner.path.split(separator: "/").map(String.init)
+        var targets: [(ParameterLevel, String)] = [(.defaults, owner.rootId.rawValue), (.model, terminal.modelId.rawValue), (.terminal, terminal.id.rawValue)]
+        targets += path.map { (.region, $0) }
+        if let merchant = terminal.merchantId { targets.append((.merchant, merchant.rawValue)) }
+        return try await repos.fleetOps.templates(for: targets).map { template in
+            template.layer(depth: template.level == .region ? path.firstIndex(of: template.target) ?? 0 : 0)
         }
     }
 
@@ -248,8 +292,20 @@ public struct FleetService: Sendable {
                 _ = try? await service.flushHeartbeats()
             }
         }
-        // The pending work (parameters, commands, updates) is wired to the terminal's context next.
-        return HeartbeatReply(serverTime: now, nextHeartbeatSeconds: heartbeatInterval, parametersVersion: ParameterRules.effective([]).version)
+        var context = caller.context
+        if let location = heartbeat.location, let placement = context.terminal.placement, !context.alertOpen {
+            let policy = context.policy
+            let recent = locations.add(location, terminal: context.terminal.id, keep: min(max(policy.confirmations, 1), LocationMemory.maxConfirmations))
+            if let finding = RelocationRules.check(recent, placement: placement, business: context.business, policy: policy) {
+                // Rare: the one heartbeat that finds a move writes the alert (and the block) before it answers.
+                try await raiseRelocationAlert(finding, context: context, at: now)
+                context = try await self.context(of: context.terminal.id, now: now) ?? context
+            }
+        }
+        return HeartbeatReply(serverTime: now, nextHeartbeatSeconds: heartbeatInterval, parametersVersion: context.parameters.version,
+                              locked: context.lock != nil, commands: context.commands,
+                              update: context.lock == nil
+                                ? updates.offer(terminal: context.terminal, ownerPath: context.ownerPath, heartbeat: heartbeat, now: now) : nil)
     }
 
     /// Writes what the hub holds since the last write in one transaction; on failure it is put back

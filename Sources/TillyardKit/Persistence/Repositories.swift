@@ -119,6 +119,7 @@ public protocol Repositories: Sendable {
     var payments: any PaymentRepository { get }
     var promotions: any PromotionRepository { get }
     var fleet: any FleetRepository { get }
+    var fleetOps: any FleetOperationsRepository { get }
 }
 
 /// Entry point to storage for services: units of work over the repositories.

@@ -39,6 +39,7 @@ public struct ConsoleRenderer: Sendable {
         NavItem(area: "area_estate", label: "nav_terminals", href: "/console/terminals", permission: .estateRead),
         NavItem(area: "area_estate", label: "nav_models", href: "/console/models", permission: .estateRead),
         NavItem(area: "area_estate", label: "nav_purchases", href: "/console/purchases", permission: .estateRead),
+        NavItem(area: "area_fleet", label: "nav_fleet", href: "/console/fleet", permission: .estateRead),
         NavItem(area: "area_merchants", label: "nav_merchants", href: "/console/merchants", permission: .merchantsRead),
         NavItem(area: "area_sales", label: "nav_register", href: "/console/register", permission: .salesSell),
         NavItem(area: "area_sales", label: "nav_catalog", href: "/console/catalog", permission: .catalogRead),

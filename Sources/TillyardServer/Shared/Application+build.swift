@@ -29,13 +29,15 @@ public struct AppServices: Sendable {
         self.database = database
         self.store = SQLPersistence(database: database)
         self.access = AccessService(store: store, hasher: BcryptHasher(cost: bcryptCost), clock: clock)
-        self.estate = EstateService(store: store, clock: clock)
+        // One memory of terminal contexts, shared so estate changes reach the terminal protocol at once.
+        let terminalContexts = TerminalDirectory()
+        self.estate = EstateService(store: store, clock: clock, terminalContexts: terminalContexts)
         let folder = documents ?? Self.defaultDocumentsFolder(for: database)
         self.merchants = MerchantService(store: store, vault: FileDocumentVault(root: folder, cipher: DocumentCipher(secret: accountKey)),
                                          protector: AccountProtector(key: accountKey), clock: clock)
         self.catalog = CatalogService(store: store, clock: clock)
         self.promotions = PromotionService(store: store, clock: clock)
-        self.fleet = FleetService(store: store, secret: accountKey, clock: clock)
+        self.fleet = FleetService(store: store, secret: accountKey, clock: clock, directory: terminalContexts)
         // The built-in wallet provider is the simulator; a real gateway is plugged in here.
         self.sales = SalesService(store: store, access: access, payments: SimulatedPaymentProvider(), clock: clock, secret: accountKey)
         self.metrics = AppMetrics()
@@ -80,6 +82,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     SalesAPI(sales: services.sales, routes: routes).register(on: api)
     PromotionAPI(promotions: services.promotions, routes: routes).register(on: api)
     TerminalProtocolAPI(fleet: services.fleet, routes: routes).register(api: api, router: router)
+    FleetOperationsAPI(fleet: services.fleet, routes: routes).register(api: api, terminal: router.group("terminal/v1"))
     Printouts.register(sales: services.sales, api: api, router: router)
 
     ConsoleController(access: services.access, renderer: console, secureCookies: configuration.secureCookies).register(on: router)
@@ -94,6 +97,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     PromotionConsole(promotions: services.promotions, access: services.access, renderer: console,
                      forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     RegisterConsole(sales: services.sales, renderer: console).register(on: router)
+    FleetConsole(fleet: services.fleet, renderer: console, forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     return router
 }
 

@@ -44,6 +44,12 @@ public struct Problem: Codable, Sendable, Equatable {
                                "the terminal request was refused (\(failure.rawValue)); see the reason")
             problem.reason = failure.rawValue
             return problem
+        case let locked as TerminalLockedError:
+            var problem = make("terminal-locked", "Terminal locked", .init(code: 423),
+                               "the terminal is locked (\(locked.cause.rawValue)) since \(ISO8601DateFormatter().string(from: locked.since)); "
+                               + "transactions made after that are refused until it is unlocked; keep them queued")
+            problem.reason = "terminal_locked"
+            return problem
         case ProblemError.malformedJSON(let text):
             return make("malformed", "Malformed request", .badRequest, text)
         case let error as any HTTPResponseError:

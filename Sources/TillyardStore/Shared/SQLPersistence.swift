@@ -26,6 +26,7 @@ struct SQLRepositories: Repositories {
     var payments: any PaymentRepository { SQLPaymentRepository(db: db) }
     var promotions: any PromotionRepository { SQLPromotionRepository(db: db) }
     var fleet: any FleetRepository { SQLFleetRepository(db: db) }
+    var fleetOps: any FleetOperationsRepository { SQLFleetOperationsRepository(db: db) }
 }
 
 /// `Persistence` over a SQLite or PostgreSQL `Database`.

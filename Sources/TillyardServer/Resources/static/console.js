@@ -9,3 +9,13 @@ document.querySelectorAll('input[type=file][data-into]').forEach(function (input
     reader.readAsText(input.files[0]);
   });
 });
+// Live pages (fleet status) reload themselves while nobody is typing in one of their forms.
+document.querySelectorAll('[data-refresh]').forEach(function (marker) {
+  var seconds = parseInt(marker.getAttribute('data-refresh'), 10);
+  if (!(seconds > 0)) { return; }
+  setInterval(function () {
+    var active = document.activeElement;
+    var typing = active && (active.tagName === 'INPUT' || active.tagName === 'SELECT' || active.tagName === 'TEXTAREA') && active.value;
+    if (!typing) { window.location.reload(); }
+  }, seconds * 1000);
+});

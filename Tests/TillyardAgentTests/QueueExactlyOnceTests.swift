@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 import TillyardAgent
@@ -18,7 +19,14 @@ final class FakeServer: AgentTransport, @unchecked Sendable {
     private var nextFault: Fault?
     private var locked = false
 
+    // Guarded by `lock`: the update offered in heartbeat replies, the file served, the reports received.
+    private var offer: UpdateOffer?
+    private var package = Data()
+    private var installReports: [InstallReport] = []
+
     var stored: [String] { lock.withLock { storedIds } }
+    var reports: [InstallReport] { lock.withLock { installReports } }
+    func offer(_ update: UpdateOffer?, serving file: Data) { lock.withLock { offer = update; package = file } }
     var receivedCount: Int { lock.withLock { received } }
     func fail(_ fault: Fault) { lock.withLock { nextFault = fault } }
     func setLocked(_ value: Bool) { lock.withLock { locked = value } }
@@ -49,6 +57,16 @@ final class FakeServer: AgentTransport, @unchecked Sendable {
             return AgentResponse(status: 401, body: Data(#"{"title":"Unauthorized","detail":"refused","reason":"bad_signature"}"#.utf8))
         }
         switch request.path {
+        case "/terminal/v1/heartbeat":
+            let reply = HeartbeatReply(serverTime: Date(), nextHeartbeatSeconds: 300, parametersVersion: "p1", update: offer)
+            return AgentResponse(status: 200, body: try AgentJSON.encoder().encode(reply))
+        case "/terminal/v1/parameters":
+            return AgentResponse(status: 200, body: Data(#"{"version":"p1","values":{"timeout.online":"30"}}"#.utf8))
+        case let path where path.hasPrefix("/terminal/v1/packages/"):
+            return AgentResponse(status: 200, body: package)
+        case let path where path.hasPrefix("/terminal/v1/updates/"):
+            installReports.append(try AgentJSON.decoder().decode(InstallReport.self, from: request.body))
+            return AgentResponse(status: 204)
         case "/terminal/v1/transactions":
             if locked {
                 return AgentResponse(status: 423, body: Data(#"{"title":"Locked","detail":"terminal locked","reason":"terminal_locked"}"#.utf8))
@@ -132,6 +150,36 @@ final class FakeServer: AgentTransport, @unchecked Sendable {
         #expect(summary.lockedOut && queued == 1 && server.stored.isEmpty)
         await #expect(throws: AgentError.self) { try await agent.pay(amount: 100) }
         #expect(await agent.device.locked)
+        await agent.close()
+    }
+
+    @Test func updatesAreInstalledOnlyWhenTheChecksumMatches() async throws {
+        let directory = Self.folder()
+        defer { try? FileManager.default.removeItem(at: directory.url) }
+        let server = FakeServer()
+        let agent = try await TerminalAgent.activate(server: URL(string: "http://127.0.0.1:9")!, sn: "FAKE-0001", code: "123456789012",
+                                                     directory: directory, transport: server)
+        let file = Data("firmware image 2.0.0".utf8)
+        let sha = SHA256.hash(data: file).map { String(format: "%02x", $0) }.joined()
+        let offer = UpdateOffer(campaignId: "c1", packageId: "p1", kind: "app", version: "2.0.0", sha256: sha, size: Int64(file.count),
+                                url: "/terminal/v1/packages/p1")
+
+        // A tampered file is refused and reported with the reason; the version stays.
+        server.offer(offer, serving: Data("firmware image 2.0.1".utf8))
+        let refused = try await agent.cycle()
+        #expect(refused.problems.isEmpty && refused.parameters == "p1", "\(refused.problems)")
+        #expect(server.reports.last?.outcome == .failed && server.reports.last?.detail?.contains("checksum mismatch") == true)
+        #expect(await agent.device.appVersion == "1.0.0")
+
+        // The right file is installed, kept and reported; offered again (a lost report), it is reported again, not fetched.
+        server.offer(offer, serving: file)
+        _ = try await agent.cycle()
+        #expect(server.reports.last == InstallReport(packageId: "p1", outcome: .installed, detail: "sha256 \(sha) verified"))
+        #expect(await agent.device.appVersion == "2.0.0")
+        #expect(FileManager.default.contents(atPath: directory.packagesURL.appendingPathComponent("p1.bin").path) == file)
+        server.offer(offer, serving: Data())
+        let again = try await agent.cycle()
+        #expect(again.update?.contains("already installed") == true && server.reports.count == 3 && server.reports.last?.outcome == .installed)
         await agent.close()
     }
 

@@ -6,32 +6,6 @@ import Darwin
 #endif
 import TillyardKit
 
-/// JSON as the terminal protocol speaks it: ISO 8601 dates with milliseconds (as the server's
-/// encoder writes them), read with or without fractional seconds.
-public enum AgentJSON {
-    public static func encoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(date.iso8601)
-        }
-        return encoder
-    }
-
-    public static func decoder() -> JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let container = try decoder.singleValueContainer()
-            let text = try container.decode(String.self)
-            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
-            if let date = try? Date(text, strategy: .iso8601) { return date }
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "invalid date '\(text)'")
-        }
-        return decoder
-    }
-}
-
 /// What activation gave the terminal: who it is and its secret (一机一密). Kept in
 /// `credential.json` with mode 0600, since the secret signs every request.
 public struct AgentCredential: Codable, Sendable, Equatable {
@@ -107,7 +81,7 @@ public struct AgentDirectory: Sendable {
             throw AgentError.notActivated(url.path)
         }
         do {
-            return try AgentJSON.decoder().decode(AgentCredential.self, from: data)
+            return try WireJSON.decoder().decode(AgentCredential.self, from: data)
         } catch {
             throw AgentError.badState("\(credentialURL.path) is damaged: \(error)")
         }
@@ -115,20 +89,20 @@ public struct AgentDirectory: Sendable {
 
     /// Writes the credential with mode 0600 from the start (never readable by others, not even briefly).
     public func writeCredential(_ credential: AgentCredential) throws {
-        try Self.writeAtomically(try AgentJSON.encoder().encode(credential), to: credentialURL, mode: 0o600)
+        try Self.writeAtomically(try WireJSON.encoder().encode(credential), to: credentialURL, mode: 0o600)
     }
 
     public func readDevice() throws -> DeviceState {
         guard let data = try? Data(contentsOf: deviceURL) else { return DeviceState() }
         do {
-            return try AgentJSON.decoder().decode(DeviceState.self, from: data)
+            return try WireJSON.decoder().decode(DeviceState.self, from: data)
         } catch {
             throw AgentError.badState("\(deviceURL.path) is damaged: \(error)")
         }
     }
 
     public func writeDevice(_ device: DeviceState) throws {
-        try Self.writeAtomically(try AgentJSON.encoder().encode(device), to: deviceURL, mode: 0o600)
+        try Self.writeAtomically(try WireJSON.encoder().encode(device), to: deviceURL, mode: 0o600)
     }
 
     /// Temp file created with `mode`, written, fsynced, renamed over the target: a crash leaves the

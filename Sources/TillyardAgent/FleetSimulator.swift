@@ -78,7 +78,7 @@ public enum FleetSimulator {
                         let response = try await transport.send(AgentRequest(method: "POST", path: "/terminal/v1/activate",
                                                                              headers: ["Content-Type": "application/json"], body: body))
                         guard response.status == 200 else { return .failure(AgentFailure(message: "\(sn): \(AgentError.from(response))")) }
-                        let result = try AgentJSON.decoder().decode(ActivationResult.self, from: response.body)
+                        let result = try WireJSON.decoder().decode(ActivationResult.self, from: response.body)
                         return .success(try Member(terminalId: result.terminalId.rawValue, secretHex: result.secret))
                     } catch {
                         return .failure(AgentFailure(message: "\(sn): \(error)"))
@@ -139,7 +139,7 @@ public enum FleetSimulator {
     public static func heartbeats(_ members: [Member], port: UInt16, connections: Int, rate: Double, duration: TimeInterval,
                                   clockOffset: TimeInterval = 0) async -> Outcome {
         let bodies = members.indices.map { index in
-            (try? AgentJSON.encoder().encode(Heartbeat(appVersion: "1.0.0", firmwareVersion: "1.0.0", battery: 20 + index % 80,
+            (try? WireJSON.encoder().encode(Heartbeat(appVersion: "1.0.0", firmwareVersion: "1.0.0", battery: 20 + index % 80,
                                                         paper: index % 17 == 0 ? .low : .ok, signal: -60 - index % 40,
                                                         secondsSinceTransaction: index % 3600, parametersVersion: nil))) ?? Data()
         }

@@ -52,7 +52,7 @@ public actor TerminalAgent {
         guard response.status == 200 else { throw AgentError.from(response) }
         let result: ActivationResult
         do {
-            result = try AgentJSON.decoder().decode(ActivationResult.self, from: response.body)
+            result = try WireJSON.decoder().decode(ActivationResult.self, from: response.body)
         } catch {
             throw AgentError.server(status: response.status, detail: "not an activation result: \(response.text.prefix(200))")
         }
@@ -123,7 +123,7 @@ public actor TerminalAgent {
 
     private func decode<T: Decodable>(_ type: T.Type, _ data: Data, what: String) throws -> T {
         do {
-            return try AgentJSON.decoder().decode(type, from: data)
+            return try WireJSON.decoder().decode(type, from: data)
         } catch {
             throw AgentError.server(status: 200, detail: "not a \(what): \(String(decoding: data.prefix(200), as: UTF8.self))")
         }
@@ -154,7 +154,7 @@ public actor TerminalAgent {
 
     /// Sends one heartbeat and returns the reply (nothing of it acted on yet).
     public func heartbeat() async throws -> HeartbeatReply {
-        let reply = try decode(HeartbeatReply.self, try await call("POST", "/terminal/v1/heartbeat", body: try AgentJSON.encoder().encode(currentHeartbeat())),
+        let reply = try decode(HeartbeatReply.self, try await call("POST", "/terminal/v1/heartbeat", body: try WireJSON.encoder().encode(currentHeartbeat())),
                                what: "heartbeat reply")
         device.clockOffset = reply.serverTime.timeIntervalSince(clock())
         try directory.writeDevice(device)
@@ -241,7 +241,7 @@ public actor TerminalAgent {
         // Kept before the acknowledgement: once the server hears "done", the terminal is in that state.
         try directory.writeDevice(device)
         let id = command.id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? command.id
-        let response = try await signed("POST", "/terminal/v1/commands/\(id)/ack", body: try AgentJSON.encoder().encode(CommandAck(outcome: .done, detail: detail)))
+        let response = try await signed("POST", "/terminal/v1/commands/\(id)/ack", body: try WireJSON.encoder().encode(CommandAck(outcome: .done, detail: detail)))
         // 404: acknowledged already (an earlier answer was lost); the server holds the outcome.
         guard (200..<300).contains(response.status) || response.status == 404 else { throw AgentError.from(response) }
         return "\(command.kind.rawValue) \(command.id): done"
@@ -277,7 +277,7 @@ public actor TerminalAgent {
     }
 
     private func report(_ offer: UpdateOffer, _ report: InstallReport) async throws {
-        _ = try await call("POST", "/terminal/v1/updates/\(offer.campaignId)/result", body: try AgentJSON.encoder().encode(report))
+        _ = try await call("POST", "/terminal/v1/updates/\(offer.campaignId)/result", body: try WireJSON.encoder().encode(report))
     }
 
     // MARK: - Transactions
@@ -339,7 +339,7 @@ public actor TerminalAgent {
         while true {
             let batch = try await queue.oldest(Self.uploadBatch)
             if batch.isEmpty { break }
-            let response = try await signed("POST", "/terminal/v1/transactions", body: try AgentJSON.encoder().encode(TransactionUpload(transactions: batch)))
+            let response = try await signed("POST", "/terminal/v1/transactions", body: try WireJSON.encoder().encode(TransactionUpload(transactions: batch)))
             if case .locked = AgentError.from(response), response.status == 423 || response.status == 401 {
                 device.locked = true
                 try directory.writeDevice(device)

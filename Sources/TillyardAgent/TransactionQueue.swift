@@ -49,7 +49,7 @@ public final class TransactionQueue: Sendable {
 
     /// Writes a transaction to the queue; when this returns it is on disk.
     public func record(_ transaction: TerminalTransaction) async throws {
-        let body = String(decoding: try AgentJSON.encoder().encode(transaction), as: UTF8.self)
+        let body = String(decoding: try WireJSON.encoder().encode(transaction), as: UTF8.self)
         try await database.raw("""
             INSERT INTO queue (id, body, recorded_at) VALUES (\(bind: transaction.id), \(bind: body), \(bind: transaction.at.timeIntervalSince1970))
             """).run()
@@ -58,7 +58,7 @@ public final class TransactionQueue: Sendable {
     /// The oldest `limit` transactions, in the order they were recorded.
     public func oldest(_ limit: Int) async throws -> [TerminalTransaction] {
         let rows = try await database.raw("SELECT body FROM queue ORDER BY seq LIMIT \(bind: limit)").all()
-        let decoder = AgentJSON.decoder()
+        let decoder = WireJSON.decoder()
         return try rows.map { try decoder.decode(TerminalTransaction.self, from: Data(try $0.decode(column: "body", as: String.self).utf8)) }
     }
 

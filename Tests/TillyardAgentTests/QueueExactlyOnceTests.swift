@@ -59,19 +59,19 @@ final class FakeServer: AgentTransport, @unchecked Sendable {
         switch request.path {
         case "/terminal/v1/heartbeat":
             let reply = HeartbeatReply(serverTime: Date(), nextHeartbeatSeconds: 300, parametersVersion: "p1", update: offer)
-            return AgentResponse(status: 200, body: try AgentJSON.encoder().encode(reply))
+            return AgentResponse(status: 200, body: try WireJSON.encoder().encode(reply))
         case "/terminal/v1/parameters":
             return AgentResponse(status: 200, body: Data(#"{"version":"p1","values":{"timeout.online":"30"}}"#.utf8))
         case let path where path.hasPrefix("/terminal/v1/packages/"):
             return AgentResponse(status: 200, body: package)
         case let path where path.hasPrefix("/terminal/v1/updates/"):
-            installReports.append(try AgentJSON.decoder().decode(InstallReport.self, from: request.body))
+            installReports.append(try WireJSON.decoder().decode(InstallReport.self, from: request.body))
             return AgentResponse(status: 204)
         case "/terminal/v1/transactions":
             if locked {
                 return AgentResponse(status: 423, body: Data(#"{"title":"Locked","detail":"terminal locked","reason":"terminal_locked"}"#.utf8))
             }
-            let upload = try AgentJSON.decoder().decode(TransactionUpload.self, from: request.body)
+            let upload = try WireJSON.decoder().decode(TransactionUpload.self, from: request.body)
             #expect(upload.transactions.count <= 500)
             var result = TransactionUploadResult(stored: [], duplicates: [])
             for transaction in upload.transactions {
@@ -82,7 +82,7 @@ final class FakeServer: AgentTransport, @unchecked Sendable {
                     result.stored.append(transaction.id)
                 }
             }
-            return AgentResponse(status: 200, body: try AgentJSON.encoder().encode(result))
+            return AgentResponse(status: 200, body: try WireJSON.encoder().encode(result))
         default:
             return AgentResponse(status: 404, body: Data(#"{"title":"Not Found","detail":"no route"}"#.utf8))
         }
@@ -93,6 +93,22 @@ final class FakeServer: AgentTransport, @unchecked Sendable {
 @Suite struct QueueExactlyOnceTests {
     static func folder() -> AgentDirectory {
         AgentDirectory(FileManager.default.temporaryDirectory.appendingPathComponent("agent-\(UUID().uuidString)").path)
+    }
+
+    /// An agent activated against a fresh fake server in a temp folder, closed and removed afterwards.
+    static func withAgent(_ body: (TerminalAgent, AgentDirectory, FakeServer) async throws -> Void) async throws {
+        let directory = folder()
+        defer { try? FileManager.default.removeItem(at: directory.url) }
+        let server = FakeServer()
+        let agent = try await TerminalAgent.activate(server: URL(string: "http://127.0.0.1:9")!, sn: "FAKE-0001", code: "123456789012",
+                                                     directory: directory, transport: server)
+        do {
+            try await body(agent, directory, server)
+        } catch {
+            await agent.close()
+            throw error
+        }
+        await agent.close()
     }
 
     @Test func crashesAndLostAnswersNeitherLoseNorDouble() async throws {
@@ -138,68 +154,56 @@ final class FakeServer: AgentTransport, @unchecked Sendable {
     }
 
     @Test func aLockedTerminalKeepsItsQueueAndRefusesPayments() async throws {
-        let directory = Self.folder()
-        defer { try? FileManager.default.removeItem(at: directory.url) }
-        let server = FakeServer()
-        let agent = try await TerminalAgent.activate(server: URL(string: "http://127.0.0.1:9")!, sn: "FAKE-0001", code: "123456789012",
-                                                     directory: directory, transport: server)
-        _ = try await agent.pay(amount: 100)
-        server.setLocked(true)
-        let summary = try await agent.upload()
-        let queued = try await agent.queued()
-        #expect(summary.lockedOut && queued == 1 && server.stored.isEmpty)
-        await #expect(throws: AgentError.self) { try await agent.pay(amount: 100) }
-        #expect(await agent.device.locked)
-        await agent.close()
+        try await Self.withAgent { agent, _, server in
+            _ = try await agent.pay(amount: 100)
+            server.setLocked(true)
+            let summary = try await agent.upload()
+            let queued = try await agent.queued()
+            #expect(summary.lockedOut && queued == 1 && server.stored.isEmpty)
+            await #expect(throws: AgentError.self) { try await agent.pay(amount: 100) }
+            #expect(await agent.device.locked)
+        }
     }
 
     @Test func updatesAreInstalledOnlyWhenTheChecksumMatches() async throws {
-        let directory = Self.folder()
-        defer { try? FileManager.default.removeItem(at: directory.url) }
-        let server = FakeServer()
-        let agent = try await TerminalAgent.activate(server: URL(string: "http://127.0.0.1:9")!, sn: "FAKE-0001", code: "123456789012",
-                                                     directory: directory, transport: server)
-        let file = Data("firmware image 2.0.0".utf8)
-        let sha = SHA256.hash(data: file).map { String(format: "%02x", $0) }.joined()
-        let offer = UpdateOffer(campaignId: "c1", packageId: "p1", kind: "app", version: "2.0.0", sha256: sha, size: Int64(file.count),
-                                url: "/terminal/v1/packages/p1")
+        try await Self.withAgent { agent, directory, server in
+            let file = Data("firmware image 2.0.0".utf8)
+            let sha = SHA256.hash(data: file).map { String(format: "%02x", $0) }.joined()
+            let offer = UpdateOffer(campaignId: "c1", packageId: "p1", kind: "app", version: "2.0.0", sha256: sha, size: Int64(file.count),
+                                    url: "/terminal/v1/packages/p1")
 
-        // A tampered file is refused and reported with the reason; the version stays.
-        server.offer(offer, serving: Data("firmware image 2.0.1".utf8))
-        let refused = try await agent.cycle()
-        #expect(refused.problems.isEmpty && refused.parameters == "p1", "\(refused.problems)")
-        #expect(server.reports.last?.outcome == .failed && server.reports.last?.detail?.contains("checksum mismatch") == true)
-        #expect(await agent.device.appVersion == "1.0.0")
+            // A tampered file is refused and reported with the reason; the version stays.
+            server.offer(offer, serving: Data("firmware image 2.0.1".utf8))
+            let refused = try await agent.cycle()
+            #expect(refused.problems.isEmpty && refused.parameters == "p1", "\(refused.problems)")
+            #expect(server.reports.last?.outcome == .failed && server.reports.last?.detail?.contains("checksum mismatch") == true)
+            #expect(await agent.device.appVersion == "1.0.0")
 
-        // The right file is installed, kept and reported; offered again (a lost report), it is reported again, not fetched.
-        server.offer(offer, serving: file)
-        _ = try await agent.cycle()
-        #expect(server.reports.last == InstallReport(packageId: "p1", outcome: .installed, detail: "sha256 \(sha) verified"))
-        #expect(await agent.device.appVersion == "2.0.0")
-        #expect(FileManager.default.contents(atPath: directory.packagesURL.appendingPathComponent("p1.bin").path) == file)
-        server.offer(offer, serving: Data())
-        let again = try await agent.cycle()
-        #expect(again.update?.contains("already installed") == true && server.reports.count == 3 && server.reports.last?.outcome == .installed)
-        await agent.close()
+            // The right file is installed, kept and reported; offered again (a lost report), it is reported again, not fetched.
+            server.offer(offer, serving: file)
+            _ = try await agent.cycle()
+            #expect(server.reports.last == InstallReport(packageId: "p1", outcome: .installed, detail: "sha256 \(sha) verified"))
+            #expect(await agent.device.appVersion == "2.0.0")
+            #expect(FileManager.default.contents(atPath: directory.packagesURL.appendingPathComponent("p1.bin").path) == file)
+            server.offer(offer, serving: Data())
+            let again = try await agent.cycle()
+            #expect(again.update?.contains("already installed") == true && server.reports.count == 3 && server.reports.last?.outcome == .installed)
+        }
     }
 
     @Test func bigQueuesGoInBatchesOldestFirstAndFullCardNumbersNeverEnter() async throws {
-        let directory = Self.folder()
-        defer { try? FileManager.default.removeItem(at: directory.url) }
-        let server = FakeServer()
-        let agent = try await TerminalAgent.activate(server: URL(string: "http://127.0.0.1:9")!, sn: "FAKE-0001", code: "123456789012",
-                                                     directory: directory, transport: server)
-        do {
-            _ = try await agent.pay(amount: 100, maskedPan: "6222021234567890123")
-            Issue.record("a full card number must be refused")
-        } catch let error as AgentError {
-            #expect(error.description.contains("masked"), "\(error)")
+        try await Self.withAgent { agent, _, server in
+            do {
+                _ = try await agent.pay(amount: 100, maskedPan: "6222021234567890123")
+                Issue.record("a full card number must be refused")
+            } catch let error as AgentError {
+                #expect(error.description.contains("masked"), "\(error)")
+            }
+            var made: [String] = []
+            for index in 0..<510 { made.append(try await agent.pay(amount: Int64(100 + index)).id) }
+            let summary = try await agent.upload()
+            #expect(summary.stored == 510 && summary.remaining == 0)
+            #expect(server.stored == made)
         }
-        var made: [String] = []
-        for index in 0..<510 { made.append(try await agent.pay(amount: Int64(100 + index)).id) }
-        let summary = try await agent.upload()
-        #expect(summary.stored == 510 && summary.remaining == 0)
-        #expect(server.stored == made)
-        await agent.close()
     }
 }

@@ -55,20 +55,27 @@ public struct DeviceState: Codable, Sendable, Equatable {
     /// The last update installed or refused: package id, outcome and detail.
     public var lastUpdate: String?
 
+    /// A fresh terminal: version 1.0.0, full battery, paper, no parameters, unlocked.
     public init() {}
 }
 
 /// The folder an agent keeps its state in.
 public struct AgentDirectory: Sendable {
+    /// The folder itself.
     public let url: URL
 
+    /// The folder at `path` (created by `create()`, not here).
     public init(_ path: String) {
         url = URL(fileURLWithPath: path, isDirectory: true)
     }
 
+    /// `credential.json`: identity and secret, 0600.
     public var credentialURL: URL { url.appendingPathComponent("credential.json") }
+    /// `device.json`: versions, readings, parameters, lock.
     public var deviceURL: URL { url.appendingPathComponent("device.json") }
+    /// `queue.sqlite`: the offline transaction queue.
     public var queuePath: String { url.appendingPathComponent("queue.sqlite").path }
+    /// `packages/`: installed update files.
     public var packagesURL: URL { url.appendingPathComponent("packages", isDirectory: true) }
 
     /// Creates the folder (0700: it holds the terminal's secret).
@@ -76,15 +83,10 @@ public struct AgentDirectory: Sendable {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }
 
+    /// The credential; `AgentError.notActivated` when the folder has none.
     public func readCredential() throws -> AgentCredential {
-        guard let data = try? Data(contentsOf: credentialURL) else {
-            throw AgentError.notActivated(url.path)
-        }
-        do {
-            return try WireJSON.decoder().decode(AgentCredential.self, from: data)
-        } catch {
-            throw AgentError.badState("\(credentialURL.path) is damaged: \(error)")
-        }
+        guard let credential = try Self.read(AgentCredential.self, from: credentialURL) else { throw AgentError.notActivated(url.path) }
+        return credential
     }
 
     /// Writes the credential with mode 0600 from the start (never readable by others, not even briefly).
@@ -92,15 +94,22 @@ public struct AgentDirectory: Sendable {
         try Self.writeAtomically(try WireJSON.encoder().encode(credential), to: credentialURL, mode: 0o600)
     }
 
+    /// The device state; a fresh terminal's defaults when there is none yet.
     public func readDevice() throws -> DeviceState {
-        guard let data = try? Data(contentsOf: deviceURL) else { return DeviceState() }
+        try Self.read(DeviceState.self, from: deviceURL) ?? DeviceState()
+    }
+
+    /// A state file's contents; nil when it does not exist, an error naming the file when it is damaged.
+    private static func read<T: Decodable>(_ type: T.Type, from file: URL) throws -> T? {
+        guard let data = try? Data(contentsOf: file) else { return nil }
         do {
-            return try WireJSON.decoder().decode(DeviceState.self, from: data)
+            return try WireJSON.decoder().decode(type, from: data)
         } catch {
-            throw AgentError.badState("\(deviceURL.path) is damaged: \(error)")
+            throw AgentError.badState("\(file.path) is damaged: \(error)")
         }
     }
 
+    /// Replaces the device state on disk (atomically).
     public func writeDevice(_ device: DeviceState) throws {
         try Self.writeAtomically(try WireJSON.encoder().encode(device), to: deviceURL, mode: 0o600)
     }
@@ -143,6 +152,7 @@ public enum Hex {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The bytes of even-length hex (either case); nil for anything else.
     public static func decode(_ text: String) -> Data? {
         let digits = Array(text.utf8)
         guard digits.count % 2 == 0 else { return nil }

@@ -15,6 +15,7 @@ public enum FleetSimulator {
         public let signer: RequestSigner
         public let secretHex: String
 
+        /// A member from its id and its 64-hex-digit secret.
         public init(terminalId: String, secretHex: String) throws {
             guard let secret = Hex.decode(secretHex), secret.count == 32 else {
                 throw AgentError.invalidInput("terminal \(terminalId): the secret must be 64 hex digits")
@@ -114,6 +115,7 @@ public enum FleetSimulator {
         /// Latencies of answered requests, milliseconds, sorted.
         public var latencies: [Double] = []
 
+        /// Answered (200) heartbeats per second.
         public var rate: Double { seconds > 0 ? Double(ok) / seconds : 0 }
 
         /// The p-th percentile latency (0–100), milliseconds.

@@ -8,6 +8,7 @@ public struct RequestSigner: Sendable {
     public let terminalId: String
     let secret: Data
 
+    /// A signer for terminal `terminalId` with its 32-byte secret.
     public init(terminalId: String, secret: Data) {
         self.terminalId = terminalId
         self.secret = secret

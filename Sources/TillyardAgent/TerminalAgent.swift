@@ -7,8 +7,11 @@ import TillyardKit
 /// exactly once. Its state lives in one folder (`AgentDirectory`), so a process can stop at any
 /// point and the next one carries on.
 public actor TerminalAgent {
+    /// Where the state lives.
     public nonisolated let directory: AgentDirectory
+    /// Who the terminal is (from activation).
     public nonisolated let credential: AgentCredential
+    /// Versions, readings, parameters and lock, as last kept on disk.
     public private(set) var device: DeviceState
     private let signer: RequestSigner
     private let transport: any AgentTransport

@@ -102,6 +102,7 @@ public final class LoopbackTransport: AgentTransport, @unchecked Sendable {
     // Guarded by `lock`: idle connections, reused by the next request.
     private var idle: [LoopbackHTTPConnection] = []
 
+    /// Connections to 127.0.0.1:`port`, opened on first use.
     public init(port: UInt16) {
         self.port = port
     }

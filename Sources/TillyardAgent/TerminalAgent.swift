@@ -149,8 +149,11 @@ public actor TerminalAgent {
 
     /// What the terminal reports now.
     public func currentHeartbeat() -> Heartbeat {
-        Heartbeat(appVersion: device.appVersion, firmwareVersion: device.firmwareVersion, battery: device.battery, paper: device.paper,
-                  signal: device.signal, location: device.location,
+        // A configured fix is reported as taken now (the reference agent stands still).
+        var location = device.location
+        location?.reportedAt = clock()
+        return Heartbeat(appVersion: device.appVersion, firmwareVersion: device.firmwareVersion, battery: device.battery, paper: device.paper,
+                  signal: device.signal, location: location,
                   secondsSinceTransaction: device.lastTransactionAt.map { max(0, Int(clock().timeIntervalSince($0))) },
                   parametersVersion: device.parametersVersion)
     }

@@ -46,11 +46,20 @@ struct TerminalAgentCommand: AsyncParsableCommand {
         @OptionGroup var state: StateOption
         @Option(help: "Seconds between heartbeats (default: what the server asks for).") var interval: Double?
         @Flag(help: "One heartbeat cycle, then exit (status 1 when it failed).") var once = false
+        @Option(help: "Report this GPS latitude from now on (kept in the state folder; with --longitude).") var latitude: Double?
+        @Option(help: "Report this GPS longitude from now on.") var longitude: Double?
 
         func run() async throws {
             if let interval, interval <= 0 { throw ValidationError("--interval must be more than 0 seconds") }
+            if (latitude == nil) != (longitude == nil) { throw ValidationError("give --latitude and --longitude together") }
+            if let latitude, let longitude, !(-90...90).contains(latitude) || !(-180...180).contains(longitude) {
+                throw ValidationError("--latitude must be within ±90 and --longitude within ±180")
+            }
             let agent = try await state.open()
             do {
+                if let latitude, let longitude {
+                    try await agent.update { $0.location = LocationReport(latitude: latitude, longitude: longitude, source: .gps, accuracy: 15, reportedAt: Date()) }
+                }
                 repeat {
                     var wait = interval ?? 60
                     do {

@@ -64,13 +64,21 @@ import TillyardTestSupport
 
             // Before the first heartbeat the terminal is not online; after it, it is, with what it reported.
             #expect(try await live.api("GET", "/api/v1/terminals/\(id)/status").object["online"] as? Bool == false)
-            try await agent.update { $0.battery = 64; $0.paper = .low }
+            try await agent.update {
+                $0.battery = 64
+                $0.paper = .low
+                // At the bound placement (31.2, 121.4): no relocation alert.
+                $0.location = LocationReport(latitude: 31.2001, longitude: 121.4001, source: .gps, accuracy: 12, reportedAt: .distantPast)
+            }
             let reply = try await agent.heartbeat()
             #expect(reply.nextHeartbeatSeconds > 0 && !reply.locked)
             let status = try await live.api("GET", "/api/v1/terminals/\(id)/status")
             let heartbeat = status.object["heartbeat"] as? [String: Any]
             #expect(status.object["online"] as? Bool == true && heartbeat?["battery"] as? Int == 64 && heartbeat?["paper"] as? String == "low",
                     "\(status.text)")
+            let location = heartbeat?["location"] as? [String: Any]
+            #expect(location?["latitude"] as? Double == 31.2001 && location?["reportedAt"] as? String != Date.distantPast.iso8601,
+                    "the fix is reported as taken now: \(status.text)")
             await agent.close()
         }
     }
@@ -153,7 +161,9 @@ import TillyardTestSupport
             let reread = try FleetSimulator.readCredentials(credentials)
             #expect(reread.map(\.signer.terminalId) == [live.terminal.id.rawValue])
             let outcome = await FleetSimulator.heartbeats(reread, port: live.port, connections: 2, rate: 200, duration: 1)
-            #expect(outcome.ok > 50 && outcome.ok == outcome.sent && outcome.refused.isEmpty, "\(outcome.refused) \(outcome.firstFailure ?? "")")
+            // How many get through depends on the machine's load; every one sent must be answered 200.
+            #expect(outcome.ok > 0 && outcome.ok == outcome.sent && outcome.refused.isEmpty,
+                    "\(outcome.ok) of \(outcome.sent): \(outcome.refused) \(outcome.otherStatus) \(outcome.firstFailure ?? "")")
             #expect(outcome.rate < 260, "paced to about 200/s: \(outcome.rate)")
             #expect(throws: AgentError.self) { try FleetSimulator.readCodes(credentials) }
         }

@@ -60,7 +60,8 @@ func withServices<T>(_ configuration: AppConfiguration, migrate: Bool = true,
     do {
         services = AppServices(database: database, bcryptCost: configuration.bcryptCost,
                                accountKey: try AccountKey.load(dataDirectory: configuration.dataDirectory),
-                               documents: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("documents"))
+                               documents: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("documents"),
+                               packages: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("packages"))
     } catch {
         await database.close()
         throw CLIError(message: "cannot load the account key: \(describe(error))")

@@ -371,7 +371,7 @@ extension Harness {
         try await Harness.run(backend) { h in
             let catalogPrefixes = ["action", "area", "audit", "dashboard", "error", "field", "kind", "list", "login", "nav",
                                    "orgs", "problem", "role", "status", "tokens", "users", "merchant(?!_owner)", "document", "risk", "business",
-                                   "purchase", "dossier", "state", "register"]
+                                   "purchase", "dossier", "state", "register", "campaign", "package", "compliance"]
             // (`merchant_owner` is a role's stored name, shown as such in audit summaries, not a catalog key.)
             let rawKey = try Regex("\\b(\(catalogPrefixes.joined(separator: "|")))_[a-z][a-z_-]*\\b")
             let tags = try Regex("<[^>]*>")
@@ -383,6 +383,7 @@ extension Harness {
                 for path in ["/console", "/console/orgs", "/console/users", "/console/tokens", "/console/audit?verify=1",
                              "/console/terminals", "/console/models", "/console/purchases", "/console/merchants", "/console/register",
                              "/console/merchants/\(h.fixtures.merchantA.rawValue)", "/console/merchants/\(h.fixtures.merchantB.rawValue)",
+                             "/console/packages", "/console/campaigns", "/console/compliance?minApp=2.4.0",
                              "/console/language-missing", "/console/tokens/\(OrgID.generate().rawValue)/revoke"] {
                     let method: HTTPRequest.Method = path.hasSuffix("/revoke") ? .post : .get
                     let response = try await h.browse(method, path, jar: &jar, form: method == .post ? [("_csrf", "x")] : nil)

@@ -30,7 +30,7 @@ import TillyardTestSupport
     /// parameter after any other segment fails the test: decide what it should be attacked with.
     static let collections: Set<String> = ["orgs", "users", "tokens", "terminals", "terminal-models", "purchase-requests",
                                            "merchants", "documents", "products", "sales", "orders", "shifts", "z-reports", "stores",
-                                           "promotions"]
+                                           "promotions", "packages", "campaigns"]
 
     /// Collections that may legitimately have nothing foreign: the model catalogue is per acquirer,
     /// and the fixtures hold a single acquirer.
@@ -78,6 +78,10 @@ import TillyardTestSupport
         "POST /api/v1/terminals/{id}/activation-codes": "{}",
         "PUT /api/v1/promotions/{id}": #"{"version": 1, "name": "hijack", "rule": {"kind": "percentOff", "basisPoints": 10000}}"#,
         "POST /api/v1/promotions/{id}/end": #"{"version": 1}"#,
+        "POST /api/v1/campaigns/{id}/start": #"{"version": {version}}"#,
+        "POST /api/v1/campaigns/{id}/pause": #"{"version": {version}}"#,
+        "POST /api/v1/campaigns/{id}/resume": #"{"version": {version}}"#,
+        "POST /api/v1/campaigns/{id}/rollback": #"{"version": {version}}"#,
         "POST /api/v1/stores/{id}/stock-adjustments": #"{"productId": "01900000-0000-7000-8000-000000000002", "delta": 1000, "reason": "hijack"}"#,
     ]
 
@@ -122,7 +126,20 @@ import TillyardTestSupport
         _ = try await estate.bind(mine.id, BindRequest(
             merchantId: h.fixtures.merchantA, storeId: nil, placement: Placement(address: "A street 1", latitude: 31.2, longitude: 121.4)),
                                   by: admin)
+        // A package and a draft campaign at the acquirer (usable by both attackers) and in region B (foreign to both).
+        _ = try await h.env.services.access.createUser(NewUser(orgId: h.fixtures.regionB, username: "regionB.admin", displayName: "regionB.admin",
+                                                               role: .administrator, password: Fixtures.password), by: admin)
+        for (principal, version) in [(admin, "1.0.0"), (try await h.principal("regionB.admin"), "9.9.9")] {
+            let campaigns = h.env.services.campaigns
+            let upload = try campaigns.beginUpload(by: principal)
+            try Data("package \(version)".utf8).withUnsafeBytes { try upload.append($0) }
+            let package = try await campaigns.publish(PackageInput(kind: .app, version: version, modelIds: [model.id]), upload: upload, by: principal)
+            _ = try await campaigns.create(CampaignInput(name: "rollout \(version)", packageId: package.id), by: principal)
+        }
     }
+
+    /// Lists whose items may come from the caller's ancestors (published above, used below).
+    static let publishedFromAbove: Set<String> = ["/api/v1/packages", "/api/v1/campaigns"]
 
     /// The fixture users who attack.
     static let attackers = ["merchantA.owner", "regionA.admin"]
@@ -193,6 +210,12 @@ import TillyardTestSupport
 
         var versions: [String: Int] = [:], names: [String: String] = [:]
         for org in orgs { versions[org.id.rawValue] = org.version; names[org.id.rawValue] = org.name }
+        // Packages and campaigns are usable from their organisation's subtree and below it.
+        func usable(_ org: OrgID) -> Bool { me.worksWith(path: pathOf[org] ?? "-") }
+        let packages = try await h.env.services.campaigns.packages(kind: nil, page: all, by: admin).items
+        let campaigns = try await h.env.services.campaigns.campaigns(state: nil, page: all, by: admin).items
+        for package in packages { names[package.id.rawValue] = package.sha256 }
+        for campaign in campaigns { names[campaign.id.rawValue] = campaign.name; versions[campaign.id.rawValue] = campaign.version }
         for user in users { versions[user.id.rawValue] = user.version; names[user.id.rawValue] = user.username }
         for token in tokens { names[token.id.rawValue] = token.name }
         for terminal in terminals { names[terminal.id.rawValue] = terminal.sn }
@@ -243,6 +266,8 @@ import TillyardTestSupport
         foreign["z-reports"] = zReports.filter { !myShifts.contains($0.shift.id) }.compactMap { $0.id?.rawValue }
         foreign["stores"] = orgs.filter { $0.kind == .store && !visible($0.id) }.map(\.id.rawValue)
         foreign["promotions"] = promotions.filter { !promotionVisible($0) }.map(\.promotion.id.rawValue)
+        foreign["packages"] = packages.filter { !usable($0.orgId) }.map(\.id.rawValue)
+        foreign["campaigns"] = campaigns.filter { !usable($0.orgId) }.map(\.id.rawValue)
         var own: [String: [String]] = [:]
         own["orgs"] = [me.user.orgId.rawValue]
         own["users"] = [me.user.id.rawValue]
@@ -259,6 +284,8 @@ import TillyardTestSupport
         own["z-reports"] = zReports.filter { myShifts.contains($0.shift.id) }.compactMap { $0.id?.rawValue }
         own["stores"] = orgs.filter { $0.kind == .store && visible($0.id) }.map(\.id.rawValue)
         own["promotions"] = promotions.filter { promotionVisible($0) }.map(\.promotion.id.rawValue)
+        own["packages"] = packages.filter { usable($0.orgId) }.map(\.id.rawValue)
+        own["campaigns"] = campaigns.filter { usable($0.orgId) }.map(\.id.rawValue)
         var otherBranch: [String] = sideOrgs.flatMap { [$0.id.rawValue, $0.name] }
         otherBranch += sideUsers.flatMap { [$0.id.rawValue, $0.username] }
         otherBranch += tokens.filter { sideUserIDs.contains($0.userId) }.flatMap { [$0.id.rawValue, $0.prefix] }
@@ -267,6 +294,8 @@ import TillyardTestSupport
         otherBranch += allSales.filter { !mySales.contains($0.id) }.map(\.id.rawValue)
         otherBranch += shifts.filter { !myShifts.contains($0.id) }.map(\.id.rawValue)
         otherBranch += promotions.filter { !promotionVisible($0) }.flatMap { [$0.promotion.id.rawValue, $0.promotion.name] }
+        otherBranch += packages.filter { !usable($0.orgId) }.flatMap { [$0.id.rawValue, $0.sha256] }
+        otherBranch += campaigns.filter { !usable($0.orgId) }.flatMap { [$0.id.rawValue, $0.name] }
         return Reach(foreign: foreign, own: own, versions: versions, otherBranch: otherBranch, names: names)
     }
 
@@ -402,7 +431,10 @@ import TillyardTestSupport
                     // Everything an item names lies in the caller's reach.
                     for item in response.items {
                         if let org = item["orgId"] as? String {
-                            #expect(!(reach.foreign["orgs"] ?? []).contains(org), "\(attacker) \(route.template) lists an item of foreign org \(org)")
+                            // Packages and campaigns published above the caller are theirs to use (an acquirer's
+                            // release reaches its regions): there, only the branches beside the caller are foreign.
+                            let foreign = Self.publishedFromAbove.contains(route.template) ? reach.otherBranch : (reach.foreign["orgs"] ?? [])
+                            #expect(!foreign.contains(org), "\(attacker) \(route.template) lists an item of foreign org \(org)")
                         }
                     }
                 }

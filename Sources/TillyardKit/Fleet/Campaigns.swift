@@ -26,15 +26,27 @@ public struct CampaignPlan: Codable, Sendable, Equatable {
     public var maxApprovalDrop: Int
     /// A stage is judged once this many of its terminals have reported (fewer say nothing yet).
     public var minimumReports: Int
+    /// A healthy stage is kept this long after it started before the next one starts (0: at once).
+    public var soakMinutes: Int
+    /// How long after installing a terminal's transactions are compared with the same length before.
+    public var observationMinutes: Int
+    /// The IANA zone the window is read in (the terminals' local time).
+    public var timeZone: String
 
     public init(stages: [Int] = [100, 1000, 5000, 10_000], window: BusinessHours? = nil, maxFailureRate: Int = 500, maxApprovalDrop: Int = 200,
-                minimumReports: Int = 20) {
+                minimumReports: Int = 20, soakMinutes: Int = 0, observationMinutes: Int = 1440, timeZone: String = CampaignPlan.defaultTimeZone) {
         self.stages = stages
         self.window = window
         self.maxFailureRate = maxFailureRate
         self.maxApprovalDrop = maxApprovalDrop
         self.minimumReports = minimumReports
+        self.soakMinutes = soakMinutes
+        self.observationMinutes = observationMinutes
+        self.timeZone = timeZone
     }
+
+    /// Terminals' local time unless a plan says otherwise (the code base has no per-organisation zone yet).
+    public static let defaultTimeZone = "Asia/Shanghai"
 
     /// Checks the numbers.
     public func validate() throws {
@@ -45,6 +57,9 @@ public struct CampaignPlan: Codable, Sendable, Equatable {
         guard (1...10_000).contains(maxFailureRate) else { throw DomainError.invalid("maxFailureRate", "must be from 1 to 10000 basis points") }
         guard (0...10_000).contains(maxApprovalDrop) else { throw DomainError.invalid("maxApprovalDrop", "must be from 0 to 10000 basis points") }
         guard (1...100_000).contains(minimumReports) else { throw DomainError.invalid("minimumReports", "must be from 1 to 100000") }
+        guard (0...43_200).contains(soakMinutes) else { throw DomainError.invalid("soakMinutes", "must be from 0 to 43200 (30 days)") }
+        guard (1...43_200).contains(observationMinutes) else { throw DomainError.invalid("observationMinutes", "must be from 1 to 43200 (30 days)") }
+        guard TimeZone(identifier: timeZone) != nil else { throw DomainError.invalid("timeZone", "is not an IANA time zone such as Asia/Shanghai") }
     }
 }
 
@@ -100,10 +115,13 @@ public enum CampaignRules {
         plan.window.map { $0.isOpen(atMinute: minuteOfDay) } ?? true
     }
 
-    /// The verdict on a stage from what its terminals reported.
-    public static func judge(_ metrics: StageMetrics, plan: CampaignPlan) -> StageVerdict {
+    /// The verdict on a stage from what its terminals reported. `required` lowers the number of
+    /// reports that make a stage judgeable (a stage with fewer terminals than `minimumReports`);
+    /// a stage that needs none and has none is healthy.
+    public static func judge(_ metrics: StageMetrics, plan: CampaignPlan, required: Int? = nil) -> StageVerdict {
         let reported = metrics.installed + metrics.failed
-        guard reported >= plan.minimumReports else { return .waiting }
+        guard reported >= (required ?? plan.minimumReports) else { return .waiting }
+        guard reported > 0 else { return .healthy }
         let failureRate = metrics.failed * 10_000 / reported
         if failureRate > plan.maxFailureRate {
             return .halt("\(metrics.failed) of \(reported) installs failed (\(percent(failureRate)), above \(percent(plan.maxFailureRate)))")

@@ -120,6 +120,9 @@ public protocol Repositories: Sendable {
     var promotions: any PromotionRepository { get }
     var fleet: any FleetRepository { get }
     var fleetOps: any FleetOperationsRepository { get }
+    var packages: any PackageRepository { get }
+    var campaigns: any CampaignRepository { get }
+    var compliance: any ComplianceRepository { get }
 }
 
 /// Entry point to storage for services: units of work over the repositories.

@@ -31,7 +31,8 @@ public struct ConsoleRenderer: Sendable {
 
     /// Every page template the controllers use; checked at load.
     static let requiredTemplates = ["layout", "login", "dashboard", "orgs", "users", "tokens", "audit", "error",
-                                    "models", "terminals", "dossier", "purchases", "merchants", "merchant", "promotions", "register", "catalog"]
+                                    "models", "terminals", "dossier", "purchases", "merchants", "merchant", "promotions", "register", "catalog",
+                                    "packages", "campaigns", "campaign", "compliance"]
 
     /// The navigation, by area. Later areas append their pages here.
     static let navigation: [NavItem] = [
@@ -44,6 +45,9 @@ public struct ConsoleRenderer: Sendable {
         NavItem(area: "area_sales", label: "nav_register", href: "/console/register", permission: .salesSell),
         NavItem(area: "area_sales", label: "nav_catalog", href: "/console/catalog", permission: .catalogRead),
         NavItem(area: "area_sales", label: "nav_promotions", href: "/console/promotions", permission: .catalogRead),
+        NavItem(area: "area_fleet", label: "nav_campaigns", href: "/console/campaigns", permission: .estateRead),
+        NavItem(area: "area_fleet", label: "nav_packages", href: "/console/packages", permission: .estateRead),
+        NavItem(area: "area_fleet", label: "nav_compliance", href: "/console/compliance", permission: .estateRead),
         NavItem(area: "area_access", label: "nav_orgs", href: "/console/orgs", permission: .orgsRead),
         NavItem(area: "area_access", label: "nav_users", href: "/console/users", permission: .usersRead),
         NavItem(area: "area_access", label: "nav_tokens", href: "/console/tokens", permission: .tokensManage),

@@ -15,6 +15,9 @@ public struct AppServices: Sendable {
     public let sales: SalesService
     public let promotions: PromotionService
     public let fleet: FleetService
+    /// Software packages, update campaigns and the heartbeat's update offers.
+    public let campaigns: CampaignService
+    public let compliance: ComplianceService
     public let metrics: AppMetrics
 
     /// Wires the domain services over an open database.
@@ -23,9 +26,10 @@ public struct AppServices: Sendable {
     /// documents; `serve` passes the installation's key (see `AccountKey`). The default, a fresh
     /// random key, suits tests and one-off commands whose fingerprints need not match later ones.
     /// `documents` is the folder of uploaded documents (`<data dir>/documents` for `serve`;
-    /// `defaultDocumentsFolder(for:)` when nil).
+    /// `defaultDocumentsFolder(for:)` when nil). `packages` is the folder of software package files
+    /// (`<data dir>/packages` for `serve`; beside the documents folder when nil).
     public init(database: Database, bcryptCost: UInt8 = 12, clock: Clock = .system,
-                accountKey: Data = AccountKey.random(), documents: URL? = nil) {
+                accountKey: Data = AccountKey.random(), documents: URL? = nil, packages: URL? = nil) {
         self.database = database
         self.store = SQLPersistence(database: database)
         self.access = AccessService(store: store, hasher: BcryptHasher(cost: bcryptCost), clock: clock)
@@ -38,6 +42,13 @@ public struct AppServices: Sendable {
         self.catalog = CatalogService(store: store, clock: clock)
         self.promotions = PromotionService(store: store, clock: clock)
         self.fleet = FleetService(store: store, secret: accountKey, clock: clock, directory: terminalContexts)
+        self.campaigns = CampaignService(store: store, files: FilePackageFiles(root: packages ?? Self.packagesFolder(besides: folder)), clock: clock)
+        self.compliance = ComplianceService(store: store, clock: clock)
+        // The heartbeat asks the campaigns what to offer, from their memory (no read on that path).
+        let campaigns = self.campaigns
+        fleet.updates.set { terminal, ownerPath, heartbeat, now in
+            campaigns.offer(terminal: terminal, ownerPath: ownerPath, heartbeat: heartbeat, now: now)
+        }
         // The built-in wallet provider is the simulator; a real gateway is plugged in here.
         self.sales = SalesService(store: store, access: access, payments: SimulatedPaymentProvider(), clock: clock, secret: accountKey)
         self.metrics = AppMetrics()
@@ -45,6 +56,12 @@ public struct AppServices: Sendable {
 }
 
 extension AppServices {
+    /// The package folder next to a documents folder (`<data dir>/documents` → `<data dir>/packages`).
+    static func packagesFolder(besides documents: URL) -> URL {
+        let name = documents.lastPathComponent == "documents" ? "packages" : documents.lastPathComponent + "-packages"
+        return documents.deletingLastPathComponent().appendingPathComponent(name)
+    }
+
     /// Where documents go when no folder is given: beside an SQLite database (its data folder), or
     /// a temporary folder named after a PostgreSQL database, so removing the database's folder or
     /// knowing its name is enough to clean up after tests.
@@ -83,6 +100,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     PromotionAPI(promotions: services.promotions, routes: routes).register(on: api)
     TerminalProtocolAPI(fleet: services.fleet, routes: routes).register(api: api, router: router)
     FleetOperationsAPI(fleet: services.fleet, routes: routes).register(api: api, terminal: router.group("terminal/v1"))
+    CampaignAPI(campaigns: services.campaigns, compliance: services.compliance, fleet: services.fleet, routes: routes).register(api: api, router: router)
     Printouts.register(sales: services.sales, api: api, router: router)
 
     ConsoleController(access: services.access, renderer: console, secureCookies: configuration.secureCookies).register(on: router)
@@ -98,6 +116,8 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
                      forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     RegisterConsole(sales: services.sales, renderer: console).register(on: router)
     FleetConsole(fleet: services.fleet, renderer: console, forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
+    CampaignConsole(campaigns: services.campaigns, compliance: services.compliance, renderer: console,
+                    forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     return router
 }
 

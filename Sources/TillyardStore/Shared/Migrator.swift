@@ -41,6 +41,7 @@ public struct Migrator: Sendable {
         Migration0009Promotions.migration,
         Migration0010Fleet.migration,
         Migration0011FleetOperations.migration,
+        Migration0013Campaigns.migration,
     ]
 
     let database: Database

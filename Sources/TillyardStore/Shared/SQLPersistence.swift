@@ -27,6 +27,9 @@ struct SQLRepositories: Repositories {
     var promotions: any PromotionRepository { SQLPromotionRepository(db: db) }
     var fleet: any FleetRepository { SQLFleetRepository(db: db) }
     var fleetOps: any FleetOperationsRepository { SQLFleetOperationsRepository(db: db) }
+    var packages: any PackageRepository { SQLPackageRepository(db: db) }
+    var campaigns: any CampaignRepository { SQLCampaignRepository(db: db) }
+    var compliance: any ComplianceRepository { SQLComplianceRepository(db: db) }
 }
 
 /// `Persistence` over a SQLite or PostgreSQL `Database`.

@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "TillyardKit", targets: ["TillyardKit"]),
         .library(name: "TillyardStore", targets: ["TillyardStore"]),
         .library(name: "TillyardServer", targets: ["TillyardServer"]),
+        .library(name: "TillyardAgent", targets: ["TillyardAgent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -64,10 +65,21 @@ let package = Package(
             resources: [.copy("Resources")],
             swiftSettings: strict
         ),
+        .target(
+            // The reference terminal agent: signed protocol client, state folder, offline queue in SQLite.
+            name: "TillyardAgent",
+            dependencies: [
+                "TillyardKit",
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "tillyard",
             dependencies: [
                 "TillyardKit",
+                "TillyardAgent",
                 "TillyardStore",
                 "TillyardServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -81,6 +93,8 @@ let package = Package(
                 "TillyardStore",
                 // The sales benchmark runs the real server in process (buildApplication).
                 "TillyardServer",
+                // LoopbackHTTPConnection, the load client shared with `tillyard terminal simulate`.
+                "TillyardAgent",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
@@ -106,6 +120,14 @@ let package = Package(
         .testTarget(
             name: "TillyardStoreTests",
             dependencies: ["TillyardStore", "TillyardTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TillyardAgentTests",
+            dependencies: [
+                "TillyardAgent", "TillyardServer", "TillyardTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -4,6 +4,7 @@ import Foundation
 import SQLKit
 import TillyardKit
 import TillyardServer
+import TillyardAgent
 import TillyardStore
 
 /// `tillyard-bench heartbeats`: signed heartbeats per second through the real server (in process,

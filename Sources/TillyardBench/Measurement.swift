@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import TillyardAgent
 import TillyardStore
 
 /// The latencies of one kind of query, and how many rows each call answered.

@@ -6,6 +6,7 @@ import SQLKit
 import TillyardKit
 import TillyardServer
 import TillyardStore
+import TillyardAgent
 
 /// `tillyard-bench sales`: the real server on a loopback port over a fresh database, driven by
 /// concurrent keep-alive HTTP clients posting complete sales (3 lines + cash, each a new UUIDv7 and

@@ -18,29 +18,10 @@ extension APIInput {
 /// JSON encoding and strict decoding for the API.
 public enum JSONIO {
     /// The encoder for every API response: ISO 8601 dates with milliseconds, sorted keys.
-    public static func encoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(date.iso8601)
-        }
-        return encoder
-    }
+    public static func encoder() -> JSONEncoder { WireJSON.encoder() }
 
     /// The decoder for request bodies: dates as ISO 8601, with or without fractional seconds.
-    public static func decoder() -> JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let container = try decoder.singleValueContainer()
-            let text = try container.decode(String.self)
-            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
-            if let date = try? Date(text, strategy: .iso8601) { return date }
-            if let day = try? Date(text + "T00:00:00Z", strategy: .iso8601) { return day }
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "invalid date '\(text)': use ISO 8601, e.g. 2027-06-30 or 2027-06-30T00:00:00Z")
-        }
-        return decoder
-    }
+    public static func decoder() -> JSONDecoder { WireJSON.decoder() }
 
     /// Encodes a value for a response body.
     public static func encode(_ value: some Encodable) throws -> ByteBuffer {

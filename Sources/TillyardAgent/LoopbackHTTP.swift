@@ -5,22 +5,25 @@ import Glibc
 import Darwin
 #endif
 
-/// A minimal HTTP/1.1 client for the load generator: one blocking keep-alive connection to a
-/// loopback port, one request at a time, `Content-Length` bodies only (what Hummingbird sends).
+/// A minimal HTTP/1.1 client for load generators (`tillyard-bench`, `tillyard terminal simulate`):
+/// one blocking keep-alive connection to a loopback port, one request at a time, `Content-Length`
+/// bodies only (what Hummingbird sends).
 ///
 /// Blocking POSIX sockets on dedicated threads keep the client cheap and outside the server's
 /// event loops and Swift's cooperative pool, so what is measured is the server, not the client.
 /// Not `Sendable`: each client thread owns its connection.
-final class LoopbackHTTPConnection {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+public final class LoopbackHTTPConnection {
+    /// A connection or protocol failure, described for people.
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
     }
 
-    /// An answer: the status code and the body bytes.
-    struct Answer {
-        let status: Int
-        let body: [UInt8]
-        var text: String { String(decoding: body, as: UTF8.self) }
+    /// An answer: the status code, the headers (names in lower case) and the body bytes.
+    public struct Answer {
+        public let status: Int
+        public let headers: [String: String]
+        public let body: [UInt8]
+        public var text: String { String(decoding: body, as: UTF8.self) }
     }
 
     private let port: UInt16
@@ -28,7 +31,8 @@ final class LoopbackHTTPConnection {
     /// Bytes read past the end of the previous answer (none with one request at a time, kept for safety).
     private var pending: [UInt8] = []
 
-    init(port: UInt16) throws {
+    /// Connects to 127.0.0.1:`port`.
+    public init(port: UInt16) throws {
         self.port = port
         try connectSocket()
     }
@@ -56,9 +60,10 @@ final class LoopbackHTTPConnection {
         pending = []
     }
 
-    /// Sends one request and reads its answer on the kept-alive connection.
-    /// `headers` are added as given (a terminal's signature headers).
-    func send(_ method: String, _ path: String, token: String?, headers: [(String, String)] = [], body: [UInt8]? = nil) throws -> Answer {
+    /// Sends one request and reads its answer on the kept-alive connection: a bearer `token` (or
+    /// none), `headers` as given (a terminal's signature headers), a JSON body when there is one.
+    public func send(_ method: String, _ path: String, token: String? = nil, headers: [(String, String)] = [],
+                     body: [UInt8]? = nil) throws -> Answer {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n"
         if let token { head += "Authorization: Bearer \(token)\r\n" }
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
@@ -111,15 +116,16 @@ final class LoopbackHTTPConnection {
               let status = Int(statusLine.dropFirst(9).prefix(3)) else {
             throw Failure(description: "not an HTTP/1.1 answer: \(head.prefix(80))")
         }
-        var length: Int?
-        for line in lines.dropFirst() where line.lowercased().hasPrefix("content-length:") {
-            length = Int(line.dropFirst(15).trimmingCharacters(in: .whitespaces))
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
-        guard let length else { throw Failure(description: "an answer without Content-Length: \(head.prefix(200))") }
+        guard let length = headers["content-length"].flatMap({ Int($0) }) else { throw Failure(description: "an answer without Content-Length: \(head.prefix(200))") }
         let bodyStart = end + separator.count
         while buffer.count < bodyStart + length { try fill(&buffer) }
         pending = Array(buffer[(bodyStart + length)...])
-        return Answer(status: status, body: Array(buffer[bodyStart..<(bodyStart + length)]))
+        return Answer(status: status, headers: headers, body: Array(buffer[bodyStart..<(bodyStart + length)]))
     }
 
     private static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
@@ -147,7 +153,7 @@ final class LoopbackHTTPConnection {
     }
 
     /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
-    static func freePort() throws -> UInt16 {
+    public static func freePort() throws -> UInt16 {
         let descriptor = try Self.tcpSocket()
         defer { close(descriptor) }
         var address = sockaddr_in()

@@ -42,26 +42,12 @@ public enum SQLBackend: String, Sendable {
     case postgres
 }
 
-/// Opens the readers' SQLite connections with the settings we depend on (`SQLiteDirectConnection.pragmas`, as the writer's).
-struct TillyardSQLiteSource: ConnectionPoolSource {
-    let path: String
-
-    func makeConnection(logger: Logger, on eventLoop: any EventLoop) -> EventLoopFuture<SQLiteConnection> {
-        SQLiteConnection.open(storage: .file(path: path), threadPool: .singleton, logger: logger, on: eventLoop).flatMap { connection in
-            SQLiteDirectConnection.pragmas.reduce(eventLoop.makeSucceededFuture(())) { chain, pragma in
-                chain.flatMap { connection.query(pragma).map { _ in } }
-            }.map { connection }.flatMapError { error in
-                connection.close().flatMapThrowing { throw error }
-            }
-        }
-    }
-}
-
 /// The pooled database behind the repositories, for either backend.
 ///
 /// On SQLite all writes go through a single connection (`SQLiteWriter`, fed by `GroupCommit`): SQLite
 /// allows one writer at a time anyway, and queueing in-process is far cheaper than retrying on
-/// SQLITE_BUSY. Reads use a separate pool of sqlite-nio connections and proceed concurrently thanks to WAL.
+/// SQLITE_BUSY. Reads use separate connections (`SQLiteReaders`) and proceed concurrently thanks to WAL.
+/// Both drive SQLite directly (`SQLiteDirectConnection`), not through sqlite-nio's thread pool.
 ///
 /// `@unchecked Sendable`: the AsyncKit pools predate strict concurrency but guard their state with
 /// a lock and are documented as safe to share across threads; every stored property is a `let`.
@@ -69,14 +55,14 @@ public final class Database: @unchecked Sendable {
     public let backend: SQLBackend
     public let location: DatabaseLocation
     let logger: Logger
-    private let sqliteReaders: EventLoopGroupConnectionPool<TillyardSQLiteSource>?
+    private let sqliteReaders: SQLiteReaders?
     private let sqliteWriter: SQLiteWriter?
     private let postgres: EventLoopGroupConnectionPool<PostgresConnectionSource>?
     /// The SQLite writer's queue of transactions (nil on PostgreSQL, which commits concurrently on its own).
     private let groupCommit: GroupCommit?
 
     private init(location: DatabaseLocation, backend: SQLBackend, logger: Logger,
-                 sqliteReaders: EventLoopGroupConnectionPool<TillyardSQLiteSource>?, sqliteWriter: SQLiteWriter?,
+                 sqliteReaders: SQLiteReaders?, sqliteWriter: SQLiteWriter?,
                  postgres: EventLoopGroupConnectionPool<PostgresConnectionSource>?, groupCommit: Bool) {
         self.location = location
         self.backend = backend
@@ -102,9 +88,7 @@ public final class Database: @unchecked Sendable {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             // The writer first: it creates the file and switches it to WAL before any reader opens it.
             let writer = try SQLiteWriter(path: path, logger: logger, eventLoop: group.next())
-            let source = TillyardSQLiteSource(path: path)
-            let readers = EventLoopGroupConnectionPool(source: source, maxConnectionsPerEventLoop: max(1, maxConnections / 2),
-                                                       requestTimeout: .seconds(60), pruneInterval: nil, logger: logger, on: group)
+            let readers = SQLiteReaders(path: path, logger: logger, eventLoop: group.next())
             database = Database(location: location, backend: .sqlite, logger: logger,
                                 sqliteReaders: readers, sqliteWriter: writer, postgres: nil, groupCommit: groupCommit)
         case .postgres(let url):
@@ -131,8 +115,8 @@ public final class Database: @unchecked Sendable {
 
     /// Runs work on one connection (no transaction).
     public func session<T: Sendable>(_ work: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        if let pool = sqliteReaders {
-            return try await Self.run(pool, work)
+        if let sqliteReaders {
+            return try await sqliteReaders.run(work)
         }
         return try await Self.run(postgres!, work)
     }
@@ -160,13 +144,6 @@ public final class Database: @unchecked Sendable {
         return try await Self.run(postgres!, body)
     }
 
-    private static func run<T: Sendable>(_ pool: EventLoopGroupConnectionPool<TillyardSQLiteSource>,
-                                         _ work: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await pool.withConnection { connection in
-            connection.eventLoop.makeFutureWithTask { try await work(connection.sql(queryLogLevel: nil)) }
-        }.get()
-    }
-
     private static func run<T: Sendable>(_ pool: EventLoopGroupConnectionPool<PostgresConnectionSource>,
                                          _ work: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await pool.withConnection { connection in
@@ -176,7 +153,7 @@ public final class Database: @unchecked Sendable {
 
     /// Closes every connection.
     public func close() async {
-        if let sqliteReaders { try? await sqliteReaders.shutdownAsync() }
+        sqliteReaders?.close()
         await sqliteWriter?.close()
         if let postgres { try? await postgres.shutdownAsync() }
     }

@@ -363,7 +363,8 @@ struct SalesCheck {
             let expected = perStore[store] ?? (0, 0)
             let row = try await database.session { db in
                 try await db.raw("""
-                    SELECT COUNT(DISTINCT receipt_number) AS d, MIN(receipt_number) AS lo, MAX(receipt_number) AS hi, SUM(total) AS amount
+                    SELECT COUNT(DISTINCT receipt_number) AS d, MIN(receipt_number) AS lo, MAX(receipt_number) AS hi,
+                           CAST(SUM(total) AS BIGINT) AS amount
                     FROM sales WHERE store_id = \(bind: store.rawValue)
                     """).first()
             }

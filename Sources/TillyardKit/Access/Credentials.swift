@@ -92,7 +92,7 @@ public enum Secrets {
 
     /// SHA-256 of text, lowercase hex.
     public static func sha256(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(data: Data(text.utf8)))
     }
 
     /// Compares two strings in time independent of where they differ.

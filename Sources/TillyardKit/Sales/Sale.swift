@@ -357,7 +357,7 @@ public enum SaleRules {
                       String(sale.gross), String(sale.discount), String(sale.rounding), String(sale.total), String(sale.change),
                       sale.originalSaleId?.rawValue ?? "", lines, tenders]
         let digest = SHA256.hash(data: Data(fields.joined(separator: "\u{1F}").utf8))
-        return digest.map { String(format: "%02x", $0) }.joined()
+        return Hex.string(digest)
     }
 }
 

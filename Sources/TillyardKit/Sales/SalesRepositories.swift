@@ -125,6 +125,9 @@ public protocol SaleRepository: Sendable {
     func update(_ sale: Sale) async throws
     func find(_ id: SaleID) async throws -> Sale?
     func find(register: String, seq: Int64) async throws -> Sale?
+    /// The document under an id and the one holding a register's sequence number, read in one query
+    /// (the two checks a completed sale makes under the journal lock). Either may be nil.
+    func find(_ id: SaleID, orRegister register: String, seq: Int64) async throws -> (byId: Sale?, bySequence: Sale?)
     /// Refunds of a sale, oldest first.
     func refunds(of id: SaleID) async throws -> [Sale]
     /// Sales in a subtree, newest first.
@@ -151,6 +154,9 @@ public protocol ShiftRepository: Sendable {
     func open(register: String) async throws -> Shift?
     /// Adds to the running totals (atomic increments: concurrent sales never lose each other's totals).
     func apply(_ delta: ShiftDelta, to id: ShiftID) async throws
+    /// Adds to the running totals of a shift only while it is open; false (nothing changed) when it
+    /// has closed, so a caller that chose the shift before its transaction can choose again.
+    func applyIfOpen(_ delta: ShiftDelta, to id: ShiftID) async throws -> Bool
     func countLate(_ id: ShiftID) async throws
     /// Closes an open shift; `conflict` when it is no longer open.
     func close(_ id: ShiftID, by: String, at: Date, zNumber: Int64) async throws
@@ -166,6 +172,8 @@ public protocol ShiftRepository: Sendable {
 public protocol StockRepository: Sendable {
     /// Adds `delta` (negative to take away), creating the level at 0 first.
     func adjust(store: OrgID, product: ProductID, by delta: Int64, at: Date) async throws
+    /// Adds each product's delta in one statement (a sale's lines); one entry per product.
+    func adjust(store: OrgID, deltas: [(product: ProductID, delta: Int64)], at: Date) async throws
     func levels(store: OrgID, products: [ProductID]) async throws -> [ProductID: Int64]
     func list(store: OrgID, page: PageRequest) async throws -> Page<StockLevel>
 }

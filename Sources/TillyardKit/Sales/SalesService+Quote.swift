@@ -54,8 +54,9 @@ extension SalesService {
         return try await store.read { repos in
             let (storeOrg, merchant) = try await Self.store(input.storeId, repos: repos, principal: principal)
             let settings = try await repos.registerSettings.find(store: storeOrg.id) ?? RegisterSettings(storeId: storeOrg.id)
-            let (products, priced) = try await Self.enginePrice(input.lines, merchant: merchant, storeId: storeOrg.id, settings: settings, at: at,
-                                                                isMember: input.isMember, repos: repos)
+            let catalog = try await CatalogSnapshot.load(input.lines, merchant: merchant, at: at, repos: repos)
+            let (products, priced) = try Self.enginePrice(input.lines, storeId: storeOrg.id, settings: settings, at: at,
+                                                          isMember: input.isMember, catalog: catalog)
             let bySku = Dictionary(products.values.map { ($0.sku, $0) }, uniquingKeysWith: { first, _ in first })
             let lines = try priced.lines.map { line in
                 guard let product = bySku[line.sku] else { throw DomainError.invalid("lines", "unknown SKU \(line.sku)") }

@@ -35,70 +35,102 @@ public struct SalesService: Sendable {
 
     /// Stores a completed sale, exactly once: the same id again answers the stored sale unchanged
     /// (a different sale under a used id or register sequence is a conflict).
+    ///
+    /// Everything the sale is priced and checked with (store, merchant, settings, products, promotions,
+    /// the shift, wallet charges) is read before the write transaction, on a reader: the single SQLite
+    /// writer only runs what must be consistent with the write (journal head and receipt number, the
+    /// id and sequence checks, shift and stock totals). What is read early may be a moment old, which is
+    /// acceptable: a product deactivated or repriced meanwhile is sold at the price read (the customer
+    /// saw that price), and settings changed meanwhile apply from the next sale. The shift is the one
+    /// thing re-checked inside: its totals only grow while it is open.
     public func complete(_ input: SaleInput, by principal: Principal) async throws -> Sale {
         try principal.require(.salesSell)
         let registerId = try SaleRules.registerId(input.registerId)
         guard input.registerSeq >= 1 else { throw DomainError.invalid("registerSeq", "must be 1 or more") }
-        if let stored = try await store.read({ try await Self.stored(input.id, repos: $0, principal: principal) }), stored.status != .open {
-            return try Self.replay(stored, input: input, registerId: registerId)
-        }
         let now = clock.now()
         let soldAt = min(input.soldAt ?? now, now)
         let offline = now.timeIntervalSince(soldAt) > offlineAfter
-        let approval = try await approve(input.approval, principal: principal, storeId: input.storeId, at: now)
-        return try await store.write { repos in
+        let wallet = input.tenders.contains { $0.kind.isQR }
+        let read = try await store.read { repos -> SaleReading in
+            if let stored = try await Self.stored(input.id, repos: repos, principal: principal), stored.status != .open {
+                return .replay(stored)
+            }
             let (storeOrg, merchant) = try await Self.store(input.storeId, repos: repos, principal: principal)
+            let settings = try await repos.registerSettings.find(store: storeOrg.id) ?? RegisterSettings(storeId: storeOrg.id)
+            let catalog = try await CatalogSnapshot.load(input.lines, merchant: merchant, at: soldAt, repos: repos)
+            let (shift, late) = try await Self.shift(input.shiftId, registerId: registerId, storeId: storeOrg.id, offline: offline, repos: repos)
+            let charges = wallet ? try await repos.payments.payments(of: input.id) : []
+            return .sell(SaleContext(storeOrg: storeOrg, merchant: merchant, settings: settings, catalog: catalog, shift: shift, late: late,
+                                     charges: charges))
+        }
+        guard case .sell(let context) = read else {
+            guard case .replay(let stored) = read else { preconditionFailure("a reading is a replay or a sale") }
+            return try Self.replay(stored, input: input, registerId: registerId)
+        }
+        let (storeOrg, merchant, settings) = (context.storeOrg, context.merchant, context.settings)
+        let approval = try await approve(input.approval, principal: principal, storeId: input.storeId, at: now)
+        var exceptions: [String] = []
+        var lines = try priceLines(input.lines, merchant: merchant, storeId: storeOrg.id, settings: settings, soldAt: soldAt,
+                                   isMember: input.isMember, offline: offline, exceptions: &exceptions, catalog: context.catalog)
+        let orderDiscount = try SaleRules.amount(input.orderDiscount, field: "orderDiscount")
+        let afterLines = lines.reduce(0) { $0 + $1.net }
+        guard orderDiscount <= afterLines else { throw DomainError.invalid("orderDiscount", "is more than the order costs") }
+        for (index, share) in SaleRules.spread(orderDiscount, over: lines.map(\.net)).enumerated() { lines[index].orderDiscountShare = share }
+        let manual = lines.reduce(0) { $0 + $1.manualDiscount } + orderDiscount
+        let recordedApproval = try checkDiscountLimit(manual: manual, base: afterLines + lines.reduce(0) { $0 + $1.manualDiscount },
+                                                      settings: settings, approval: approval, offline: offline, principal: principal,
+                                                      exceptions: &exceptions)
+        let due = afterLines - orderDiscount
+        let settlement = try SaleRules.settle(due: due, tenders: input.tenders, rounding: settings.cashRounding)
+        if let expected = input.expectedTotal, expected != settlement.total {
+            if offline {
+                exceptions.append("register showed \(Money(minorUnits: expected)), server computed \(Money(minorUnits: settlement.total))")
+            } else {
+                throw DomainError.invalid("expectedTotal", "the register shows \(Money(minorUnits: expected)) but the total is \(Money(minorUnits: settlement.total)); reload prices")
+            }
+        }
+        try Self.checkWalletPayments(settlement.tenders, charges: context.charges)
+        // The sale as far as it is known before the transaction; the journal, the shift and the
+        // version are filled in under the journal lock.
+        let draft = Sale(id: input.id, kind: .sale, status: .completed, merchantId: merchant.id, storeId: storeOrg.id, registerId: registerId,
+                         registerSeq: input.registerSeq, shiftId: nil, receiptNumber: nil, cashierId: principal.user.id,
+                         cashier: principal.user.username, soldAt: soldAt, recordedAt: now, lines: lines, orderDiscount: orderDiscount,
+                         gross: lines.reduce(0) { $0 + $1.gross },
+                         discount: lines.reduce(0) { $0 + $1.discount + $1.manualDiscount + $1.orderDiscountShare },
+                         rounding: settlement.rounding, total: settlement.total, tenders: settlement.tenders, change: settlement.change,
+                         memberId: try SaleRules.optionalText(input.memberId, field: "memberId", max: 64), originalSaleId: nil,
+                         reason: recordedApproval?.reason, note: try SaleRules.optionalText(input.note, field: "note", max: 200),
+                         approval: recordedApproval, exceptions: [], hash: nil, version: 1)
+        let priced = exceptions
+        return try await store.write { repos in
             var head = try await repos.sales.lockJournal(store: storeOrg.id)
             // Checked again under the journal lock: a concurrent upload of the same sale has committed by now.
-            let existing = try await Self.stored(input.id, repos: repos, principal: principal)
+            let (byId, bySequence) = try await repos.sales.find(input.id, orRegister: registerId, seq: input.registerSeq)
+            var existing: Sale?
+            if let byId { existing = try await Self.visible(byId, repos: repos, principal: principal) }
             if let existing, existing.status != .open {
                 return try Self.replay(existing, input: input, registerId: registerId)
             }
             if let existing, existing.storeId != storeOrg.id || existing.registerId != registerId {
                 throw DomainError.conflict("order \(input.id) is open at another register")
             }
-            if let other = try await repos.sales.find(register: registerId, seq: input.registerSeq) {
+            if let other = bySequence {
                 throw DomainError.conflict("sequence \(input.registerSeq) of register \(registerId) is already sale \(other.id)")
             }
-            let settings = try await repos.registerSettings.find(store: storeOrg.id) ?? RegisterSettings(storeId: storeOrg.id)
-            var exceptions: [String] = []
-            var lines = try await priceLines(input.lines, merchant: merchant, storeId: storeOrg.id, settings: settings, soldAt: soldAt,
-                                             isMember: input.isMember, offline: offline, exceptions: &exceptions, repos: repos)
-            let orderDiscount = try SaleRules.amount(input.orderDiscount, field: "orderDiscount")
-            let afterLines = lines.reduce(0) { $0 + $1.net }
-            guard orderDiscount <= afterLines else { throw DomainError.invalid("orderDiscount", "is more than the order costs") }
-            for (index, share) in SaleRules.spread(orderDiscount, over: lines.map(\.net)).enumerated() { lines[index].orderDiscountShare = share }
-            let manual = lines.reduce(0) { $0 + $1.manualDiscount } + orderDiscount
-            let recordedApproval = try checkDiscountLimit(manual: manual, base: afterLines + lines.reduce(0) { $0 + $1.manualDiscount },
-                                                          settings: settings, approval: approval, offline: offline, principal: principal,
-                                                          exceptions: &exceptions)
-            let due = afterLines - orderDiscount
-            let settlement = try SaleRules.settle(due: due, tenders: input.tenders, rounding: settings.cashRounding)
-            if let expected = input.expectedTotal, expected != settlement.total {
-                if offline {
-                    exceptions.append("register showed \(Money(minorUnits: expected)), server computed \(Money(minorUnits: settlement.total))")
-                } else {
-                    throw DomainError.invalid("expectedTotal", "the register shows \(Money(minorUnits: expected)) but the total is \(Money(minorUnits: settlement.total)); reload prices")
-                }
-            }
-            try await checkWalletPayments(settlement.tenders, saleId: input.id, repos: repos)
-            let (shift, late) = try await Self.shift(input.shiftId, registerId: registerId, storeId: storeOrg.id, offline: offline, repos: repos)
+            var exceptions = priced
+            let (shift, late) = try await Self.countInShift(draft, in: context.shift, late: context.late, shiftId: input.shiftId, offline: offline, repos: repos)
             if late { exceptions.append("arrived after shift \(shift?.number ?? 0) closed") }
             if shift == nil { exceptions.append("no open shift at register \(registerId)") }
             head.receiptNumber += 1
-            var sale = Sale(id: input.id, kind: .sale, status: .completed, merchantId: merchant.id, storeId: storeOrg.id, registerId: registerId,
-                            registerSeq: input.registerSeq, shiftId: shift?.id, receiptNumber: head.receiptNumber, cashierId: principal.user.id,
-                            cashier: principal.user.username, soldAt: soldAt, recordedAt: now, lines: lines, orderDiscount: orderDiscount,
-                            gross: lines.reduce(0) { $0 + $1.gross },
-                            discount: lines.reduce(0) { $0 + $1.discount + $1.manualDiscount + $1.orderDiscountShare },
-                            rounding: settlement.rounding, total: settlement.total, tenders: settlement.tenders, change: settlement.change,
-                            memberId: try SaleRules.optionalText(input.memberId, field: "memberId", max: 64), originalSaleId: nil,
-                            reason: recordedApproval?.reason, note: try SaleRules.optionalText(input.note, field: "note", max: 200),
-                            approval: recordedApproval, exceptions: exceptions, hash: nil, version: (existing?.version ?? 0) + 1)
+            var sale = draft
+            sale.shiftId = shift?.id
+            sale.receiptNumber = head.receiptNumber
+            sale.exceptions = exceptions
+            sale.version = (existing?.version ?? 0) + 1
             sale.hash = SaleRules.hash(sale, previous: head.hash)
             head.hash = sale.hash ?? ""
             if existing != nil { try await repos.sales.update(sale) } else { try await repos.sales.insert(sale, orgPath: storeOrg.path) }
-            try await record(sale, head: head, shift: shift, late: late, restock: true, repos: repos, at: now)
+            try await record(sale, head: head, restock: true, repos: repos, at: now)
             if recordedApproval != nil || !exceptions.isEmpty {
                 try await audit(recordedApproval != nil ? "sale.approved_discount" : "sale.exception", sale: sale, org: storeOrg, principal: principal,
                                 repos: repos, at: now, summary: ["receipt": String(head.receiptNumber), "total": Money(minorUnits: sale.total).description,
@@ -106,6 +138,24 @@ public struct SalesService: Sendable {
             }
             return sale
         }
+    }
+
+    /// Counts a sale in its shift inside the write transaction and answers the shift it counted in.
+    ///
+    /// The shift read before the transaction is used when it is still open (one conditional
+    /// UPDATE); if it closed meanwhile, or none was open then, the shift is chosen again here, under
+    /// the journal lock, which opening and closing a shift take too.
+    static func countInShift(_ sale: Sale, in read: Shift?, late readLate: Bool, shiftId: ShiftID?, offline: Bool,
+                      repos: any Repositories) async throws -> (Shift?, Bool) {
+        let delta = ShiftDelta.of(sale)
+        if let read, !readLate, try await repos.shifts.applyIfOpen(delta, to: read.id) { return (read, false) }
+        // A closed shift never reopens: a sale late for it stays late.
+        let (shift, late) = readLate ? (read, true)
+            : try await Self.shift(shiftId, registerId: sale.registerId, storeId: sale.storeId, offline: offline, repos: repos)
+        if let shift {
+            if late { try await repos.shifts.countLate(shift.id) } else { try await repos.shifts.apply(delta, to: shift.id) }
+        }
+        return (shift, late)
     }
 
     /// Holds an order open at a register (parked cart, or waiting for a wallet payment); calling it
@@ -124,8 +174,9 @@ public struct SalesService: Sendable {
             }
             let settings = try await repos.registerSettings.find(store: storeOrg.id) ?? RegisterSettings(storeId: storeOrg.id)
             var exceptions: [String] = []
-            let lines = try await priceLines(input.lines, merchant: merchant, storeId: storeOrg.id, settings: settings, soldAt: now,
-                                             isMember: input.isMember, offline: false, exceptions: &exceptions, repos: repos)
+            let catalog = try await CatalogSnapshot.load(input.lines, merchant: merchant, at: now, repos: repos)
+            let lines = try priceLines(input.lines, merchant: merchant, storeId: storeOrg.id, settings: settings, soldAt: now,
+                                       isMember: input.isMember, offline: false, exceptions: &exceptions, catalog: catalog)
             let gross = lines.reduce(0) { $0 + $1.gross }
             let net = lines.reduce(0) { $0 + $1.net }
             let order = Sale(id: input.id, kind: .sale, status: .open, merchantId: merchant.id, storeId: storeOrg.id, registerId: registerId,
@@ -231,7 +282,8 @@ public struct SalesService: Sendable {
             refund.hash = SaleRules.hash(refund, previous: head.hash)
             head.hash = refund.hash ?? ""
             try await repos.sales.insert(refund, orgPath: storeOrg.path)
-            try await record(refund, head: head, shift: shift, late: false, restock: input.restock, repos: repos, at: now)
+            try await repos.shifts.apply(.of(refund), to: shift.id)
+            try await record(refund, head: head, restock: input.restock, repos: repos, at: now)
             try await audit("sale.refund", sale: refund, org: storeOrg, principal: principal, repos: repos, at: now,
                             summary: ["original": String(stored.receiptNumber ?? 0), "receipt": String(head.receiptNumber),
                                       "total": Money(minorUnits: refund.total).description, "reason": input.reason.rawValue,
@@ -375,8 +427,13 @@ public struct SalesService: Sendable {
     /// A stored document under an id, if any. One the caller may not see means the id is taken.
     static func stored(_ id: SaleID, repos: any Repositories, principal: Principal) async throws -> Sale? {
         guard let sale = try await repos.sales.find(id) else { return nil }
+        return try await visible(sale, repos: repos, principal: principal)
+    }
+
+    /// A stored document found under an id the caller uses: it, if the caller sees its store; else the id is taken.
+    static func visible(_ sale: Sale, repos: any Repositories, principal: Principal) async throws -> Sale {
         guard let org = try await repos.orgs.find(sale.storeId), principal.sees(path: org.path) else {
-            throw DomainError.conflict("id \(id) is already used")
+            throw DomainError.conflict("id \(sale.id) is already used")
         }
         return sale
     }
@@ -427,13 +484,12 @@ public struct SalesService: Sendable {
     /// Prices the lines: by the register (its prices are kept, checked against the catalog) or, when
     /// it sent none, by the catalog and the running promotions.
     private func priceLines(_ inputs: [SaleLineInput], merchant: Organization, storeId: OrgID, settings: RegisterSettings, soldAt: Date,
-                            isMember: Bool, offline: Bool, exceptions: inout [String], repos: any Repositories) async throws -> [SaleLine] {
+                            isMember: Bool, offline: Bool, exceptions: inout [String], catalog: CatalogSnapshot) throws -> [SaleLine] {
         let registerPriced = inputs.contains { $0.unitPrice != nil }
         guard inputs.allSatisfy({ ($0.unitPrice != nil) == registerPriced }) else {
             throw DomainError.invalid("lines", "give a unitPrice on every line or on none")
         }
-        let (products, priced) = try await Self.enginePrice(inputs, merchant: merchant, storeId: storeId, settings: settings, at: soldAt,
-                                                            isMember: isMember, repos: repos)
+        let (products, priced) = try Self.enginePrice(inputs, storeId: storeId, settings: settings, at: soldAt, isMember: isMember, catalog: catalog)
         guard registerPriced else {
             // Server-priced: the engine merged lines of the same product; each priced line keeps its product.
             return try priced.lines.map { line in
@@ -488,29 +544,22 @@ public struct SalesService: Sendable {
         return lines
     }
 
-    /// The lines' products (this merchant's only, quantities checked) and the engine's pricing of them
-    /// with the promotions running at that instant in the store's time zone: what the server charges,
-    /// and the most promotion discount a register may claim.
-    static func enginePrice(_ inputs: [SaleLineInput], merchant: Organization, storeId: OrgID, settings: RegisterSettings, at: Date,
-                            isMember: Bool, repos: any Repositories) async throws -> (products: [ProductID: Product], priced: PricedCart) {
-        guard !inputs.isEmpty else { throw DomainError.invalid("lines", "a sale needs at least one line") }
-        guard inputs.count <= SaleRules.maxLines else { throw DomainError.invalid("lines", "at most \(SaleRules.maxLines) lines") }
-        var products: [ProductID: Product] = [:]
-        for product in try await repos.products.find(ids: inputs.map(\.productId)) where product.merchantId == merchant.id {
-            products[product.id] = product
-        }
+    /// The engine's pricing of the lines with the catalog read for them (quantities checked) at that
+    /// instant in the store's time zone: what the server charges, and the most promotion discount a
+    /// register may claim. Pure: the snapshot was read before (`CatalogSnapshot.load`).
+    static func enginePrice(_ inputs: [SaleLineInput], storeId: OrgID, settings: RegisterSettings, at: Date, isMember: Bool,
+                            catalog: CatalogSnapshot) throws -> (products: [ProductID: Product], priced: PricedCart) {
         let timeZone = TimeZone(identifier: settings.timeZone) ?? TimeZone(identifier: "Asia/Shanghai")!
         let context = PricingContext.at(at, timeZone: timeZone, storeId: storeId, isMember: isMember)
-        let promotions = try await repos.promotions.running(merchant: merchant.id, at: at)
         var cart: [CartLine] = []
         for (index, input) in inputs.enumerated() {
-            guard let product = products[input.productId] else {
+            guard let product = catalog.products[input.productId] else {
                 throw DomainError.invalid("lines.\(index).productId", "is not a product of this merchant")
             }
             try SaleRules.quantity(input.quantity, unit: product.unit, field: "lines.\(index).quantity")
             cart.append(product.cartLine(quantity: input.quantity))
         }
-        return (products, PricingEngine.price(cart, promotions: promotions, context: context))
+        return (catalog.products, PricingEngine.price(cart, promotions: catalog.promotions, context: context))
     }
 
     /// Manual discounts beyond the cashier's limit need a manager: the caller is one, or approved
@@ -539,10 +588,10 @@ public struct SalesService: Sendable {
     }
 
     /// Every wallet tender must be an approved charge of this order, for its amount.
-    private func checkWalletPayments(_ tenders: [Tender], saleId: SaleID, repos: any Repositories) async throws {
+    private static func checkWalletPayments(_ tenders: [Tender], charges payments: [Payment]) throws {
         let wallet = tenders.filter(\.kind.isQR)
         guard !wallet.isEmpty else { return }
-        let charges = try await repos.payments.payments(of: saleId).filter { $0.kind == .charge && $0.approved }
+        let charges = payments.filter { $0.kind == .charge && $0.approved }
         for tender in wallet {
             guard let charge = charges.first(where: { $0.providerTransactionId == tender.providerTransactionId }),
                   charge.method == tender.kind, charge.amount == tender.amount else {
@@ -569,21 +618,18 @@ public struct SalesService: Sendable {
         }
     }
 
-    /// The bookkeeping every completed document does in its transaction: journal head, register
-    /// sequence, shift totals and stock.
-    private func record(_ sale: Sale, head: JournalHead, shift: Shift?, late: Bool, restock: Bool, repos: any Repositories, at now: Date) async throws {
+    /// The bookkeeping every completed document does in its transaction besides its shift: journal
+    /// head, register sequence and stock (all lines in one statement).
+    private func record(_ sale: Sale, head: JournalHead, restock: Bool, repos: any Repositories, at now: Date) async throws {
         try await repos.sales.saveJournal(store: sale.storeId, head: head)
         if let seq = sale.registerSeq { try await repos.sales.recordSequence(register: sale.registerId, store: sale.storeId, seq: seq, at: now) }
-        if let shift {
-            if late { try await repos.shifts.countLate(shift.id) } else { try await repos.shifts.apply(.of(sale), to: shift.id) }
-        }
         guard sale.kind == .sale || restock else { return }
         let sign: Int64 = sale.kind == .sale ? -1 : 1
         var byProduct: [ProductID: Int64] = [:]
         for line in sale.lines { byProduct[line.productId, default: 0] += line.quantity }
-        for (product, quantity) in byProduct.sorted(by: { $0.key < $1.key }) {
-            try await repos.stock.adjust(store: sale.storeId, product: product, by: sign * quantity, at: now)
-        }
+        // Sorted: concurrent PostgreSQL transactions then lock a store's stock rows in one order.
+        let deltas = byProduct.sorted { $0.key < $1.key }.map { (product: $0.key, delta: sign * $0.value) }
+        try await repos.stock.adjust(store: sale.storeId, deltas: deltas, at: now)
     }
 
     func audit(_ action: String, sale: Sale, org: Organization, principal: Principal, repos: any Repositories, at now: Date,
@@ -593,6 +639,43 @@ public struct SalesService: Sendable {
                        origin: principal.origin, summary: summary),
             orgPath: org.path, at: now)
     }
+}
+
+/// What pricing a cart needs from the catalog: the lines' products (the merchant's only) and the
+/// promotions running at the instant priced.
+struct CatalogSnapshot: Sendable {
+    var products: [ProductID: Product]
+    var promotions: [Promotion]
+
+    /// Reads the products of the lines (refusing an empty or overlong cart) and the running promotions.
+    static func load(_ inputs: [SaleLineInput], merchant: Organization, at: Date, repos: any Repositories) async throws -> CatalogSnapshot {
+        guard !inputs.isEmpty else { throw DomainError.invalid("lines", "a sale needs at least one line") }
+        guard inputs.count <= SaleRules.maxLines else { throw DomainError.invalid("lines", "at most \(SaleRules.maxLines) lines") }
+        var products: [ProductID: Product] = [:]
+        for product in try await repos.products.find(ids: inputs.map(\.productId)) where product.merchantId == merchant.id {
+            products[product.id] = product
+        }
+        return CatalogSnapshot(products: products, promotions: try await repos.promotions.running(merchant: merchant.id, at: at))
+    }
+}
+
+/// What `complete` reads before its transaction: the stored sale to answer again, or what selling needs.
+enum SaleReading: Sendable {
+    case replay(Sale)
+    case sell(SaleContext)
+}
+
+/// The store, catalog, shift and wallet charges a sale is made with, read before its transaction.
+struct SaleContext: Sendable {
+    var storeOrg: Organization
+    var merchant: Organization
+    var settings: RegisterSettings
+    var catalog: CatalogSnapshot
+    /// The shift chosen at reading (re-checked in the transaction) and whether the sale is late for it.
+    var shift: Shift?
+    var late: Bool
+    /// The sale's wallet payments (read only when it has a wallet tender).
+    var charges: [Payment]
 }
 
 /// The result of walking a store's journal.

@@ -40,6 +40,14 @@ struct SQLSaleRepository: SaleRepository {
         try await db.raw("SELECT body FROM sales WHERE register_id = \(bind: register) AND register_seq = \(bind: seq)").first().map(Self.decode)
     }
 
+    func find(_ id: SaleID, orRegister register: String, seq: Int64) async throws -> (byId: Sale?, bySequence: Sale?) {
+        // An OR of two indexed equalities: both engines answer it from the id and (register_id, register_seq) indexes.
+        let sales = try await db.raw("""
+            SELECT body FROM sales WHERE id = \(bind: id.rawValue) OR (register_id = \(bind: register) AND register_seq = \(bind: seq))
+            """).all().map(Self.decode)
+        return (sales.first { $0.id == id }, sales.first { $0.registerId == register && $0.registerSeq == seq })
+    }
+
     func refunds(of id: SaleID) async throws -> [Sale] {
         try await db.raw("SELECT body FROM sales WHERE original_sale_id = \(bind: id.rawValue) ORDER BY id").all().map(Self.decode)
     }
@@ -72,13 +80,14 @@ struct SQLSaleRepository: SaleRepository {
     }
 
     func lockJournal(store: OrgID) async throws -> JournalHead {
-        try await db.raw("""
+        // One statement creates the row when missing and answers it. The no-op DO UPDATE (unlike DO
+        // NOTHING, which answers no row for an existing one) locks the row on PostgreSQL until the
+        // transaction ends, as SELECT … FOR UPDATE did; SQLite's BEGIN IMMEDIATE already holds the only write lock.
+        guard let row = try await db.raw("""
             INSERT INTO store_ledgers (store_id, receipt_number, shift_number, z_number, hash)
-            VALUES (\(bind: store.rawValue), 0, 0, 0, '') ON CONFLICT (store_id) DO NOTHING
-            """).run()
-        // SQLite's BEGIN IMMEDIATE already holds the only write lock; PostgreSQL locks the row.
-        let lock: SQLQueryString = backend == .postgres ? " FOR UPDATE" : ""
-        guard let row = try await db.raw("SELECT * FROM store_ledgers WHERE store_id = \(bind: store.rawValue)" + lock).first() else {
+            VALUES (\(bind: store.rawValue), 0, 0, 0, '') ON CONFLICT (store_id) DO UPDATE SET store_id = excluded.store_id
+            RETURNING receipt_number, shift_number, z_number, hash
+            """).first() else {
             throw DomainError.conflict("the journal of store \(store) could not be opened")
         }
         return try Self.head(row)
@@ -141,12 +150,23 @@ struct SQLStockRepository: StockRepository {
     let db: any SQLDatabase
 
     func adjust(store: OrgID, product: ProductID, by delta: Int64, at: Date) async throws {
-        try await db.raw("""
-            INSERT INTO stock_levels (store_id, product_id, quantity, updated_at)
-            VALUES (\(bind: store.rawValue), \(bind: product.rawValue), \(bind: delta), \(bind: at.millis))
-            ON CONFLICT (store_id, product_id) DO UPDATE SET quantity = stock_levels.quantity + excluded.quantity,
+        try await adjust(store: store, deltas: [(product: product, delta: delta)], at: at)
+    }
+
+    func adjust(store: OrgID, deltas: [(product: ProductID, delta: Int64)], at: Date) async throws {
+        guard !deltas.isEmpty else { return }
+        // One multi-row upsert for all lines of a sale; rows in the given order (callers sort by
+        // product, so concurrent PostgreSQL transactions lock stock rows in one order).
+        var upsert: SQLQueryString = "INSERT INTO stock_levels (store_id, product_id, quantity, updated_at) VALUES "
+        for (index, entry) in deltas.enumerated() {
+            upsert += index == 0 ? "" : ", "
+            upsert += "(\(bind: store.rawValue), \(bind: entry.product.rawValue), \(bind: entry.delta), \(bind: at.millis))"
+        }
+        upsert += """
+             ON CONFLICT (store_id, product_id) DO UPDATE SET quantity = stock_levels.quantity + excluded.quantity,
                 updated_at = excluded.updated_at
-            """).run()
+            """
+        try await db.raw(upsert).run()
     }
 
     func levels(store: OrgID, products: [ProductID]) async throws -> [ProductID: Int64] {

@@ -27,24 +27,41 @@ struct SQLShiftRepository: ShiftRepository {
     }
 
     func apply(_ delta: ShiftDelta, to id: ShiftID) async throws {
-        try await db.raw("""
+        _ = try await apply(delta, to: id, onlyOpen: false)
+    }
+
+    func applyIfOpen(_ delta: ShiftDelta, to id: ShiftID) async throws -> Bool {
+        try await apply(delta, to: id, onlyOpen: true)
+    }
+
+    /// The totals first (answering whether the shift row matched), then the tender totals only if it did.
+    private func apply(_ delta: ShiftDelta, to id: ShiftID, onlyOpen: Bool) async throws -> Bool {
+        let changed = try await db.raw("""
             UPDATE shifts SET sale_count = sale_count + \(bind: delta.saleCount), sale_amount = sale_amount + \(bind: delta.saleAmount),
                    refund_count = refund_count + \(bind: delta.refundCount), refund_amount = refund_amount + \(bind: delta.refundAmount),
                    discount = discount + \(bind: delta.discount), rounding = rounding + \(bind: delta.rounding),
                    cash_in = cash_in + \(bind: delta.cashIn), cash_out = cash_out + \(bind: delta.cashOut)
-            WHERE id = \(bind: id.rawValue)
-            """).run()
-        for tender in delta.tenders {
-            try await db.raw("""
-                INSERT INTO shift_tenders (shift_id, kind, sales_amount, sales_count, refund_amount, refund_count)
-                VALUES (\(bind: id.rawValue), \(bind: tender.kind.rawValue), \(bind: tender.salesAmount), \(bind: tender.salesCount),
-                        \(bind: tender.refundAmount), \(bind: tender.refundCount))
-                ON CONFLICT (shift_id, kind) DO UPDATE SET sales_amount = shift_tenders.sales_amount + excluded.sales_amount,
-                    sales_count = shift_tenders.sales_count + excluded.sales_count,
-                    refund_amount = shift_tenders.refund_amount + excluded.refund_amount,
-                    refund_count = shift_tenders.refund_count + excluded.refund_count
-                """).run()
+            WHERE id = \(bind: id.rawValue)\(unsafeRaw: onlyOpen ? " AND status = 'open'" : "")
+            RETURNING id
+            """).all()
+        guard !changed.isEmpty else { return false }
+        guard !delta.tenders.isEmpty else { return true }
+        // All tender kinds of the delta in one multi-row upsert.
+        var upsert: SQLQueryString = "INSERT INTO shift_tenders (shift_id, kind, sales_amount, sales_count, refund_amount, refund_count) VALUES "
+        for (index, tender) in delta.tenders.enumerated() {
+            upsert += index == 0 ? "" : ", "
+            upsert += """
+                (\(bind: id.rawValue), \(bind: tender.kind.rawValue), \(bind: tender.salesAmount), \(bind: tender.salesCount), \(bind: tender.refundAmount), \(bind: tender.refundCount))
+                """
         }
+        upsert += """
+             ON CONFLICT (shift_id, kind) DO UPDATE SET sales_amount = shift_tenders.sales_amount + excluded.sales_amount,
+                sales_count = shift_tenders.sales_count + excluded.sales_count,
+                refund_amount = shift_tenders.refund_amount + excluded.refund_amount,
+                refund_count = shift_tenders.refund_count + excluded.refund_count
+            """
+        try await db.raw(upsert).run()
+        return true
     }
 
     func countLate(_ id: ShiftID) async throws {

@@ -42,30 +42,12 @@ public enum SQLBackend: String, Sendable {
     case postgres
 }
 
-/// Opens SQLite connections with the settings we depend on.
-///
-/// WAL lets readers run while one writer commits; `synchronous=FULL` makes every acknowledged
-/// commit survive power loss (never lose an acknowledged sale); foreign keys are off by default in SQLite.
-struct TillyardSQLiteSource: ConnectionPoolSource {
-    let path: String
-
-    func makeConnection(logger: Logger, on eventLoop: any EventLoop) -> EventLoopFuture<SQLiteConnection> {
-        SQLiteConnection.open(storage: .file(path: path), threadPool: .singleton, logger: logger, on: eventLoop).flatMap { connection in
-            let pragmas = ["PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON"]
-            return pragmas.reduce(eventLoop.makeSucceededFuture(())) { chain, pragma in
-                chain.flatMap { connection.query(pragma).map { _ in } }
-            }.map { connection }.flatMapError { error in
-                connection.close().flatMapThrowing { throw error }
-            }
-        }
-    }
-}
-
 /// The pooled database behind the repositories, for either backend.
 ///
-/// On SQLite all writes go through a single connection (a pool of one): SQLite allows one writer
-/// at a time anyway, and queueing in-process is far cheaper than retrying on SQLITE_BUSY.
-/// Reads use a separate pool and proceed concurrently thanks to WAL.
+/// On SQLite all writes go through a single connection (`SQLiteWriter`, fed by `GroupCommit`): SQLite
+/// allows one writer at a time anyway, and queueing in-process is far cheaper than retrying on
+/// SQLITE_BUSY. Reads use separate connections (`SQLiteReaders`) and proceed concurrently thanks to WAL.
+/// Both drive SQLite directly (`SQLiteDirectConnection`), not through sqlite-nio's thread pool.
 ///
 /// `@unchecked Sendable`: the AsyncKit pools predate strict concurrency but guard their state with
 /// a lock and are documented as safe to share across threads; every stored property is a `let`.
@@ -73,15 +55,14 @@ public final class Database: @unchecked Sendable {
     public let backend: SQLBackend
     public let location: DatabaseLocation
     let logger: Logger
-    private let sqliteReaders: EventLoopGroupConnectionPool<TillyardSQLiteSource>?
-    private let sqliteWriter: EventLoopGroupConnectionPool<TillyardSQLiteSource>?
+    private let sqliteReaders: SQLiteReaders?
+    private let sqliteWriter: SQLiteWriter?
     private let postgres: EventLoopGroupConnectionPool<PostgresConnectionSource>?
     /// The SQLite writer's queue of transactions (nil on PostgreSQL, which commits concurrently on its own).
     private let groupCommit: GroupCommit?
 
     private init(location: DatabaseLocation, backend: SQLBackend, logger: Logger,
-                 sqliteReaders: EventLoopGroupConnectionPool<TillyardSQLiteSource>?,
-                 sqliteWriter: EventLoopGroupConnectionPool<TillyardSQLiteSource>?,
+                 sqliteReaders: SQLiteReaders?, sqliteWriter: SQLiteWriter?,
                  postgres: EventLoopGroupConnectionPool<PostgresConnectionSource>?, groupCommit: Bool) {
         self.location = location
         self.backend = backend
@@ -89,7 +70,8 @@ public final class Database: @unchecked Sendable {
         self.sqliteReaders = sqliteReaders
         self.sqliteWriter = sqliteWriter
         self.postgres = postgres
-        self.groupCommit = groupCommit ? sqliteWriter.map { GroupCommit(writer: $0) } : nil
+        // Without group commit every transaction is a batch of its own (its own COMMIT), through the same queue.
+        self.groupCommit = sqliteWriter.map { GroupCommit(writer: $0, maxBatch: groupCommit ? GroupCommit.maxBatch : 1) }
     }
 
     /// Opens (and for SQLite creates) the database and checks that it answers.
@@ -104,12 +86,9 @@ public final class Database: @unchecked Sendable {
         case .sqlite(let path):
             let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            let source = TillyardSQLiteSource(path: path)
-            let readers = EventLoopGroupConnectionPool(source: source, maxConnectionsPerEventLoop: max(1, maxConnections / 2),
-                                                       requestTimeout: .seconds(60), pruneInterval: nil, logger: logger, on: group)
-            let writer = EventLoopGroupConnectionPool(source: source, maxConnectionsPerEventLoop: 1,
-                                                      requestTimeout: .seconds(120), pruneInterval: nil, logger: logger,
-                                                      on: group.next())
+            // The writer first: it creates the file and switches it to WAL before any reader opens it.
+            let writer = try SQLiteWriter(path: path, logger: logger, eventLoop: group.next())
+            let readers = SQLiteReaders(path: path, logger: logger, eventLoop: group.next())
             database = Database(location: location, backend: .sqlite, logger: logger,
                                 sqliteReaders: readers, sqliteWriter: writer, postgres: nil, groupCommit: groupCommit)
         case .postgres(let url):
@@ -136,8 +115,8 @@ public final class Database: @unchecked Sendable {
 
     /// Runs work on one connection (no transaction).
     public func session<T: Sendable>(_ work: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        if let pool = sqliteReaders {
-            return try await Self.run(pool, work)
+        if let sqliteReaders {
+            return try await sqliteReaders.run(work)
         }
         return try await Self.run(postgres!, work)
     }
@@ -151,9 +130,8 @@ public final class Database: @unchecked Sendable {
         if let groupCommit {
             return try await groupCommit.transaction(work)
         }
-        let begin = backend == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN"
         let body: @Sendable (any SQLDatabase) async throws -> T = { db in
-            try await db.raw(SQLQueryString(begin)).run()
+            try await db.raw("BEGIN").run()
             do {
                 let result = try await work(db)
                 try await db.raw("COMMIT").run()
@@ -163,17 +141,7 @@ public final class Database: @unchecked Sendable {
                 throw error
             }
         }
-        if let writer = sqliteWriter {
-            return try await Self.run(writer, body)
-        }
         return try await Self.run(postgres!, body)
-    }
-
-    static func run<T: Sendable>(_ pool: EventLoopGroupConnectionPool<TillyardSQLiteSource>,
-                                         _ work: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await pool.withConnection { connection in
-            connection.eventLoop.makeFutureWithTask { try await work(connection.sql(queryLogLevel: nil)) }
-        }.get()
     }
 
     private static func run<T: Sendable>(_ pool: EventLoopGroupConnectionPool<PostgresConnectionSource>,
@@ -185,7 +153,8 @@ public final class Database: @unchecked Sendable {
 
     /// Closes every connection.
     public func close() async {
-        for pool in [sqliteReaders, sqliteWriter].compactMap({ $0 }) { try? await pool.shutdownAsync() }
+        sqliteReaders?.close()
+        await sqliteWriter?.close()
         if let postgres { try? await postgres.shutdownAsync() }
     }
 }

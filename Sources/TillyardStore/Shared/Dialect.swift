@@ -22,6 +22,9 @@ enum Dialect {
         if let error = error as? SQLiteError {
             return error.message.contains("UNIQUE constraint failed") || error.message.contains("PRIMARY KEY")
         }
+        if let error = error as? SQLiteDirectError {
+            return error.message.contains("UNIQUE constraint failed") || error.message.contains("PRIMARY KEY")
+        }
         if let error = error as? PSQLError {
             return error.serverInfo?[.sqlState] == "23505"
         }

@@ -1,8 +1,5 @@
-@preconcurrency import AsyncKit
 import Foundation
-import NIOCore
 import SQLKit
-import SQLiteKit
 import TillyardKit
 
 /// Group commit for SQLite's single writer: write transactions that arrive while the writer is busy
@@ -34,17 +31,20 @@ final class GroupCommit: @unchecked Sendable {
         var value: T?
     }
 
-    /// Most transactions committed together (bounds a batch's latency and its undo log).
+    /// Most transactions committed together by default (bounds a batch's latency and its undo log).
     static let maxBatch = 128
 
-    private let writer: EventLoopGroupConnectionPool<TillyardSQLiteSource>
+    private let writer: SQLiteWriter
+    /// Most transactions of one batch; 1 gives every transaction its own COMMIT (group commit off).
+    private let batchLimit: Int
     // `@unchecked Sendable`: `queue` and `draining` are touched only under `lock`.
     private let lock = NSLock()
     private var queue: [Item] = []
     private var draining = false
 
-    init(writer: EventLoopGroupConnectionPool<TillyardSQLiteSource>) {
+    init(writer: SQLiteWriter, maxBatch: Int = GroupCommit.maxBatch) {
         self.writer = writer
+        self.batchLimit = max(1, maxBatch)
     }
 
     /// Runs `work` as one transaction of the next batch; returns its result once the batch is committed.
@@ -66,7 +66,8 @@ final class GroupCommit: @unchecked Sendable {
                 draining = true
                 return true
             }
-            if start { Task { await self.drain() } }
+            // The drain runs on the writer's own thread, where its statements execute without hops.
+            if start { Task(executorPreference: writer.thread) { await self.drain() } }
         }
     }
 
@@ -74,14 +75,14 @@ final class GroupCommit: @unchecked Sendable {
     private func drain() async {
         while true {
             let batch = lock.withLock { () -> [Item] in
-                let taken = Array(queue.prefix(Self.maxBatch))
+                let taken = Array(queue.prefix(batchLimit))
                 queue.removeFirst(taken.count)
                 if taken.isEmpty { draining = false }
                 return taken
             }
             guard !batch.isEmpty else { return }
             do {
-                let outcomes = try await Database.run(writer) { db in try await Self.commit(batch, on: db) }
+                let outcomes = try await writer.run { db in try await Self.commit(batch, on: db) }
                 for (item, error) in zip(batch, outcomes) { item.finish(error) }
             } catch {
                 for item in batch { item.finish(error) }

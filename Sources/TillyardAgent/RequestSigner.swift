@@ -26,7 +26,7 @@ public struct RequestSigner: Sendable {
     public func request(_ method: String, _ path: String, body: Data = Data(), timestamp: Int64) -> AgentRequest {
         // 16 random bytes: 32 characters of [0-9a-f], inside the server's 16–64 character rule.
         var generator = SystemRandomNumberGenerator()
-        let nonce = Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let nonce = Hex.string((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
         var headers = [
             SignedRequestHeaders.terminalIdName: terminalId,
             SignedRequestHeaders.timestampName: String(timestamp),

@@ -264,7 +264,7 @@ public actor TerminalAgent {
             return "\(offer.kind) \(offer.version) already installed, reported"
         }
         let file = try await call("GET", offer.url)
-        let digest = Hex.encode(SHA256.hash(data: file))
+        let digest = Hex.string(SHA256.hash(data: file))
         guard file.count == offer.size, digest == offer.sha256.lowercased() else {
             let detail = file.count != offer.size ? "size mismatch: expected \(offer.size) bytes, received \(file.count)"
                 : "checksum mismatch: expected sha256 \(offer.sha256), received \(digest)"

@@ -147,7 +147,7 @@ struct BenchFleet: Sendable {
         let devices = self.devices
         return try await ClientThreads.drive(range: range, clients: clients, port: port) { connection, client, index in
             let device = devices[index % devices.count]
-            let fix = ISO8601DateFormatter().string(from: Date())
+            let fix = Date().iso8601
             let body = Array("""
                 {"appVersion":"2.3.1","firmwareVersion":"FW-1.7","battery":76,"paper":"ok","signal":-71,"secondsSinceTransaction":240,\
                 "location":{"latitude":\(device.latitude),"longitude":\(device.longitude),"source":"gps","accuracy":15,"reportedAt":"\(fix)"}}

@@ -197,90 +197,17 @@ struct BenchShop: Sendable {
     }
 }
 
-/// Drives the server with blocking client threads, each with its own keep-alive connection,
-/// taking sale numbers from a shared counter until the range is done.
+/// Drives `POST /api/v1/sales` from client threads (`ClientThreads`), one sale number each.
 struct SalesLoad: Sendable {
     let shop: BenchShop
     let port: UInt16
 
-    /// The latencies of one run and its wall-clock time.
-    struct Outcome {
-        let seconds: Double
-        let millis: [Double]
-
-        func percentile(_ p: Double) -> Double { Measurement(name: "", millis: millis, rows: []).percentile(p) }
-    }
-
-    /// Hands out sale numbers and gathers what the threads measured.
-    private final class Shared: @unchecked Sendable {
-        private let lock = NSLock()
-        private var next: Int
-        private let end: Int
-        private(set) var millis: [Double] = []
-        private(set) var failure: String?
-
-        init(range: Range<Int>) {
-            next = range.lowerBound
-            end = range.upperBound
-            millis.reserveCapacity(range.count)
-        }
-
-        func take() -> Int? {
-            lock.withLock {
-                guard failure == nil, next < end else { return nil }
-                defer { next += 1 }
-                return next
-            }
-        }
-
-        func finish(_ measured: [Double], failure: String?) {
-            lock.withLock {
-                millis += measured
-                if let failure, self.failure == nil { self.failure = failure }
-            }
-        }
-    }
-
-    func drive(range: Range<Int>, clients: Int) async throws -> Outcome {
-        let shared = Shared(range: range)
-        let group = DispatchGroup()
+    func drive(range: Range<Int>, clients: Int) async throws -> LoadOutcome {
         let shop = self.shop
-        let port = self.port
-        let started = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<clients {
-            group.enter()
-            let thread = Thread {
-                var measured: [Double] = []
-                var failure: String?
-                do {
-                    let connection = try LoopbackHTTPConnection(port: port)
-                    while let index = shared.take() {
-                        let body = shop.body(index)
-                        let began = DispatchTime.now().uptimeNanoseconds
-                        let answer = try connection.send("POST", "/api/v1/sales", token: shop.token, body: body)
-                        measured.append(Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6)
-                        guard answer.status == 201 else {
-                            failure = "sale \(index) answered \(answer.status): \(answer.text.prefix(300))"
-                            break
-                        }
-                    }
-                } catch {
-                    failure = "\(error)"
-                }
-                shared.finish(measured, failure: failure)
-                group.leave()
-            }
-            thread.start()
+        return try await ClientThreads.drive(range: range, clients: clients, port: port) { connection, _, index in
+            let answer = try connection.send("POST", "/api/v1/sales", token: shop.token, body: shop.body(index))
+            return answer.status == 201 ? nil : "sale \(index) answered \(answer.status): \(answer.text.prefix(300))"
         }
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                group.wait()
-                done.resume()
-            }
-        }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        if let failure = shared.failure { throw ValidationError("the load stopped: \(failure)") }
-        return Outcome(seconds: seconds, millis: shared.millis)
     }
 }
 

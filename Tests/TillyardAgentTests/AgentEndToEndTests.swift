@@ -88,7 +88,7 @@ import TillyardTestSupport
             let directory = AgentDirectory(FileManager.default.temporaryDirectory.appendingPathComponent("agent-e2e-\(UUID().uuidString)").path)
             defer { try? FileManager.default.removeItem(at: directory.url) }
             let id = live.terminal.id.rawValue
-            let template = try await live.api("PUT", "/api/v1/parameter-templates/terminal/\(id)",
+            let template = try await live.api("PUT", "/api/v1/terminals/\(id)/parameter-template",
                                               json: #"{"version": 0, "values": {"receipt.merchant_name": "甲商户", "timeout.online": "30"}}"#, as: "admin")
             #expect(template.status == 200, "\(template.text)")
             let transport = LosingTransport(try URLSessionTransport(server: live.url))

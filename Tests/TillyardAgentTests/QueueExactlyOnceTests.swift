@@ -44,7 +44,7 @@ final class FakeServer: AgentTransport, @unchecked Sendable {
 
     private func answer(_ request: AgentRequest) throws -> AgentResponse {
         if request.path == "/terminal/v1/activate" {
-            let body = #"{"terminalId":"\#(terminalId)","sn":"FAKE-0001","tid":"10000001","keyId":"abcd1234","secret":"\#(Hex.encode(secret))","serverTime":"\#(Date().iso8601)"}"#
+            let body = #"{"terminalId":"\#(terminalId)","sn":"FAKE-0001","tid":"10000001","keyId":"abcd1234","secret":"\#(Hex.string(secret))","serverTime":"\#(Date().iso8601)"}"#
             return AgentResponse(status: 200, body: Data(body.utf8))
         }
         let headers = SignedRequestHeaders(terminalId: request.headers[SignedRequestHeaders.terminalIdName],

@@ -185,7 +185,7 @@ public struct FleetService: Sendable {
         let refused = DomainError.unauthenticated("the activation code is wrong, expired or already used; ask for a new one")
         var generator = SystemRandomNumberGenerator()
         let secretBytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        let secret = secretBytes.map { String(format: "%02x", $0) }.joined()
+        let secret = Hex.string(secretBytes)
         let keyId = Secrets.randomHex(bytes: 4)
         let cipher = self.cipher
         let result: (ActivationResult?, String?) = try await store.write { repos in

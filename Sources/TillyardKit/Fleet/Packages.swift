@@ -150,5 +150,5 @@ public struct StreamingDigest: Sendable {
     private var hasher = SHA256()
     public init() {}
     public mutating func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bufferPointer: bytes) }
-    public func hex() -> String { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
+    public func hex() -> String { Hex.string(hasher.finalize()) }
 }

@@ -78,7 +78,7 @@ public enum ParameterRules {
             }
         }
         let text = values.keys.sorted().map { "\($0)=\(values[$0]!)" }.joined(separator: "\n")
-        let digest = SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        let digest = Hex.string(SHA256.hash(data: Data(text.utf8)))
         return EffectiveParameters(values: values, sources: sources, version: String(digest.prefix(16)))
     }
 }

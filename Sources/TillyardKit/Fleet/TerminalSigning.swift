@@ -63,7 +63,7 @@ public enum TerminalSigning {
 
     /// The text that is signed.
     public static func canonical(method: String, path: String, timestamp: Int64, nonce: String, body: Data) -> String {
-        let bodyHash = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+        let bodyHash = Hex.string(SHA256.hash(data: body))
         return [scheme, method.uppercased(), path, String(timestamp), nonce, bodyHash].joined(separator: "\n")
     }
 
@@ -71,7 +71,7 @@ public enum TerminalSigning {
     public static func sign(secret: Data, method: String, path: String, timestamp: Int64, nonce: String, body: Data) -> String {
         let text = canonical(method: method, path: path, timestamp: timestamp, nonce: nonce, body: body)
         let mac = HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: SymmetricKey(data: secret))
-        return mac.map { String(format: "%02x", $0) }.joined()
+        return Hex.string(mac)
     }
 
     /// The checks that need no stored state, in the order a server runs them before looking the

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Crypto
 import Foundation
 import SQLKit
 import TillyardKit
@@ -141,24 +140,21 @@ struct BenchFleet: Sendable {
         return BenchFleet(devices: devices)
     }
 
-    /// Sends heartbeat number `range` round-robin over the devices from `clients` threads (numbers
-    /// make the nonces, so two runs use different ones).
+    /// Sends heartbeat number `range` round-robin over the devices from `clients` threads.
     func drive(_ range: Range<Int>, clients: Int, port: UInt16) async throws -> LoadOutcome {
         let devices = self.devices
-        return try await ClientThreads.drive(range: range, clients: clients, port: port) { connection, client, index in
+        return try await ClientThreads.drive(range: range, clients: clients, port: port) { connection, _, index in
             let device = devices[index % devices.count]
             let fix = Date().iso8601
             let body = Array("""
                 {"appVersion":"2.3.1","firmwareVersion":"FW-1.7","battery":76,"paper":"ok","signal":-71,"secondsSinceTransaction":240,\
                 "location":{"latitude":\(device.latitude),"longitude":\(device.longitude),"source":"gps","accuracy":15,"reportedAt":"\(fix)"}}
                 """.utf8)
-            // Unique per terminal (each heartbeat number is used once) and 16–64 characters as the protocol asks.
-            let nonce = "bench-\(client)-" + String(repeating: "0", count: max(0, 12 - String(index).count)) + String(index)
-            let timestamp = Int64(Date().timeIntervalSince1970)
-            let signature = TerminalSigning.sign(secret: device.secret, method: "POST", path: "/terminal/v1/heartbeat",
-                                                 timestamp: timestamp, nonce: nonce, body: Data(body))
-            let headers = [(SignedRequestHeaders.terminalIdName, device.id), (SignedRequestHeaders.timestampName, String(timestamp)),
-                           (SignedRequestHeaders.nonceName, nonce), (SignedRequestHeaders.signatureName, signature)]
+            // Signed as the reference agent signs (a random nonce each time).
+            let signed = RequestSigner(terminalId: device.id, secret: device.secret)
+                .request("POST", "/terminal/v1/heartbeat", body: Data(body), timestamp: Int64(Date().timeIntervalSince1970))
+            // The connection writes its own Content-Type for a body.
+            let headers = signed.headers.filter { $0.key != "Content-Type" }.map { ($0.key, $0.value) }
             let answer = try connection.send("POST", "/terminal/v1/heartbeat", token: nil, headers: headers, body: body)
             return answer.status == 200 ? nil : "heartbeat \(index) answered \(answer.status): \(answer.text.prefix(300))"
         }

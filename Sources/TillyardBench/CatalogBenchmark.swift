@@ -20,11 +20,7 @@ struct CatalogBenchmark: AsyncParsableCommand {
     @Option(help: "Untimed calls per kind of lookup before timing.") var warmup = 20
     @Option(help: "Products per loading transaction.") var batch = 20_000
     @Option(help: "Seed of the generated catalog.") var seed: UInt64 = 1
-    @Option(name: .customLong("database-url"), help: "postgres://… of an EMPTY database to benchmark PostgreSQL instead of SQLite.")
-    var databaseURL: String?
-    @Option(name: .customLong("data-dir"), help: "Folder for the SQLite file (default: a new temporary folder, deleted afterwards).")
-    var dataDirectory: String?
-    @Flag(help: "Keep the SQLite file afterwards (its path is printed), e.g. to run EXPLAIN QUERY PLAN on it.") var keep = false
+    @OptionGroup var storage: BenchStorage
 
     func validate() throws {
         guard products >= 1_000 else { throw ValidationError("--products must be at least 1,000") }
@@ -32,7 +28,7 @@ struct CatalogBenchmark: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await BenchDatabase.with(dataDirectory: dataDirectory, databaseURL: databaseURL, keep: keep) { database, folder in
+        try await storage.open() { database, folder in
             try await benchmark(database, folder: folder)
         }
     }

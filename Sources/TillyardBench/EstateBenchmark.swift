@@ -20,12 +20,7 @@ struct EstateBenchmark: AsyncParsableCommand {
     @Option(help: "Untimed calls per kind of query before timing.") var warmup = 20
     @Option(help: "Terminals per loading transaction.") var batch = 25_000
     @Option(help: "Seed of the generated estate.") var seed: UInt64 = 1
-    @Option(name: .customLong("database-url"),
-            help: "postgres://… of an EMPTY database to benchmark PostgreSQL instead of SQLite (its tables are filled, not dropped).")
-    var databaseURL: String?
-    @Option(name: .customLong("data-dir"), help: "Folder for the SQLite file (default: a new temporary folder, deleted afterwards).")
-    var dataDirectory: String?
-    @Flag(help: "Keep the SQLite file afterwards (its path is printed), e.g. to run EXPLAIN QUERY PLAN on it.") var keep = false
+    @OptionGroup var storage: BenchStorage
     @Flag(help: "Run ANALYZE on SQLite after loading (PostgreSQL is always analysed, as autovacuum would do).") var analyze = false
 
     func validate() throws {
@@ -35,7 +30,7 @@ struct EstateBenchmark: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await BenchDatabase.with(dataDirectory: dataDirectory, databaseURL: databaseURL, keep: keep) { database, _ in
+        try await storage.open() { database, _ in
             try await benchmark(database)
         }
     }

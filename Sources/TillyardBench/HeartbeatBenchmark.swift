@@ -20,11 +20,7 @@ struct HeartbeatBenchmark: AsyncParsableCommand {
     @Option(help: "Concurrent HTTP clients (one keep-alive connection each).") var clients = 32
     @Option(help: "Single-row commits timed for the raw commit rate (per measurement).") var commits = 5_000
     @Option(help: "Seed of the generated estate.") var seed: UInt64 = 1
-    @Option(name: .customLong("database-url"), help: "postgres://… of an EMPTY database to benchmark PostgreSQL instead of SQLite.")
-    var databaseURL: String?
-    @Option(name: .customLong("data-dir"), help: "Folder for the SQLite file (default: a new temporary folder, deleted afterwards).")
-    var dataDirectory: String?
-    @Flag(help: "Keep the SQLite file afterwards (its path is printed).") var keep = false
+    @OptionGroup var storage: BenchStorage
 
     func validate() throws {
         guard terminals >= 1_000 else { throw ValidationError("--terminals must be at least 1,000") }
@@ -33,7 +29,7 @@ struct HeartbeatBenchmark: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await BenchDatabase.with(dataDirectory: dataDirectory, databaseURL: databaseURL, keep: keep) { database, folder in
+        try await storage.open() { database, folder in
             try await benchmark(database, folder: folder)
         }
     }
@@ -56,7 +52,7 @@ struct HeartbeatBenchmark: AsyncParsableCommand {
 
         let services = AppServices(database: database, bcryptCost: 4, accountKey: key, documents: URL(fileURLWithPath: folder).appendingPathComponent("documents"))
         let port = try LoopbackHTTPConnection.freePort()
-        let configuration = AppConfiguration(host: "127.0.0.1", port: Int(port), dataDirectory: folder, databaseURL: databaseURL,
+        let configuration = AppConfiguration(host: "127.0.0.1", port: Int(port), dataDirectory: folder, databaseURL: storage.databaseURL,
                                              logLevel: .error, bcryptCost: 4)
         let app = try await buildApplication(configuration: configuration, services: services)
         let server = Task { try await app.runService() }

@@ -90,6 +90,21 @@ enum Report {
 /// The database a benchmark runs on: a fresh SQLite file in a temporary folder (removed afterwards
 /// unless `--keep`), the folder given by `--data-dir`, or the empty PostgreSQL database `--database-url`
 /// names. Every benchmark opens, closes and cleans up the same way.
+/// Where every benchmark's database lives: the options they share.
+struct BenchStorage: ParsableArguments {
+    @Option(name: .customLong("database-url"),
+            help: "postgres://… of an EMPTY database to benchmark PostgreSQL instead of SQLite (its tables are filled, not dropped).")
+    var databaseURL: String?
+    @Option(name: .customLong("data-dir"), help: "Folder for the SQLite file (default: a new temporary folder, deleted afterwards).")
+    var dataDirectory: String?
+    @Flag(help: "Keep the SQLite file afterwards (its path is printed), e.g. to run EXPLAIN QUERY PLAN on it.") var keep = false
+
+    /// Opens the database these options name for `body` (see `BenchDatabase.with`).
+    func open(groupCommit: Bool = true, _ body: (Database, String) async throws -> Void) async throws {
+        try await BenchDatabase.with(dataDirectory: dataDirectory, databaseURL: databaseURL, keep: keep, groupCommit: groupCommit, body)
+    }
+}
+
 enum BenchDatabase {
     /// Opens the database, runs `body` with it and the data folder, closes it, and removes a folder it
     /// made (also when `body` throws), or says where the kept SQLite file is.

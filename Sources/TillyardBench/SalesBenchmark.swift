@@ -24,12 +24,7 @@ struct SalesBenchmark: AsyncParsableCommand {
     @Option(help: "Stores the registers are spread over (each its own journal).") var stores = 2
     @Option(help: "Products in the catalog the sales pick from.") var products = 200
     @Option(help: "Single-row commits timed for the raw commit rate (per measurement).") var commits = 5_000
-    @Option(name: .customLong("database-url"),
-            help: "postgres://… of an EMPTY database to benchmark PostgreSQL instead of SQLite.")
-    var databaseURL: String?
-    @Option(name: .customLong("data-dir"), help: "Folder for the SQLite file (default: a new temporary folder, deleted afterwards).")
-    var dataDirectory: String?
-    @Flag(help: "Keep the SQLite file afterwards (its path is printed).") var keep = false
+    @OptionGroup var storage: BenchStorage
     @Flag(name: .customLong("no-group-commit"), help: "One COMMIT per SQLite transaction (the product commits concurrent ones together).")
     var noGroupCommit = false
 
@@ -41,8 +36,7 @@ struct SalesBenchmark: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await BenchDatabase.with(dataDirectory: dataDirectory, databaseURL: databaseURL, keep: keep,
-                                     groupCommit: !noGroupCommit) { database, folder in
+        try await storage.open(groupCommit: !noGroupCommit) { database, folder in
             try await benchmark(database, folder: folder)
         }
     }
@@ -64,7 +58,7 @@ struct SalesBenchmark: AsyncParsableCommand {
         Report.say(raw.summary)
 
         let port = try LoopbackHTTPConnection.freePort()
-        let configuration = AppConfiguration(host: "127.0.0.1", port: Int(port), dataDirectory: folder, databaseURL: databaseURL,
+        let configuration = AppConfiguration(host: "127.0.0.1", port: Int(port), dataDirectory: folder, databaseURL: storage.databaseURL,
                                              logLevel: .error, bcryptCost: 4)
         let app = try await buildApplication(configuration: configuration, services: services)
         let server = Task { try await app.runService() }

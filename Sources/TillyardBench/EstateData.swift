@@ -1,22 +1,6 @@
 import Foundation
 import TillyardKit
 
-/// SplitMix64: a small seeded generator, so the same seed builds the same estate (ids aside,
-/// which are real UUIDv7s and carry random bits).
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
-}
-
 /// A value drawn by weight, for the skewed mixes real estates have (many terminals on the
 /// current app version, few on old ones).
 struct WeightedChoice<Value: Sendable>: Sendable {

@@ -18,6 +18,9 @@ struct HeartbeatBenchmark: AsyncParsableCommand {
     @Option(help: "Terminals to generate (the deployed ones, about two in three, are activated and beat).") var terminals = 30_000
     @Option(help: "Timed heartbeats (spread round-robin over the activated terminals).") var heartbeats = 300_000
     @Option(help: "Concurrent HTTP clients (one keep-alive connection each).") var clients = 32
+    @Option(help: "Load generator for the timed heartbeats: wrk (a separate process replaying requests signed beforehand) or threads (client threads in this process that sign as they go).")
+    var load = "wrk"
+    @Option(help: "wrk threads (with --load wrk).") var wrkThreads = 1
     @Option(help: "Single-row commits timed for the raw commit rate (per measurement).") var commits = 5_000
     @Option(help: "Seed of the generated estate.") var seed: UInt64 = 1
     @OptionGroup var storage: BenchStorage
@@ -26,6 +29,9 @@ struct HeartbeatBenchmark: AsyncParsableCommand {
         guard terminals >= 1_000 else { throw ValidationError("--terminals must be at least 1,000") }
         guard heartbeats >= 1, commits >= 1 else { throw ValidationError("--heartbeats and --commits must be positive") }
         guard (1...512).contains(clients) else { throw ValidationError("--clients must be from 1 to 512") }
+        guard ["wrk", "threads"].contains(load) else { throw ValidationError("--load must be wrk or threads") }
+        guard (1...16).contains(wrkThreads) else { throw ValidationError("--wrk-threads must be from 1 to 16") }
+        if load == "wrk", !WrkLoad.available { throw ValidationError("--load wrk needs wrk (apt-get install -y wrk), or use --load threads") }
     }
 
     func run() async throws {
@@ -64,17 +70,28 @@ struct HeartbeatBenchmark: AsyncParsableCommand {
         let cold = try await fleet.drive(0..<fleet.devices.count, clients: clients, port: port)
         Report.say("first heartbeat of each terminal (reads its context): \(Report.grouped(fleet.devices.count)) in "
                    + "\(Report.decimal(cold.seconds, 2)) s = \(Report.grouped(Int(Double(fleet.devices.count) / cold.seconds))) /s")
-        let timed = try await fleet.drive(fleet.devices.count..<(fleet.devices.count + heartbeats), clients: clients, port: port)
+        let timed: (rate: Double, seconds: Double, p50: Double, p99: Double, max: String, generator: String)
+        if load == "wrk" {
+            // Signed before the clock starts, as many as are timed; each is sent once.
+            let requests = (0..<heartbeats).map { fleet.rawHeartbeat(number: fleet.devices.count + $0, port: port) }
+            let outcome = try await WrkLoad.run(requests: requests, port: port, threads: wrkThreads, connections: clients, limit: 600, folder: folder)
+            guard outcome.failed == 0 else { throw ValidationError("CHECK FAILED: \(outcome.failed) heartbeats were not answered 2xx") }
+            timed = (outcome.perSecond, outcome.seconds, outcome.p50, outcome.p99, "", "wrk, \(wrkThreads) thread(s), pre-signed; "
+                     + "\(Report.grouped(outcome.requests)) answered before it was stopped")
+        } else {
+            let outcome = try await fleet.drive(fleet.devices.count..<(fleet.devices.count + heartbeats), clients: clients, port: port)
+            timed = (Double(heartbeats) / outcome.seconds, outcome.seconds, outcome.percentile(50), outcome.percentile(99),
+                     "  max \(Report.decimal(outcome.percentile(100), 2))", "client threads in this process, signing as they go")
+        }
         let flushed = try await services.fleet.flushHeartbeats()
         server.cancel()
         _ = try? await server.value
 
-        let rate = Double(heartbeats) / timed.seconds
+        let rate = timed.rate
         Report.say("")
         Report.say("heartbeats: \(Report.grouped(heartbeats)) in \(Report.decimal(timed.seconds, 2)) s = \(Report.grouped(Int(rate))) heartbeats/s "
-                   + "(\(clients) clients, HMAC-SHA256 signed, ~260-byte body with a GPS fix)")
-        Report.say("latency ms: p50 \(Report.decimal(timed.percentile(50), 2))  p99 \(Report.decimal(timed.percentile(99), 2))  "
-                   + "max \(Report.decimal(timed.percentile(100), 2))")
+                   + "(\(clients) connections from \(timed.generator); HMAC-SHA256 signed, ~260-byte body with a GPS fix)")
+        Report.say("latency ms: p50 \(Report.decimal(timed.p50, 2))  p99 \(Report.decimal(timed.p99, 2))\(timed.max)")
         Report.say("raw single-row commits: \(Report.grouped(Int(raw.sequential))) /s one client, \(Report.grouped(Int(raw.concurrent))) /s \(clients) clients")
         Report.say("ratio heartbeats/s to raw commits/s: \(Report.decimal(rate / raw.sequential, 1)) (one client), "
                    + "\(Report.decimal(rate / raw.concurrent, 1)) (\(clients) clients)")
@@ -136,22 +153,35 @@ struct BenchFleet: Sendable {
         return BenchFleet(devices: devices)
     }
 
+    /// Heartbeat number `index` (round-robin over the devices), signed now as the reference agent
+    /// signs it (a random nonce each time).
+    func signedHeartbeat(number index: Int) -> AgentRequest {
+        let device = devices[index % devices.count]
+        let body = Data("""
+            {"appVersion":"2.3.1","firmwareVersion":"FW-1.7","battery":76,"paper":"ok","signal":-71,"secondsSinceTransaction":240,\
+            "location":{"latitude":\(device.latitude),"longitude":\(device.longitude),"source":"gps","accuracy":15,"reportedAt":"\(Date().iso8601)"}}
+            """.utf8)
+        return RequestSigner(terminalId: device.id, secret: device.secret)
+            .request("POST", "/terminal/v1/heartbeat", body: body, timestamp: Int64(Date().timeIntervalSince1970))
+    }
+
+    /// Heartbeat number `index` as the complete HTTP/1.1 request wrk sends.
+    func rawHeartbeat(number index: Int, port: UInt16) -> [UInt8] {
+        let signed = signedHeartbeat(number: index)
+        var head = "POST \(signed.path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n"
+        for (name, value) in signed.headers.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
+        head += "Content-Length: \(signed.body.count)\r\n\r\n"
+        return Array(head.utf8) + Array(signed.body)
+    }
+
     /// Sends heartbeat number `range` round-robin over the devices from `clients` threads.
     func drive(_ range: Range<Int>, clients: Int, port: UInt16) async throws -> LoadOutcome {
-        let devices = self.devices
+        let fleet = self
         return try await ClientThreads.drive(range: range, clients: clients, port: port) { connection, _, index in
-            let device = devices[index % devices.count]
-            let fix = Date().iso8601
-            let body = Array("""
-                {"appVersion":"2.3.1","firmwareVersion":"FW-1.7","battery":76,"paper":"ok","signal":-71,"secondsSinceTransaction":240,\
-                "location":{"latitude":\(device.latitude),"longitude":\(device.longitude),"source":"gps","accuracy":15,"reportedAt":"\(fix)"}}
-                """.utf8)
-            // Signed as the reference agent signs (a random nonce each time).
-            let signed = RequestSigner(terminalId: device.id, secret: device.secret)
-                .request("POST", "/terminal/v1/heartbeat", body: Data(body), timestamp: Int64(Date().timeIntervalSince1970))
+            let signed = fleet.signedHeartbeat(number: index)
             // The connection writes its own Content-Type for a body.
             let headers = signed.headers.filter { $0.key != "Content-Type" }.map { ($0.key, $0.value) }
-            let answer = try connection.send("POST", "/terminal/v1/heartbeat", token: nil, headers: headers, body: body)
+            let answer = try connection.send("POST", signed.path, token: nil, headers: headers, body: Array(signed.body))
             return answer.status == 200 ? nil : "heartbeat \(index) answered \(answer.status): \(answer.text.prefix(300))"
         }
     }

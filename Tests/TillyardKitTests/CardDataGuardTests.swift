@@ -5,10 +5,23 @@ import TillyardKit
 /// PCI guard: full PANs, CVVs, track data and PIN blocks are refused wherever they appear in a
 /// JSON body, with the field path named and the value never echoed; harmless look-alikes pass.
 @Suite struct CardDataGuardTests {
-    /// Parses JSON text the way the API does before running the guard.
-    static func check(_ json: String) throws {
-        let object = try JSONSerialization.jsonObject(with: Data(json.utf8), options: [.fragmentsAllowed])
-        try CardDataGuard.check(object)
+    /// Runs the guard over a parsed tree (as CSV and form input get it) and, for JSON objects, the
+    /// API's one-pass `StrictJSON` scan, which must come to the same verdict with the same message.
+    static func check(_ json: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        var treeError: (any Error)?
+        do {
+            let object = try JSONSerialization.jsonObject(with: Data(json.utf8), options: [.fragmentsAllowed])
+            try CardDataGuard.check(object)
+        } catch {
+            treeError = error
+        }
+        if json.hasPrefix("{") {
+            var scanError: (any Error)?
+            do { _ = try StrictJSON.scan(Data(json.utf8)) } catch { scanError = error }
+            #expect(String(describing: treeError) == String(describing: scanError), "tree guard and scan differ on \(json)",
+                    sourceLocation: sourceLocation)
+        }
+        if let treeError { throw treeError }
     }
 
     /// The message of the `unprocessable` error thrown for a body.

@@ -84,12 +84,18 @@ public enum TerminalSigning {
         }
         guard let timestamp = Int64(rawTimestamp), rawTimestamp.allSatisfy(\.isASCII) else { throw SignatureFailure.malformedTimestamp }
         guard abs(Double(timestamp) - now.timeIntervalSince1970) <= window else { throw SignatureFailure.clockSkew }
-        guard (16...64).contains(nonce.utf8.count),
-              nonce.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_") }) else {
+        // Byte checks: this runs on every terminal request, and both are plain ASCII by rule.
+        guard (16...64).contains(nonce.utf8.count), nonce.utf8.allSatisfy({ Self.isASCIIAlphanumeric($0) || $0 == 0x2D || $0 == 0x5F }) else {
             throw SignatureFailure.malformedNonce
         }
-        guard signature.utf8.count == 64, signature.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { throw SignatureFailure.badSignature }
+        guard signature.utf8.count == 64, signature.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+            throw SignatureFailure.badSignature
+        }
         return (terminalId, timestamp, nonce, signature)
+    }
+
+    private static func isASCIIAlphanumeric(_ byte: UInt8) -> Bool {
+        (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
     }
 
     /// Whether `signature` is the terminal's signature of the request (compared in constant time).

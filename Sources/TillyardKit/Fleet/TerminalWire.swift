@@ -141,6 +141,15 @@ public struct HeartbeatReply: Codable, Sendable, Equatable {
         self.commands = commands
         self.update = update
     }
+
+    /// The reply as `WireJSON.encoder()` writes it (sorted keys), written directly, for the common
+    /// reply with nothing to do: most of a fleet's heartbeats get it, and an encoder costs more than
+    /// the rest of the answer. Nil when there are commands or an update (the encoder writes those).
+    public var idleJSON: String? {
+        guard commands.isEmpty, update == nil else { return nil }
+        return #"{"commands":[],"locked":\#(locked),"nextHeartbeatSeconds":\#(nextHeartbeatSeconds),"parametersVersion":"#
+            + WireJSON.quoted(parametersVersion) + #","serverTime":""# + serverTime.iso8601 + #""}"#
+    }
 }
 
 /// What a terminal did with a card or QR payment: the record it uploads (possibly long after, from

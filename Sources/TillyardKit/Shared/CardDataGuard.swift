@@ -22,8 +22,7 @@ public enum CardDataGuard {
             for (key, value) in object {
                 let field = path.isEmpty ? key : "\(path).\(key)"
                 if allowing.contains(field), value is String { continue }
-                let normalised = key.lowercased().replacingOccurrences(of: "_", with: "").replacingOccurrences(of: "-", with: "")
-                if forbiddenKeys.contains(normalised), !(value is NSNull) {
+                if isForbiddenKey(key), !(value is NSNull) {
                     throw DomainError.unprocessable("field \(field) carries sensitive card data, which Tillyard never accepts; send only a masked PAN (first 6 + last 4)")
                 }
                 try check(value, path: field, allowing: allowing)
@@ -33,6 +32,24 @@ public enum CardDataGuard {
         } else if let text = json as? String, looksLikeCardData(text) {
             throw DomainError.unprocessable("field \(path) looks like a full card number or track data, which Tillyard never accepts; send only a masked PAN (first 6 + last 4)")
         }
+    }
+
+    /// Whether a field name is one that only card data goes by (`cvv`, `track_2`, `PinBlock`).
+    public static func isForbiddenKey(_ key: String) -> Bool {
+        // Every key of every JSON body comes through here: ASCII keys (all of ours) are folded
+        // byte by byte; others take the full Unicode lower-casing (the Kelvin sign lower-cases to "k").
+        var folded: [UInt8] = []
+        folded.reserveCapacity(key.utf8.count)
+        for byte in key.utf8 {
+            switch byte {
+            case 0x5F, 0x2D: continue // _ -
+            case 0x41...0x5A: folded.append(byte + 0x20)
+            case 0x80...: return forbiddenKeys.contains(key.lowercased().replacingOccurrences(of: "_", with: "").replacingOccurrences(of: "-", with: ""))
+            default: folded.append(byte)
+            }
+        }
+        guard (3...20).contains(folded.count) else { return false }
+        return forbiddenKeys.contains(String(decoding: folded, as: UTF8.self))
     }
 
     /// Track 1/2 data, or a bare 15–19 digit number that passes the Luhn check and starts like a card.

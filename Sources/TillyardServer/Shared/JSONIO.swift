@@ -25,8 +25,12 @@ public enum JSONIO {
 
     /// Encodes a value for a response body.
     public static func encode(_ value: some Encodable) throws -> ByteBuffer {
-        ByteBuffer(data: try encoder().encode(value))
+        ByteBuffer(data: try sharedEncoder.encode(value))
     }
+
+    // One of each, made once: they are thread-safe, and making them per request costs.
+    private static let sharedEncoder = encoder()
+    private static let sharedDecoder = decoder()
 
     /// Reads the request body (up to the context's limit) and decodes it strictly:
     /// malformed JSON → 400; unknown, missing or mistyped fields → 422 with the field named;
@@ -36,33 +40,22 @@ public enum JSONIO {
         return try decode(type, from: Data(buffer: buffer))
     }
 
-    /// Strict decoding of JSON bytes (see `decode(_:from:context:)`).
+    /// Strict decoding of JSON bytes (see `decode(_:from:context:)`): one scan checks the syntax,
+    /// duplicate keys and card data (`StrictJSON`), then the raw bytes are decoded.
     public static func decode<T: APIInput>(_ type: T.Type, from data: Data) throws -> T {
-        let object: Any
+        let keys: [String]
         do {
-            object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-        } catch {
-            throw ProblemError.malformedJSON("request body is not valid JSON")
+            keys = try StrictJSON.scan(data, allowing: T.allowedSensitiveFields)
+        } catch let malformed as StrictJSON.Malformed {
+            throw ProblemError.malformedJSON(malformed.reason)
         }
-        guard let fields = object as? [String: Any] else {
-            throw ProblemError.malformedJSON("request body must be a JSON object")
-        }
-        try CardDataGuard.check(fields, allowing: T.allowedSensitiveFields)
         let allowed = Set(T.Field.allCases.map(\.stringValue))
-        let unknown = fields.keys.filter { !allowed.contains($0) }.sorted()
+        let unknown = keys.filter { !allowed.contains($0) }.sorted()
         if !unknown.isEmpty {
             throw DomainError.validation(unknown.map { FieldError(field: $0, message: "is not a known field (allowed: \(allowed.sorted().joined(separator: ", ")))") })
         }
-        // Decode exactly what was checked: with a duplicated key JSONSerialization keeps the last
-        // copy and JSONDecoder the first, so decoding the raw bytes would let card data past the guard.
-        let checked: Data
         do {
-            checked = try JSONSerialization.data(withJSONObject: fields)
-        } catch {
-            throw ProblemError.malformedJSON("request body is not valid JSON")
-        }
-        do {
-            return try decoder().decode(T.self, from: checked)
+            return try sharedDecoder.decode(T.self, from: data)
         } catch let error as DecodingError {
             throw DomainError.validation([fieldError(error)])
         }

@@ -15,14 +15,37 @@ public struct AppMetrics: Sendable {
 
     public init() {}
 
+    /// The series of one route and status, found once: every request records into them, and
+    /// asking the registry each time costs a descriptor, label arrays and its lock.
+    private struct Series: Hashable {
+        var method: String
+        var route: String
+        var status: Int
+    }
+    private final class Known: @unchecked Sendable {
+        let lock = NSLock()
+        var series: [Series: (Counter, DurationHistogram)] = [:]
+    }
+    private let known = Known()
+
     /// Counts a finished request and records its duration.
     func record(method: String, route: String, status: Int, duration: Duration) {
-        let labels = [("method", method), ("route", route), ("status", String(status))]
-        registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "tillyard", metricName: "http_requests", unitName: "total",
-                                                              helpText: "HTTP requests by route and status"), labels: labels).increment()
-        registry.makeDurationHistogram(descriptor: MetricNameDescriptor(namespace: "tillyard", metricName: "http_request_duration", unitName: "seconds",
-                                                                        helpText: "HTTP request duration"),
-                                       labels: [("method", method), ("route", route)], buckets: Self.buckets).record(duration)
+        let key = Series(method: method, route: route, status: status)
+        let known = self.known
+        let (counter, histogram) = known.lock.withLock {
+            if let found = known.series[key] { return found }
+            let made = (
+                registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "tillyard", metricName: "http_requests", unitName: "total",
+                                                                      helpText: "HTTP requests by route and status"),
+                                     labels: [("method", method), ("route", route), ("status", String(status))]),
+                registry.makeDurationHistogram(descriptor: MetricNameDescriptor(namespace: "tillyard", metricName: "http_request_duration",
+                                                                                unitName: "seconds", helpText: "HTTP request duration"),
+                                               labels: [("method", method), ("route", route)], buckets: Self.buckets))
+            known.series[key] = made
+            return made
+        }
+        counter.increment()
+        histogram.record(duration)
     }
 }
 

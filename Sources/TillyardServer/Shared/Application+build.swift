@@ -18,6 +18,8 @@ public struct AppServices: Sendable {
     /// Software packages, update campaigns and the heartbeat's update offers.
     public let campaigns: CampaignService
     public let compliance: ComplianceService
+    /// Tickets, dispatch, repairs, inspections and the knowledge base.
+    public let service: ServiceDeskService
     public let metrics: AppMetrics
 
     /// Wires the domain services over an open database.
@@ -37,8 +39,10 @@ public struct AppServices: Sendable {
         let terminalContexts = TerminalDirectory()
         self.estate = EstateService(store: store, clock: clock, terminalContexts: terminalContexts)
         let folder = documents ?? Self.defaultDocumentsFolder(for: database)
-        self.merchants = MerchantService(store: store, vault: FileDocumentVault(root: folder, cipher: DocumentCipher(secret: accountKey)),
-                                         protector: AccountProtector(key: accountKey), clock: clock)
+        let vault = FileDocumentVault(root: folder, cipher: DocumentCipher(secret: accountKey))
+        self.merchants = MerchantService(store: store, vault: vault, protector: AccountProtector(key: accountKey), clock: clock)
+        // Ticket attachments share the documents' encrypted vault.
+        self.service = ServiceDeskService(store: store, estate: estate, vault: vault, clock: clock)
         self.catalog = CatalogService(store: store, clock: clock)
         self.promotions = PromotionService(store: store, clock: clock)
         self.fleet = FleetService(store: store, secret: accountKey, clock: clock, directory: terminalContexts)

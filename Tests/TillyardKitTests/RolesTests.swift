@@ -82,6 +82,8 @@ import TillyardKit
             "estate.read", "estate.manage", "estate.bind", "estate.install", "estate.costs", "models.manage",
             "merchants.read", "merchants.onboard", "merchants.review", "catalog.read", "catalog.manage",
             "sales.sell", "sales.read", "sales.approve", "stock.manage", "fleet.manage", "fleet.release",
+            "service.read", "service.open", "service.handle", "service.repair", "inspections.manage", "inspections.record",
+            "knowledge.manage",
         ])
         #expect(Role.allCases.map(\.rawValue) == [
             "administrator", "finance", "technical", "security", "service_desk", "inspector", "merchant_owner", "cashier",

@@ -272,6 +272,8 @@ public struct ServiceTicket: Codable, Sendable, Equatable {
 public struct TicketEvent: Codable, Sendable, Equatable {
     public var id: String
     public var ticketId: TicketID
+    /// The ticket's version after this event: orders the history exactly, even within a millisecond.
+    public var version: Int
     public var at: Date
     public var actor: String
     public var action: String
@@ -279,10 +281,11 @@ public struct TicketEvent: Codable, Sendable, Equatable {
     public var toState: TicketState?
     public var note: String?
 
-    public init(id: String, ticketId: TicketID, at: Date, actor: String, action: String, fromState: TicketState?, toState: TicketState?,
-                note: String?) {
+    public init(id: String, ticketId: TicketID, version: Int, at: Date, actor: String, action: String, fromState: TicketState?,
+                toState: TicketState?, note: String?) {
         self.id = id
         self.ticketId = ticketId
+        self.version = version
         self.at = at
         self.actor = actor
         self.action = action
@@ -369,7 +372,7 @@ public protocol ServiceRepository: Sendable {
     /// Tickets visible under `path` (answering organisation or merchant in the subtree), newest first.
     func tickets(visibleUnder path: String, filter: TicketFilter, page: PageRequest) async throws -> Page<ServiceTicket>
     func recordTicketEvent(_ event: TicketEvent) async throws
-    /// A ticket's history, oldest first.
+    /// A ticket's history, oldest first (by the ticket version each event made).
     func ticketEvents(_ id: TicketID) async throws -> [TicketEvent]
     /// Open tickets per assignee, for the least-loaded suggestion.
     func openLoad(of assignees: [UserID]) async throws -> [UserID: Int]

@@ -174,9 +174,12 @@ public struct ServiceDeskService: Sendable {
             }
             let open = try await repos.service.tickets(visibleUnder: merchant.path, filter: TicketFilter(terminalId: terminal.id, openOnly: true),
                                                        page: PageRequest(limit: 20)).items
-            if let existing = open.first(where: { $0.source == .terminal && $0.kind == .repair }) {
-                try await repos.service.recordTicketEvent(TicketEvent(id: UUIDv7.make(now: now), ticketId: existing.id, at: now,
-                                                                      actor: "terminal \(terminal.sn)", action: "fault", fromState: nil,
+            if var existing = open.first(where: { $0.source == .terminal && $0.kind == .repair }) {
+                existing.updatedAt = now
+                existing.version += 1
+                try await repos.service.updateTicket(existing)
+                try await repos.service.recordTicketEvent(TicketEvent(id: UUIDv7.make(now: now), ticketId: existing.id, version: existing.version,
+                                                                      at: now, actor: "terminal \(terminal.sn)", action: "fault", fromState: nil,
                                                                       toState: nil, note: [code, symptom].compactMap { $0 }.joined(separator: ": ")))
                 return existing
             }
@@ -205,7 +208,8 @@ public struct ServiceDeskService: Sendable {
     private static func store(_ ticket: ServiceTicket, orgPath: String, merchantPath: String, actor: AuditActor, origin: String,
                               repos: any Repositories) async throws {
         try await repos.service.insertTicket(ticket, orgPath: orgPath, merchantPath: merchantPath)
-        try await repos.service.recordTicketEvent(TicketEvent(id: UUIDv7.make(now: ticket.openedAt), ticketId: ticket.id, at: ticket.openedAt,
+        try await repos.service.recordTicketEvent(TicketEvent(id: UUIDv7.make(now: ticket.openedAt), ticketId: ticket.id, version: ticket.version,
+                                                              at: ticket.openedAt,
                                                               actor: actor.name, action: "open", fromState: nil, toState: .new,
                                                               note: ticket.symptom))
         _ = try await repos.audit.append(
@@ -327,8 +331,8 @@ public struct ServiceDeskService: Sendable {
         ticket.updatedAt = now
         ticket.version += 1
         try await repos.service.updateTicket(ticket)
-        try await repos.service.recordTicketEvent(TicketEvent(id: UUIDv7.make(now: now), ticketId: ticket.id, at: now, actor: actor.name,
-                                                              action: action.rawValue, fromState: from, toState: to, note: note))
+        try await repos.service.recordTicketEvent(TicketEvent(id: UUIDv7.make(now: now), ticketId: ticket.id, version: ticket.version, at: now,
+                                                              actor: actor.name, action: action.rawValue, fromState: from, toState: to, note: note))
         var details = summary
         details["state"] = "\(from.rawValue) → \(to.rawValue)"
         if let note { details["note"] = String(note.prefix(200)) }
@@ -344,9 +348,12 @@ public struct ServiceDeskService: Sendable {
         let note = try ServiceRules.text(raw, field: "note", max: 2000, required: true)
         let now = clock.now()
         return try await store.write { repos in
-            let (ticket, orgPath) = try await Self.visible(id, repos: repos, principal: principal)
-            let event = TicketEvent(id: UUIDv7.make(now: now), ticketId: ticket.id, at: now, actor: principal.actor.name, action: "comment",
-                                    fromState: nil, toState: nil, note: note)
+            var (ticket, orgPath) = try await Self.visible(id, repos: repos, principal: principal)
+            ticket.updatedAt = now
+            ticket.version += 1
+            try await repos.service.updateTicket(ticket)
+            let event = TicketEvent(id: UUIDv7.make(now: now), ticketId: ticket.id, version: ticket.version, at: now, actor: principal.actor.name,
+                                    action: "comment", fromState: nil, toState: nil, note: note)
             try await repos.service.recordTicketEvent(event)
             _ = try await repos.audit.append(
                 AuditDraft(orgId: ticket.orgId, actor: principal.actor, action: "ticket.comment", resourceType: "service_ticket",
@@ -452,8 +459,8 @@ public struct ServiceDeskService: Sendable {
             changed.updatedAt = now
             changed.version += 1
             try await repos.service.updateTicket(changed)
-            try await repos.service.recordTicketEvent(TicketEvent(id: UUIDv7.make(now: now), ticketId: id, at: now, actor: principal.actor.name,
-                                                                  action: "rate", fromState: nil, toState: nil, note: "\(rating)/5 \(comment ?? "")"))
+            try await repos.service.recordTicketEvent(TicketEvent(id: UUIDv7.make(now: now), ticketId: id, version: changed.version, at: now,
+                                                                  actor: principal.actor.name, action: "rate", fromState: nil, toState: nil, note: "\(rating)/5 \(comment ?? "")"))
             _ = try await repos.audit.append(
                 AuditDraft(orgId: ticket.orgId, actor: principal.actor, action: "ticket.rate", resourceType: "service_ticket", resourceId: id.rawValue,
                            origin: principal.origin, summary: ["rating": String(rating)]),
@@ -616,7 +623,8 @@ public struct ServiceDeskService: Sendable {
                     changed.version += 1
                     try await repos.service.updateTicket(changed)
                     let what = breaches.fix ? "fix" : "response"
-                    try await repos.service.recordTicketEvent(TicketEvent(id: UUIDv7.make(now: now), ticketId: ticket.id, at: now, actor: "system",
+                    try await repos.service.recordTicketEvent(TicketEvent(id: UUIDv7.make(now: now), ticketId: ticket.id, version: changed.version,
+                                                                          at: now, actor: "system",
                                                                           action: "escalate", fromState: nil, toState: nil,
                                                                           note: "\(what) target missed; escalated to \(changed.escalatedTo ?? "")"))
                     _ = try await repos.audit.append(

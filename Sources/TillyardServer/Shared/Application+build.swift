@@ -60,6 +60,23 @@ public struct AppServices: Sendable {
 }
 
 extension AppServices {
+    /// Starts the background clockwork of `serve`: the service desk's `tick` (SLA escalations,
+    /// auto-close, inspection planning) every `interval`. `tick` is idempotent, so several nodes may
+    /// run it; a failed tick is logged and the next one tries again. Cancel the task to stop it.
+    public func startTimers(every interval: Duration = .seconds(60), logger: Logger = Logger(label: "tillyard.timers")) -> Task<Void, Never> {
+        let service = self.service
+        return Task {
+            while !Task.isCancelled {
+                do {
+                    try await service.tick()
+                } catch {
+                    logger.error("service desk tick failed: \(error)")
+                }
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+
     /// The package folder next to a documents folder (`<data dir>/documents` → `<data dir>/packages`).
     static func packagesFolder(besides documents: URL) -> URL {
         let name = documents.lastPathComponent == "documents" ? "packages" : documents.lastPathComponent + "-packages"
@@ -105,6 +122,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     TerminalProtocolAPI(fleet: services.fleet, routes: routes).register(api: api, router: router)
     FleetOperationsAPI(fleet: services.fleet, routes: routes).register(api: api, terminal: router.group("terminal/v1"))
     CampaignAPI(campaigns: services.campaigns, compliance: services.compliance, fleet: services.fleet, routes: routes).register(api: api, router: router)
+    ServiceAPI(service: services.service, fleet: services.fleet, routes: routes).register(api: api, terminal: router.group("terminal/v1"))
     Printouts.register(sales: services.sales, api: api, router: router)
 
     ConsoleController(access: services.access, renderer: console, secureCookies: configuration.secureCookies).register(on: router)

@@ -38,11 +38,13 @@ enum Migration0015Service {
         CREATE TABLE service_ticket_events (
             id TEXT PRIMARY KEY,
             ticket_id TEXT NOT NULL REFERENCES service_tickets(id),
+            version BIGINT NOT NULL,
             at BIGINT NOT NULL,
             body TEXT NOT NULL
         )
         """,
-        "CREATE INDEX service_ticket_events_ticket ON service_ticket_events(ticket_id, id)",
+        // The ticket's version orders its history; one event per version, whatever races.
+        "CREATE UNIQUE INDEX service_ticket_events_ticket ON service_ticket_events(ticket_id, version)",
         """
         CREATE TABLE knowledge_articles (
             id TEXT PRIMARY KEY,

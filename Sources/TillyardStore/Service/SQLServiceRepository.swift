@@ -67,13 +67,14 @@ struct SQLServiceRepository: ServiceRepository {
 
     func recordTicketEvent(_ event: TicketEvent) async throws {
         try await db.raw("""
-            INSERT INTO service_ticket_events (id, ticket_id, at, body)
-            VALUES (\(bind: event.id), \(bind: event.ticketId.rawValue), \(bind: event.at.millis), \(bind: try JSONColumn.encode(event)))
+            INSERT INTO service_ticket_events (id, ticket_id, version, at, body)
+            VALUES (\(bind: event.id), \(bind: event.ticketId.rawValue), \(bind: event.version), \(bind: event.at.millis),
+                    \(bind: try JSONColumn.encode(event)))
             """).run()
     }
 
     func ticketEvents(_ id: TicketID) async throws -> [TicketEvent] {
-        try await db.raw("SELECT body FROM service_ticket_events WHERE ticket_id = \(bind: id.rawValue) ORDER BY id LIMIT 1000").all().map {
+        try await db.raw("SELECT body FROM service_ticket_events WHERE ticket_id = \(bind: id.rawValue) ORDER BY version LIMIT 1000").all().map {
             try JSONColumn.decode(TicketEvent.self, from: try $0.decode(column: "body", as: String.self))
         }
     }

@@ -250,9 +250,10 @@ public struct ServiceDeskService: Sendable {
     // MARK: Dispatch and work
 
     /// Technicians and inspectors who may take a ticket (people of the answering organisation and
-    /// above it in the caller's tree), least loaded first: the suggestion is the first.
+    /// above it in the caller's tree), least loaded first: the suggestion is the first. Whoever sees the
+    /// ticket may read it (a merchant sees who may be sent).
     public func candidates(for id: TicketID, by principal: Principal) async throws -> [AssigneeCandidate] {
-        try principal.require(.serviceHandle)
+        try principal.require(.serviceRead)
         return try await store.read { repos in
             let (_, orgPath) = try await Self.visible(id, repos: repos, principal: principal)
             return try await Self.candidates(orgPath: orgPath, repos: repos)

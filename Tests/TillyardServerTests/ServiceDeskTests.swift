@@ -301,3 +301,60 @@ extension ISO8601DateFormatter {
         return formatter
     }
 }
+
+/// The service desk's console pages: the hotline opens a repair ticket by MID + TID, dispatches it
+/// and closes it with a swap-out that both dossiers show; the pages speak Chinese too.
+@Suite struct ServiceConsoleTests {
+    @Test(arguments: TestBackend.allCases)
+    func theHotlineOpensARepairByMidAndTidAndSwapsTheTerminal(backend: TestBackend) async throws {
+        try await Harness.run(backend) { h in
+            let s = try await ServiceDeskTests.Setup.make(h)
+            let admin = try await h.principal("admin")
+            _ = try await h.env.services.estate.install(s.bound.id, installer: "Li", placement: nil, by: admin)
+            var (jar, csrf) = try await h.consoleSession("admin")
+            let list = try await h.browse(.get, "/console/service", jar: &jar)
+            #expect(list.status == .ok && list.text.contains(#"id="ticket-form""#))
+            let bad = try await h.browse(.post, "/console/service/tickets", jar: &jar, form: [
+                ("_csrf", csrf), ("kind", "repair"), ("priority", "high"), ("mid", ServiceDeskTests.mid), ("tid", "99999999"),
+                ("caller", "王芳"), ("symptom", "dead")])
+            #expect(bad.status == .notFound, "an unknown TID: \(bad.status)")
+            let opened = try await h.browse(.post, "/console/service/tickets", jar: &jar, form: [
+                ("_csrf", csrf), ("kind", "repair"), ("priority", "high"), ("mid", ServiceDeskTests.mid), ("tid", "10000001"),
+                ("caller", "王芳"), ("callerPhone", "13800138000"), ("symptom", "card reader dead")])
+            #expect(opened.status == .found, "\(opened.text)")
+            let location = try #require(opened.headers[.location])
+            #expect(location.hasPrefix("/console/service/tickets/"))
+            let page = try await h.browse(.get, location, jar: &jar)
+            #expect(page.text.contains("PAX-A920-0001") && page.text.contains(#"id="action-form""#) && page.text.contains(#"id="ticket-assignee""#))
+            for (action, version) in [("assign", "1"), ("start", "2")] {
+                let moved = try await h.browse(.post, location + "/action", jar: &jar, form: [("_csrf", csrf), ("action", action), ("version", version),
+                                                                                             ("assigneeId", s.tech.id.rawValue)])
+                #expect(moved.status == .found, "\(action): \(moved.text)")
+            }
+            let stale = try await h.browse(.post, location + "/action", jar: &jar, form: [("_csrf", csrf), ("action", "resolve"), ("version", "1"),
+                                                                                         ("note", "x")])
+            #expect(stale.status == .conflict && stale.text.contains("role=\"alert\""))
+            let swapped = try await h.browse(.post, location + "/repair", jar: &jar, form: [
+                ("_csrf", csrf), ("version", "3"), ("diagnosis", "hardware"), ("parts", "card reader"), ("result", "swapped"),
+                ("replacementSn", "PAX-A920-0002")])
+            #expect(swapped.status == .found, "\(swapped.text)")
+            let done = try await h.browse(.get, location, jar: &jar)
+            #expect(done.text.contains(#"id="replacement-link""#) && done.text.contains(#"data-state="resolved""#))
+            for terminal in [s.bound, s.stock] {
+                let dossier = try await h.browse(.get, "/console/terminals/\(terminal.id.rawValue)", jar: &jar)
+                #expect(dossier.text.contains("Repair (service ticket)"), "\(terminal.sn)'s dossier shows the swap-out")
+            }
+            // The merchant rates it in its own console, in Chinese.
+            var (merchantJar, merchantCSRF) = try await h.consoleSession("merchantA.owner")
+            let chinese = try await h.browse(.get, location, jar: &merchantJar, headers: [.acceptLanguage: "zh-CN"])
+            #expect(chinese.text.contains("已解决") && chinese.text.contains(#"id="rating-form""#))
+            let rated = try await h.browse(.post, location + "/rating", jar: &merchantJar, form: [("_csrf", merchantCSRF), ("rating", "5")])
+            #expect(rated.status == .found)
+            #expect(try await h.browse(.get, "/console/service/inspections", jar: &jar).status == .ok)
+            #expect(try await h.browse(.get, "/console/service/knowledge", jar: &jar).status == .ok)
+            let article = try await h.browse(.post, "/console/service/knowledge", jar: &jar, form: [("_csrf", csrf), ("title", "退款"), ("body", "按退款键")])
+            #expect(article.status == .found)
+            #expect(try await h.browse(.get, "/console/service/knowledge", jar: &merchantJar).text.contains("按退款键"))
+        }
+    }
+}

@@ -57,7 +57,7 @@ extension EstateService {
         terminal.updatedAt = now
         try await repos.terminals.update(terminal, ownerPath: owner.path, merchantPath: merchantPath)
         try await repos.terminals.record(TerminalEvent(id: UUIDv7.make(now: now), terminalId: id, version: terminal.version, orgId: owner.id,
-                                                       at: now, action: action, fromState: terminal.state, toState: terminal.state,
+                                                       at: now, action: action, fromState: nil, toState: nil,
                                                        actorName: actorName, reason: reason, details: details))
     }
 }

@@ -124,13 +124,11 @@ public enum ServiceRules {
 
     /// A required or optional free text, trimmed, at most `max` characters.
     public static func text(_ raw: String?, field: String, max: Int, required: Bool) throws -> String? {
-        let text = raw?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        if text.isEmpty {
+        guard let raw, !raw.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             if required { throw DomainError.invalid(field, "is required") }
             return nil
         }
-        guard text.count <= max else { throw DomainError.invalid(field, "at most \(max) characters") }
-        return text
+        return try AccessRules.text(raw, field: field, max: max)
     }
 }
 

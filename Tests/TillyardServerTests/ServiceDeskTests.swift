@@ -276,6 +276,46 @@ import TillyardTestSupport
     }
 
     @Test(arguments: TestBackend.allCases)
+    func attachmentsCommentsArticlesAndRequestedInspections(backend: TestBackend) async throws {
+        try await Harness.run(backend) { h in
+            let s = try await Setup.make(h)
+            let ticket = try await s.open(#"{"kind": "repair", "caller": "王芳", "symptom": "cracked screen", "terminalId": "\#(s.bound.id.rawValue)"}"#)
+            let id = try #require(ticket["id"] as? String)
+            // A photo (the bytes are encrypted at rest and come back as they went in); not an image or PDF is refused.
+            let uploaded = try await MerchantAPITests.upload(h, "/api/v1/tickets/\(id)/attachments?filename=screen.png", as: "merchantA.owner",
+                                                             bytes: DemoData.samplePNG, type: "image/png")
+            #expect(uploaded.status == .created, "\(uploaded.text)")
+            let attachment = try #require(uploaded.object["id"] as? String)
+            let download = try await h.send(.get, "/api/v1/tickets/\(id)/attachments/\(attachment)", as: "admin")
+            #expect(download.status == .ok && download.bytes == DemoData.samplePNG && download.headers[.contentType] == "image/png")
+            expectProblem(try await MerchantAPITests.upload(h, "/api/v1/tickets/\(id)/attachments", as: "admin", bytes: Array("hello".utf8)), 422)
+            expectProblem(try await h.send(.get, "/api/v1/tickets/\(id)/attachments/\(attachment)", as: "merchantB.owner"), 404)
+
+            // Comments join the history; the knowledge base is written by the desk and read by merchants.
+            let comment = try await h.send(.post, "/api/v1/tickets/\(id)/comments", as: "merchantA.owner", json: #"{"note": "it happens after rain"}"#)
+            #expect(comment.status == .created && comment.object["action"] as? String == "comment", "\(comment.text)")
+            expectProblem(try await h.send(.post, "/api/v1/knowledge-articles", as: "merchantA.owner", json: #"{"title": "x", "body": "y"}"#), 403)
+            let article = try await h.send(.post, "/api/v1/knowledge-articles", as: "admin", json: #"{"title": "退款", "body": "按退款键", "tags": ["refund"]}"#)
+            let articleId = try #require(article.object["id"] as? String)
+            let changed = try await h.send(.put, "/api/v1/knowledge-articles/\(articleId)", as: "admin",
+                                           json: #"{"title": "退款说明", "body": "按退款键，刷原卡", "version": 1}"#)
+            #expect(changed.object["version"] as? Int == 2)
+            expectProblem(try await h.send(.put, "/api/v1/knowledge-articles/\(articleId)", as: "admin", json: #"{"title": "x", "body": "y", "version": 1}"#), 409)
+            #expect(try await h.send(.get, "/api/v1/knowledge-articles", as: "merchantA.owner").items.map { $0["title"] as? String } == ["退款说明"])
+            let linked = try await s.open(#"{"kind": "consultation", "caller": "owner", "symptom": "refund?", "terminalId": "\#(s.bound.id.rawValue)", "articleIds": ["\#(articleId)"]}"#,
+                                          as: "merchantA.owner")
+            #expect(linked["articleIds"] as? [String] == [articleId])
+
+            // An inspection asked for now is on the region's due list at once; a second one for the terminal is refused.
+            let requested = try await h.send(.post, "/api/v1/inspections", as: "admin", json: #"{"terminalId": "\#(s.bound.id.rawValue)", "note": "complaint"}"#)
+            #expect(requested.status == .created && requested.object["reason"] as? String == "manual", "\(requested.text)")
+            expectProblem(try await h.send(.post, "/api/v1/inspections", as: "admin", json: #"{"terminalId": "\#(s.bound.id.rawValue)"}"#), 409)
+            #expect(try await h.send(.get, "/api/v1/inspections?mine=true", token: s.techToken).items.count == 1)
+            #expect(try await h.send(.get, "/api/v1/inspection-plan", as: "merchantA.owner").object["fixedIntervalDays"] as? Int == 365)
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
     func aTerminalReportsItsOwnFaultOnce(backend: TestBackend) async throws {
         try await Harness.run(backend) { h in
             let device = try await FleetOperationsTests.Device.activate(h)

@@ -265,9 +265,11 @@ import TillyardTestSupport
                 _ = try await service.recordInspection(taskId, InspectionInput(checklist: checklist, latitude: 31.2, longitude: 121.4, outcome: .passed,
                                                                                note: nil), version: 2, by: inspector)
             }
+            let photo = try await service.attachPhoto(taskId, filename: "seal.png", bytes: DemoData.samplePNG, by: inspector)
+            #expect(try await h.send(.get, "/api/v1/inspections/\(taskId)/photos/\(photo.id.rawValue)", as: "admin").bytes == DemoData.samplePNG)
             let done = try await service.recordInspection(taskId, InspectionInput(checklist: checklist, latitude: 31.2, longitude: 121.4,
-                                                                                  outcome: .issues, note: "sticker missing"), version: 2, by: inspector)
-            #expect(done.state == .done && done.record?.outcome == .issues)
+                                                                                  outcome: .issues, note: "sticker missing"), version: 3, by: inspector)
+            #expect(done.state == .done && done.record?.outcome == .issues && done.photos.map(\.id) == [photo.id])
             let history = try await h.env.services.estate.dossier(s.bound.id, by: admin).history
             #expect(history.first?.action == "inspection" && history.first?.details["failed"] == "signage")
             #expect(try await service.tick().inspectionsPlanned == 0, "the next visit is a year away")

@@ -31,7 +31,7 @@ import TillyardTestSupport
     static let collections: Set<String> = ["orgs", "users", "tokens", "terminals", "terminal-models", "purchase-requests",
                                            "merchants", "documents", "products", "sales", "orders", "shifts", "z-reports", "stores",
                                            "promotions", "packages", "campaigns", "tickets", "attachments", "knowledge-articles",
-                                           "inspections"]
+                                           "inspections", "photos"]
 
     /// Collections that may legitimately have nothing foreign: the model catalogue is per acquirer,
     /// and the fixtures hold a single acquirer.
@@ -97,6 +97,7 @@ import TillyardTestSupport
         "POST /api/v1/tickets/{id}/rating": #"{"rating": 1}"#,
         "POST /api/v1/tickets/{id}/attachments": "%PDF-1.4\n%%EOF\n",
         "PUT /api/v1/knowledge-articles/{id}": #"{"title": "hijack", "body": "hijack", "version": {version}}"#,
+        "POST /api/v1/inspections/{id}/photos": "%PDF-1.4\n%%EOF\n",
         "POST /api/v1/inspections/{id}/assign": #"{"inspectorId": "01900000-0000-7000-8000-000000000003", "version": {version}}"#,
         "POST /api/v1/inspections/{id}/record": #"{"version": {version}, "checklist": {"devicePresent": true, "sealsIntact": true, "notRelocated": true, "signage": true, "testTransaction": true}, "outcome": "passed"}"#,
     ]
@@ -151,8 +152,10 @@ import TillyardTestSupport
         for ticket in [own, side] { _ = try await service.attach(ticket.id, filename: "photo.pdf", bytes: Array("%PDF-1.4\n%%EOF\n".utf8), by: admin) }
         _ = try await service.createArticle(title: "Refunds at the till", body: "Press refund.", tags: [], by: admin)
         let sideTerminal = try await estate.search(TerminalFilter(sn: "SIDE-B-0001"), page: PageRequest(), by: admin).items[0]
-        _ = try await service.requestInspection(of: sideTerminal.id, note: "B-side check", by: admin)
-        _ = try await service.requestInspection(of: mine.id, note: "A-side check", by: admin)
+        for (terminal, note) in [(sideTerminal.id, "B-side check"), (mine.id, "A-side check")] {
+            let task = try await service.requestInspection(of: terminal, note: note, by: admin)
+            _ = try await service.attachPhoto(task.id, filename: "site.pdf", bytes: Array("%PDF-1.4\n%%EOF\n".utf8), by: admin)
+        }
         // A package and a draft campaign at the acquirer (usable by both attackers) and in region B (foreign to both).
         _ = try await h.env.services.access.createUser(NewUser(orgId: h.fixtures.regionB, username: "regionB.admin", displayName: "regionB.admin",
                                                                role: .administrator, password: Fixtures.password), by: admin)
@@ -291,7 +294,11 @@ import TillyardTestSupport
             for attachment in ticket.attachments { names[attachment.id.rawValue] = attachment.sha256 }
         }
         for article in articles { names[article.id] = article.title; versions[article.id] = article.version }
-        for task in inspections { names[task.id] = task.sn; versions[task.id] = task.version }
+        for task in inspections {
+            names[task.id] = task.sn
+            versions[task.id] = task.version
+            for photo in task.photos { names[photo.id.rawValue] = photo.sha256 }
+        }
         var foreign: [String: [String]] = [:]
         foreign["orgs"] = orgs.filter { !visible($0.id) }.map(\.id.rawValue)
         foreign["users"] = foreignUsers.map(\.id.rawValue)
@@ -314,6 +321,7 @@ import TillyardTestSupport
         foreign["attachments"] = tickets.filter { !myTickets.contains($0.id) }.flatMap(\.attachments).map(\.id.rawValue)
         foreign["knowledge-articles"] = []
         foreign["inspections"] = inspections.filter { !myInspections.contains($0.id) }.map(\.id)
+        foreign["photos"] = inspections.filter { !myInspections.contains($0.id) }.flatMap(\.photos).map(\.id.rawValue)
         var own: [String: [String]] = [:]
         own["orgs"] = [me.user.orgId.rawValue]
         own["users"] = [me.user.id.rawValue]
@@ -336,6 +344,7 @@ import TillyardTestSupport
         own["attachments"] = tickets.filter { myTickets.contains($0.id) }.flatMap(\.attachments).map(\.id.rawValue)
         own["knowledge-articles"] = articles.map(\.id)
         own["inspections"] = Array(myInspections)
+        own["photos"] = inspections.filter { myInspections.contains($0.id) }.flatMap(\.photos).map(\.id.rawValue)
         var otherBranch: [String] = sideOrgs.flatMap { [$0.id.rawValue, $0.name] }
         otherBranch += sideUsers.flatMap { [$0.id.rawValue, $0.username] }
         otherBranch += tokens.filter { sideUserIDs.contains($0.userId) }.flatMap { [$0.id.rawValue, $0.prefix] }

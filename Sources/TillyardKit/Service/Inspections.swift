@@ -52,18 +52,16 @@ public struct InspectionRecord: Codable, Sendable, Equatable {
     public var longitude: Double?
     public var outcome: InspectionOutcome
     public var note: String?
-    public var photos: [TicketAttachment]
     public var inspector: String
     public var at: Date
 
     public init(checklist: InspectionChecklist, latitude: Double?, longitude: Double?, outcome: InspectionOutcome, note: String?,
-                photos: [TicketAttachment] = [], inspector: String, at: Date) {
+                inspector: String, at: Date) {
         self.checklist = checklist
         self.latitude = latitude
         self.longitude = longitude
         self.outcome = outcome
         self.note = note
-        self.photos = photos
         self.inspector = inspector
         self.at = at
     }
@@ -85,13 +83,15 @@ public struct InspectionTask: Codable, Sendable, Equatable {
     /// The relocation alert behind a relocation task.
     public var alertId: String?
     public var record: InspectionRecord?
+    /// Photos of the visit (encrypted in the document vault), taken before or after the record is made.
+    public var photos: [TicketAttachment]
     public var createdAt: Date
     public var doneAt: Date?
     public var version: Int
 
     public init(id: String, orgId: OrgID, terminalId: TerminalID, sn: String, merchantId: OrgID?, reason: InspectionReason,
                 state: InspectionState = .open, dueAt: Date, inspectorId: UserID? = nil, inspectorName: String? = nil, alertId: String? = nil,
-                record: InspectionRecord? = nil, createdAt: Date, doneAt: Date? = nil, version: Int = 1) {
+                record: InspectionRecord? = nil, photos: [TicketAttachment] = [], createdAt: Date, doneAt: Date? = nil, version: Int = 1) {
         self.id = id
         self.orgId = orgId
         self.terminalId = terminalId
@@ -104,6 +104,7 @@ public struct InspectionTask: Codable, Sendable, Equatable {
         self.inspectorName = inspectorName
         self.alertId = alertId
         self.record = record
+        self.photos = photos
         self.createdAt = createdAt
         self.doneAt = doneAt
         self.version = version

@@ -165,6 +165,31 @@ extension ServiceDeskService {
         }
     }
 
+    /// Adds a photo of the visit (JPEG, PNG or PDF, at most 5 MB) to a task the caller sees.
+    public func attachPhoto(_ id: String, filename: String?, bytes: [UInt8], by principal: Principal) async throws -> TicketAttachment {
+        try principal.require(.inspectionsRecord)
+        _ = try await store.read { try await Self.visibleInspection(id, repos: $0, principal: principal) }
+        return try await keep(bytes, filename: filename, by: principal) { photo, repos, now in
+            let (task, orgPath) = try await Self.visibleInspection(id, repos: repos, principal: principal)
+            guard task.photos.count < Self.maxAttachments else { throw DomainError.conflict("a visit holds at most \(Self.maxAttachments) photos") }
+            var changed = task
+            changed.photos.append(photo)
+            changed.version += 1
+            try await repos.service.updateInspection(changed)
+            _ = try await repos.audit.append(
+                AuditDraft(orgId: task.orgId, actor: principal.actor, action: "inspection.photo", resourceType: "inspection", resourceId: id,
+                           origin: principal.origin, summary: ["sn": task.sn, "file": photo.filename, "sha256": photo.sha256]),
+                orgPath: orgPath, at: now)
+        }
+    }
+
+    /// A photo's bytes, checked against the recorded checksum.
+    public func photo(_ id: String, _ document: DocumentID, by principal: Principal) async throws -> (TicketAttachment, [UInt8]) {
+        try principal.require(.serviceRead)
+        let (task, _) = try await store.read { try await Self.visibleInspection(id, repos: $0, principal: principal) }
+        return try await fetch(document, among: task.photos, by: principal)
+    }
+
     /// Plans the inspections that come due within each acquirer's lead time: one open task per
     /// terminal, due when the plan says, counted from its last inspection or its binding.
     func planInspections(at now: Date) async throws -> Int {

@@ -482,35 +482,49 @@ public struct ServiceDeskService: Sendable {
     /// Attaches a photo or PDF (at most 5 MB) to a ticket; the bytes are encrypted in the vault first.
     public func attach(_ id: TicketID, filename: String?, bytes: [UInt8], by principal: Principal) async throws -> TicketAttachment {
         try principal.require(.serviceOpen)
+        _ = try await store.read { try await Self.visible(id, repos: $0, principal: principal) }
+        return try await keep(bytes, filename: filename, by: principal) { attachment, repos, now in
+            let (ticket, orgPath) = try await Self.visible(id, repos: repos, principal: principal)
+            guard ticket.attachments.count < Self.maxAttachments else {
+                throw DomainError.conflict("a ticket holds at most \(Self.maxAttachments) attachments")
+            }
+            var changed = ticket
+            changed.attachments.append(attachment)
+            changed.updatedAt = now
+            changed.version += 1
+            try await repos.service.updateTicket(changed)
+            _ = try await repos.audit.append(
+                AuditDraft(orgId: ticket.orgId, actor: principal.actor, action: "ticket.attach", resourceType: "service_ticket",
+                           resourceId: id.rawValue, origin: principal.origin,
+                           summary: ["file": attachment.filename, "size": String(attachment.size), "sha256": attachment.sha256]),
+                orgPath: orgPath, at: now)
+        }
+    }
+
+    /// An attachment's bytes, checked against the recorded checksum.
+    public func attachment(_ id: TicketID, _ document: DocumentID, by principal: Principal) async throws -> (TicketAttachment, [UInt8]) {
+        try principal.require(.serviceRead)
+        let (ticket, _) = try await store.read { try await Self.visible(id, repos: $0, principal: principal) }
+        return try await fetch(document, among: ticket.attachments, by: principal)
+    }
+
+    /// Checks an upload (JPEG, PNG or PDF, at most 5 MB), encrypts it into the vault, then runs `record`,
+    /// the transaction that names it. Bytes first, record second: a crash between leaves an orphan file,
+    /// never a record without its bytes; a failed `record` removes the bytes again.
+    func keep(_ bytes: [UInt8], filename: String?, by principal: Principal,
+              _ record: @escaping @Sendable (TicketAttachment, any Repositories, Date) async throws -> Void) async throws -> TicketAttachment {
         guard !bytes.isEmpty else { throw DomainError.invalid("file", "is empty") }
         guard bytes.count <= MerchantRules.maxDocumentBytes else {
             throw DomainError.invalid("file", "is larger than \(MerchantRules.maxDocumentBytes >> 20) MB")
         }
         guard let format = DocumentFormat.sniff(bytes) else { throw DomainError.invalid("file", "must be a JPEG or PNG image or a PDF document") }
         let now = clock.now()
-        _ = try await store.read { try await Self.visible(id, repos: $0, principal: principal) }
         let attachment = TicketAttachment(id: .generate(now: now), filename: MerchantRules.filename(filename, format: format), format: format,
-                                          size: bytes.count, sha256: SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined(),
+                                          size: bytes.count, sha256: Hex.string(SHA256.hash(data: bytes)),
                                           uploadedBy: principal.user.username, uploadedAt: now)
-        // Bytes first, record second: a crash between leaves an orphan file, never a record without its bytes.
         try await vault.put(attachment.id, tenant: principal.rootId, bytes: bytes)
         do {
-            try await store.write { repos in
-                let (ticket, orgPath) = try await Self.visible(id, repos: repos, principal: principal)
-                guard ticket.attachments.count < Self.maxAttachments else {
-                    throw DomainError.conflict("a ticket holds at most \(Self.maxAttachments) attachments")
-                }
-                var changed = ticket
-                changed.attachments.append(attachment)
-                changed.updatedAt = now
-                changed.version += 1
-                try await repos.service.updateTicket(changed)
-                _ = try await repos.audit.append(
-                    AuditDraft(orgId: ticket.orgId, actor: principal.actor, action: "ticket.attach", resourceType: "service_ticket",
-                               resourceId: id.rawValue, origin: principal.origin,
-                               summary: ["file": attachment.filename, "size": String(bytes.count), "sha256": attachment.sha256]),
-                    orgPath: orgPath, at: now)
-            }
+            try await store.write { repos in try await record(attachment, repos, now) }
         } catch {
             try? await vault.delete(attachment.id, tenant: principal.rootId)
             throw error
@@ -518,15 +532,13 @@ public struct ServiceDeskService: Sendable {
         return attachment
     }
 
-    /// An attachment's bytes, checked against the recorded checksum.
-    public func attachment(_ id: TicketID, _ document: DocumentID, by principal: Principal) async throws -> (TicketAttachment, [UInt8]) {
-        try principal.require(.serviceRead)
-        let (ticket, _) = try await store.read { try await Self.visible(id, repos: $0, principal: principal) }
-        guard let attachment = ticket.attachments.first(where: { $0.id == document }) else {
+    /// The bytes of one of `attachments`, checked against its recorded checksum.
+    func fetch(_ document: DocumentID, among attachments: [TicketAttachment], by principal: Principal) async throws -> (TicketAttachment, [UInt8]) {
+        guard let attachment = attachments.first(where: { $0.id == document }) else {
             throw DomainError.notFound(resource: "attachment", id: document.rawValue)
         }
         let bytes = try await vault.get(document, tenant: principal.rootId)
-        guard SHA256.hash(data: bytes).map({ String(format: "%02x", $0) }).joined() == attachment.sha256 else {
+        guard Hex.string(SHA256.hash(data: bytes)) == attachment.sha256 else {
             throw DomainError.conflict("the stored attachment does not match its checksum")
         }
         return (attachment, bytes)

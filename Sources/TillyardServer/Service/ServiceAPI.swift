@@ -320,6 +320,19 @@ struct ServiceAPI {
                                                    version: input.version, by: principal)
             }
         }
+        api.post("inspections/:id/photos") { request, context in
+            let id = context.parameters.get("id") ?? ""
+            let principal = try context.requirePrincipal()
+            let bytes = try await MerchantAPI.collectDocument(request)
+            return try await routes.idempotency.run(request: request, body: Data(bytes), principal: principal) {
+                (.created, try JSONIO.encode(try await service.attachPhoto(id, filename: request.query("filename"), bytes: bytes, by: principal)))
+            }
+        }
+        api.get("inspections/:id/photos/:documentId") { _, context in
+            let documentId: DocumentID = try context.id("documentId", resource: "photo")
+            let (photo, bytes) = try await service.photo(context.parameters.get("id") ?? "", documentId, by: try context.requirePrincipal())
+            return MerchantAPI.download(filename: photo.filename, format: photo.format, bytes)
+        }
         api.get("terminals/:id/inspections") { _, context in
             let tasks = try await service.inspections(of: try context.id("id", resource: "terminal"), by: try context.requirePrincipal())
             return try JSONResponse.make(PageBody(Page(items: tasks, nextCursor: nil)) { $0 })

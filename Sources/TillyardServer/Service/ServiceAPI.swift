@@ -239,10 +239,8 @@ struct ServiceAPI {
         }
         api.post("tickets/:id/attachments") { request, context in
             let id: TicketID = try context.id("id", resource: "ticket")
-            let principal = try context.requirePrincipal()
-            let bytes = try await MerchantAPI.collectDocument(request)
-            return try await routes.idempotency.run(request: request, body: Data(bytes), principal: principal) {
-                (.created, try JSONIO.encode(try await service.attach(id, filename: request.query("filename"), bytes: bytes, by: principal)))
+            return try await Self.upload(request, context, routes: routes) { bytes, filename, principal in
+                try await service.attach(id, filename: filename, bytes: bytes, by: principal)
             }
         }
         api.get("tickets/:id/attachments/:documentId") { _, context in
@@ -322,10 +320,8 @@ struct ServiceAPI {
         }
         api.post("inspections/:id/photos") { request, context in
             let id = context.parameters.get("id") ?? ""
-            let principal = try context.requirePrincipal()
-            let bytes = try await MerchantAPI.collectDocument(request)
-            return try await routes.idempotency.run(request: request, body: Data(bytes), principal: principal) {
-                (.created, try JSONIO.encode(try await service.attachPhoto(id, filename: request.query("filename"), bytes: bytes, by: principal)))
+            return try await Self.upload(request, context, routes: routes) { bytes, filename, principal in
+                try await service.attachPhoto(id, filename: filename, bytes: bytes, by: principal)
             }
         }
         api.get("inspections/:id/photos/:documentId") { _, context in
@@ -343,6 +339,18 @@ struct ServiceAPI {
             let report = try JSONIO.decode(FaultReport.self, from: body)
             let ticket = try await service.reportFault(symptom: report.symptom, code: report.code, from: caller)
             return try JSONResponse.make(["ticketId": ticket.id.rawValue, "state": ticket.state.rawValue], status: .created)
+        }
+    }
+
+    /// A file sent as the body (at most 5 MB, name in `?filename=`), stored once per `Idempotency-Key`,
+    /// answered 201 with its record.
+    static func upload(_ request: Request, _ context: AppRequestContext, routes: APIRoutes,
+                       _ work: @escaping @Sendable ([UInt8], String?, Principal) async throws -> TicketAttachment) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let bytes = try await MerchantAPI.collectDocument(request)
+        let filename = request.query("filename")
+        return try await routes.idempotency.run(request: request, body: Data(bytes), principal: principal) {
+            (.created, try JSONIO.encode(try await work(bytes, filename, principal)))
         }
     }
 }

@@ -121,6 +121,8 @@ struct Serve: AsyncParsableCommand {
                 print("Console: \(url)")
             }
             let app = try await buildApplication(configuration: configuration, services: services)
+            let timers = services.startTimers()
+            defer { timers.cancel() }
             try await app.runService()
         }
     }

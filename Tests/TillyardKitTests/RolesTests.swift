@@ -24,15 +24,19 @@ import TillyardKit
 
     @Test func theMatrix() {
         #expect(Role.security.permissions == [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage, .estateRead,
-                                              .merchantsRead, .merchantsReview, .fleetManage])
+                                              .merchantsRead, .merchantsReview, .fleetManage, .serviceRead])
         #expect(Role.finance.permissions == [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateCosts, .merchantsRead])
         #expect(Role.technical.permissions == [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateManage, .estateBind,
-                                               .estateInstall, .modelsManage, .merchantsRead, .merchantsOnboard, .fleetManage, .fleetRelease])
-        #expect(Role.serviceDesk.permissions == [.dashboardView, .orgsRead, .estateRead, .merchantsRead])
-        #expect(Role.inspector.permissions == [.dashboardView, .orgsRead, .estateRead, .estateInstall, .merchantsRead])
+                                               .estateInstall, .modelsManage, .merchantsRead, .merchantsOnboard, .fleetManage, .fleetRelease,
+                                               .serviceRead, .serviceOpen, .serviceHandle, .serviceRepair, .inspectionsManage,
+                                               .inspectionsRecord, .knowledgeManage])
+        #expect(Role.serviceDesk.permissions == [.dashboardView, .orgsRead, .estateRead, .merchantsRead, .serviceRead, .serviceOpen,
+                                                 .serviceHandle, .inspectionsManage, .knowledgeManage])
+        #expect(Role.inspector.permissions == [.dashboardView, .orgsRead, .estateRead, .estateInstall, .merchantsRead, .serviceRead,
+                                               .serviceHandle, .serviceRepair, .inspectionsRecord])
         #expect(Role.merchantOwner.permissions == [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage,
                                                    .estateRead, .merchantsRead, .merchantsOnboard, .catalogRead, .catalogManage, .salesSell,
-                                                   .salesRead, .salesApprove, .stockManage])
+                                                   .salesRead, .salesApprove, .stockManage, .serviceRead, .serviceOpen])
     }
 
     @Test func onlyFinanceAndAdministratorsSeeCostsAndMerchantsNeverChangeTheEstate() {
@@ -78,6 +82,8 @@ import TillyardKit
             "estate.read", "estate.manage", "estate.bind", "estate.install", "estate.costs", "models.manage",
             "merchants.read", "merchants.onboard", "merchants.review", "catalog.read", "catalog.manage",
             "sales.sell", "sales.read", "sales.approve", "stock.manage", "fleet.manage", "fleet.release",
+            "service.read", "service.open", "service.handle", "service.repair", "inspections.manage", "inspections.record",
+            "knowledge.manage",
         ])
         #expect(Role.allCases.map(\.rawValue) == [
             "administrator", "finance", "technical", "security", "service_desk", "inspector", "merchant_owner", "cashier",

@@ -184,6 +184,10 @@ import TillyardTestSupport
             #expect(evidence.count == 2 && finding["toleranceMeters"] as? Double == 500 && finding["action"] as? String == "block")
             #expect(evidence.allSatisfy { ($0["certainDistanceMeters"] as? Double ?? 0) > 500 } && (evidence.first?["report"] as? [String: Any])?["source"] as? String == "gps")
             #expect(try await h.send(.get, "/api/v1/relocation-alerts", as: "merchantB.owner").items.isEmpty, "not merchant B's")
+            // The alert sends an inspector: a relocation task naming it, stored with the alert.
+            let tasks = try await h.send(.get, "/api/v1/terminals/\(device.id)/inspections", as: "regionA.admin").items
+            #expect(tasks.count == 1 && tasks.first?["reason"] as? String == "relocation" && tasks.first?["alertId"] as? String == alert["id"] as? String,
+                    "\(tasks)")
             // Still far: no second alert while one is open.
             _ = try await device.beat(latitude: 31.2 + 3_000 * metre, longitude: 121.4)
             _ = try await device.beat(latitude: 31.2 + 3_000 * metre, longitude: 121.4)

@@ -30,11 +30,12 @@ import TillyardTestSupport
     /// parameter after any other segment fails the test: decide what it should be attacked with.
     static let collections: Set<String> = ["orgs", "users", "tokens", "terminals", "terminal-models", "purchase-requests",
                                            "merchants", "documents", "products", "sales", "orders", "shifts", "z-reports", "stores",
-                                           "promotions", "packages", "campaigns"]
+                                           "promotions", "packages", "campaigns", "tickets", "attachments", "knowledge-articles",
+                                           "inspections", "photos"]
 
     /// Collections that may legitimately have nothing foreign: the model catalogue is per acquirer,
     /// and the fixtures hold a single acquirer.
-    static let sharedCollections: Set<String> = ["terminal-models"]
+    static let sharedCollections: Set<String> = ["terminal-models", "knowledge-articles"]
 
     static let bindBody = #"{"merchantId": "{merchantA}", "placement": {"address": "x", "latitude": 31.2, "longitude": 121.4}}"#
 
@@ -90,6 +91,15 @@ import TillyardTestSupport
         "POST /api/v1/campaigns/{id}/resume": #"{"version": {version}}"#,
         "POST /api/v1/campaigns/{id}/rollback": #"{"version": {version}}"#,
         "POST /api/v1/stores/{id}/stock-adjustments": #"{"productId": "01900000-0000-7000-8000-000000000002", "delta": 1000, "reason": "hijack"}"#,
+        "POST /api/v1/tickets/{id}/transition": #"{"action": "assign", "version": {version}}"#,
+        "POST /api/v1/tickets/{id}/comments": #"{"note": "hijack"}"#,
+        "POST /api/v1/tickets/{id}/repair": #"{"version": {version}, "diagnosis": "hardware", "result": "hijack"}"#,
+        "POST /api/v1/tickets/{id}/rating": #"{"rating": 1}"#,
+        "POST /api/v1/tickets/{id}/attachments": "%PDF-1.4\n%%EOF\n",
+        "PUT /api/v1/knowledge-articles/{id}": #"{"title": "hijack", "body": "hijack", "version": {version}}"#,
+        "POST /api/v1/inspections/{id}/photos": "%PDF-1.4\n%%EOF\n",
+        "POST /api/v1/inspections/{id}/assign": #"{"inspectorId": "01900000-0000-7000-8000-000000000003", "version": {version}}"#,
+        "POST /api/v1/inspections/{id}/record": #"{"version": {version}, "checklist": {"devicePresent": true, "sealsIntact": true, "notRelocated": true, "signage": true, "testTransaction": true}, "outcome": "passed"}"#,
     ]
 
     /// A model and two terminals: one in region B's stock (foreign to both attackers), one in
@@ -133,6 +143,19 @@ import TillyardTestSupport
         _ = try await estate.bind(mine.id, BindRequest(
             merchantId: h.fixtures.merchantA, storeId: nil, placement: Placement(address: "A street 1", latitude: 31.2, longitude: 121.4)),
                                   by: admin)
+        // A service ticket on each side (merchant A's about its terminal, merchant B's about the merchant), each
+        // with an attachment; an article for the whole tree; an inspection task in region B (foreign to both).
+        let service = h.env.services.service
+        let own = try await service.open(NewTicket(kind: .repair, caller: "A caller", symptom: "A-side screen dark", terminalId: mine.id), by: admin)
+        let side = try await service.open(NewTicket(kind: .complaint, caller: "B caller", symptom: "B-side complaint", merchantId: h.fixtures.merchantB),
+                                          by: admin)
+        for ticket in [own, side] { _ = try await service.attach(ticket.id, filename: "photo.pdf", bytes: Array("%PDF-1.4\n%%EOF\n".utf8), by: admin) }
+        _ = try await service.createArticle(title: "Refunds at the till", body: "Press refund.", tags: [], by: admin)
+        let sideTerminal = try await estate.search(TerminalFilter(sn: "SIDE-B-0001"), page: PageRequest(), by: admin).items[0]
+        for (terminal, note) in [(sideTerminal.id, "B-side check"), (mine.id, "A-side check")] {
+            let task = try await service.requestInspection(of: terminal, note: note, by: admin)
+            _ = try await service.attachPhoto(task.id, filename: "site.pdf", bytes: Array("%PDF-1.4\n%%EOF\n".utf8), by: admin)
+        }
         // A package and a draft campaign at the acquirer (usable by both attackers) and in region B (foreign to both).
         _ = try await h.env.services.access.createUser(NewUser(orgId: h.fixtures.regionB, username: "regionB.admin", displayName: "regionB.admin",
                                                                role: .administrator, password: Fixtures.password), by: admin)
@@ -146,7 +169,9 @@ import TillyardTestSupport
     }
 
     /// Lists whose items may come from the caller's ancestors (published above, used below).
-    static let publishedFromAbove: Set<String> = ["/api/v1/packages", "/api/v1/campaigns"]
+    /// Tickets are answered by the organisation above the merchant (the terminal's owner) and listed to
+    /// the merchant too; knowledge articles are the acquirer's, read by its whole tree.
+    static let publishedFromAbove: Set<String> = ["/api/v1/packages", "/api/v1/campaigns", "/api/v1/tickets", "/api/v1/knowledge-articles"]
 
     /// The fixture users who attack.
     static let attackers = ["merchantA.owner", "regionA.admin"]
@@ -257,6 +282,23 @@ import TillyardTestSupport
             guard let merchant = merchantOf[product.merchantId] else { return false }
             return me.worksWith(path: merchant.path)
         }
+        let service = h.env.services.service
+        let tickets = try await service.tickets(TicketFilter(), page: all, by: admin).items
+        let myTickets = Set(try await service.tickets(TicketFilter(), page: all, by: me).items.map(\.id))
+        let articles = try await service.articles(page: all, by: admin).items
+        let inspections = try await service.dueInspections(mine: false, by: admin)
+        let myInspections = Set(try await service.dueInspections(mine: false, by: me).map(\.id))
+        for ticket in tickets {
+            names[ticket.id.rawValue] = ticket.symptom
+            versions[ticket.id.rawValue] = ticket.version
+            for attachment in ticket.attachments { names[attachment.id.rawValue] = attachment.sha256 }
+        }
+        for article in articles { names[article.id] = article.title; versions[article.id] = article.version }
+        for task in inspections {
+            names[task.id] = task.sn
+            versions[task.id] = task.version
+            for photo in task.photos { names[photo.id.rawValue] = photo.sha256 }
+        }
         var foreign: [String: [String]] = [:]
         foreign["orgs"] = orgs.filter { !visible($0.id) }.map(\.id.rawValue)
         foreign["users"] = foreignUsers.map(\.id.rawValue)
@@ -275,6 +317,11 @@ import TillyardTestSupport
         foreign["promotions"] = promotions.filter { !promotionVisible($0) }.map(\.promotion.id.rawValue)
         foreign["packages"] = packages.filter { !usable($0.orgId) }.map(\.id.rawValue)
         foreign["campaigns"] = campaigns.filter { !usable($0.orgId) }.map(\.id.rawValue)
+        foreign["tickets"] = tickets.filter { !myTickets.contains($0.id) }.map(\.id.rawValue)
+        foreign["attachments"] = tickets.filter { !myTickets.contains($0.id) }.flatMap(\.attachments).map(\.id.rawValue)
+        foreign["knowledge-articles"] = []
+        foreign["inspections"] = inspections.filter { !myInspections.contains($0.id) }.map(\.id)
+        foreign["photos"] = inspections.filter { !myInspections.contains($0.id) }.flatMap(\.photos).map(\.id.rawValue)
         var own: [String: [String]] = [:]
         own["orgs"] = [me.user.orgId.rawValue]
         own["users"] = [me.user.id.rawValue]
@@ -293,6 +340,11 @@ import TillyardTestSupport
         own["promotions"] = promotions.filter { promotionVisible($0) }.map(\.promotion.id.rawValue)
         own["packages"] = packages.filter { usable($0.orgId) }.map(\.id.rawValue)
         own["campaigns"] = campaigns.filter { usable($0.orgId) }.map(\.id.rawValue)
+        own["tickets"] = myTickets.map(\.rawValue)
+        own["attachments"] = tickets.filter { myTickets.contains($0.id) }.flatMap(\.attachments).map(\.id.rawValue)
+        own["knowledge-articles"] = articles.map(\.id)
+        own["inspections"] = Array(myInspections)
+        own["photos"] = inspections.filter { myInspections.contains($0.id) }.flatMap(\.photos).map(\.id.rawValue)
         var otherBranch: [String] = sideOrgs.flatMap { [$0.id.rawValue, $0.name] }
         otherBranch += sideUsers.flatMap { [$0.id.rawValue, $0.username] }
         otherBranch += tokens.filter { sideUserIDs.contains($0.userId) }.flatMap { [$0.id.rawValue, $0.prefix] }
@@ -303,6 +355,8 @@ import TillyardTestSupport
         otherBranch += promotions.filter { !promotionVisible($0) }.flatMap { [$0.promotion.id.rawValue, $0.promotion.name] }
         otherBranch += packages.filter { !usable($0.orgId) }.flatMap { [$0.id.rawValue, $0.sha256] }
         otherBranch += campaigns.filter { !usable($0.orgId) }.flatMap { [$0.id.rawValue, $0.name] }
+        otherBranch += tickets.filter { !myTickets.contains($0.id) }.flatMap { [$0.id.rawValue, $0.symptom] }
+        otherBranch += inspections.filter { !myInspections.contains($0.id) && $0.sn.hasPrefix("SIDE-B") }.map(\.id)
         return Reach(foreign: foreign, own: own, versions: versions, otherBranch: otherBranch, names: names)
     }
 
@@ -409,7 +463,8 @@ import TillyardTestSupport
                          "/api/v1/products.csv": "&merchantId=\(h.fixtures.merchantA.rawValue)",
                          "/api/v1/product-scan": "&merchantId=\(h.fixtures.merchantA.rawValue)&code=6901234567892",
                          "/api/v1/register-sync": "&registerId=REG-A",
-                         "/api/v1/promotions": "&merchantId=\(h.fixtures.merchantA.rawValue)"]
+                         "/api/v1/promotions": "&merchantId=\(h.fixtures.merchantA.rawValue)",
+                         "/api/v1/service/lookup": "&mid=898310048161234&tid=10000001"]
             var adminB = ""
             for route in lists {
                 adminText += try await h.send(.get, route.template + "?limit=200" + (extra[route.template] ?? ""), as: "admin").text

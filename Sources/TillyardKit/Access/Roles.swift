@@ -43,6 +43,20 @@ public enum Permission: String, Codable, Sendable, CaseIterable, Comparable {
     case fleetManage = "fleet.manage"
     /// Publish software packages and run update campaigns (start, pause, resume, roll back).
     case fleetRelease = "fleet.release"
+    /// See service tickets, inspections, the knowledge base and technician figures.
+    case serviceRead = "service.read"
+    /// Open tickets (hotline, merchant console), confirm a resolved one, rate it, reopen it.
+    case serviceOpen = "service.open"
+    /// Dispatch and work tickets: assign, start, wait, resume, resolve.
+    case serviceHandle = "service.handle"
+    /// Repairs on site: diagnosis, parts, swap-out of the terminal (moves both through the estate lifecycle).
+    case serviceRepair = "service.repair"
+    /// Inspection plans and assigning inspection tasks.
+    case inspectionsManage = "inspections.manage"
+    /// Record an inspection visit (checklist, photos, position, outcome).
+    case inspectionsRecord = "inspections.record"
+    /// Write knowledge-base articles.
+    case knowledgeManage = "knowledge.manage"
 
     public static func < (lhs: Permission, rhs: Permission) -> Bool { lhs.rawValue < rhs.rawValue }
 }
@@ -72,20 +86,25 @@ public enum Role: String, Codable, Sendable, CaseIterable {
         case .administrator:
             return Set(Permission.allCases)
         case .security:
-            return [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage, .estateRead, .merchantsRead, .merchantsReview, .fleetManage]
+            return [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage, .estateRead, .merchantsRead, .merchantsReview, .fleetManage,
+                    .serviceRead]
         case .finance:
             return [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateCosts, .merchantsRead]
         case .technical:
             return [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateManage, .estateBind, .estateInstall, .modelsManage,
-                    .merchantsRead, .merchantsOnboard, .fleetManage, .fleetRelease]
+                    .merchantsRead, .merchantsOnboard, .fleetManage, .fleetRelease, .serviceRead, .serviceOpen, .serviceHandle, .serviceRepair,
+                    .inspectionsManage, .inspectionsRecord, .knowledgeManage]
         case .serviceDesk:
-            return [.dashboardView, .orgsRead, .estateRead, .merchantsRead]
+            return [.dashboardView, .orgsRead, .estateRead, .merchantsRead, .serviceRead, .serviceOpen, .serviceHandle, .inspectionsManage,
+                    .knowledgeManage]
         case .inspector:
-            return [.dashboardView, .orgsRead, .estateRead, .estateInstall, .merchantsRead]
+            return [.dashboardView, .orgsRead, .estateRead, .estateInstall, .merchantsRead, .serviceRead, .serviceHandle, .serviceRepair,
+                    .inspectionsRecord]
         case .merchantOwner:
             // Self-service onboarding (自助进件): the owner completes their own file.
             return [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage, .estateRead,
-                    .merchantsRead, .merchantsOnboard, .catalogRead, .catalogManage, .salesSell, .salesRead, .salesApprove, .stockManage]
+                    .merchantsRead, .merchantsOnboard, .catalogRead, .catalogManage, .salesSell, .salesRead, .salesApprove, .stockManage,
+                    .serviceRead, .serviceOpen]
         case .cashier:
             return [.dashboardView, .catalogRead, .salesSell, .salesRead]
         }

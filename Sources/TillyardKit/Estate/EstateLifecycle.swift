@@ -127,7 +127,14 @@ extension EstateService {
             return Placement(address: address, latitude: given.latitude, longitude: given.longitude)
         }
         let now = clock.now()
-        return try await transitionAll([id], .bind, reason: nil, by: principal) { terminal, owner, repos in
+        return try await transitionAll([id], .bind, reason: nil, by: principal, Self.binding(request, placement: placement, at: now, by: principal))[0]
+    }
+
+    /// The bind step of the lifecycle: the merchant's approved file gives the elements, the model
+    /// must be certified; `placement` nil stands the terminal at the merchant's registered address.
+    static func binding(_ request: BindRequest, placement: Placement?, at now: Date, by principal: Principal)
+        -> @Sendable (inout Terminal, Organization, any Repositories) async throws -> [String: String] {
+        return { terminal, owner, repos in
             guard let model = try await repos.models.find(terminal.modelId) else {
                 throw DomainError.conflict("terminal \(terminal.sn) has no model on record")
             }
@@ -162,7 +169,7 @@ extension EstateService {
             terminal.placement = standing
             return ["merchant": merchant.name, "mid": mid, "creditCode": profile.creditCode, "account": profile.settlementAccountMasked,
                     "acquirerCode": root.code]
-        }[0]
+        }
     }
 
     /// Ends a binding before installation (wrong merchant, changed element). Requires a reason.
@@ -277,47 +284,57 @@ extension EstateService {
                        ownerMustBeVisible: Bool = true,
                        _ change: @escaping @Sendable (inout Terminal, Organization, any Repositories) async throws -> [String: String]) async throws -> [Terminal] {
         let now = clock.now()
-        let why = reason.flatMap { Self.optionalText($0) }
         let changed = try await store.write { repos in
-            var results: [Terminal] = []
-            for id in ids {
-                var (terminal, owner, _) = try await Self.visible(id, repos: repos, principal: principal, ownerMustBeVisible: ownerMustBeVisible)
-                let from = terminal.state
-                let to: TerminalState
-                do {
-                    to = try TerminalLifecycle.next(from: from, by: action)
-                } catch DomainError.conflict(let message) {
-                    throw DomainError.conflict("\(terminal.sn): \(message)")
-                }
-                var details = try await change(&terminal, owner, repos)
-                terminal.state = to
-                terminal.updatedAt = now
-                terminal.version += 1
-                // The owner may have changed (receipt); paths are stored with the row for scoping.
-                let newOwner = terminal.orgId == owner.id ? owner : try await repos.orgs.find(terminal.orgId) ?? owner
-                let merchantPath = try await terminal.merchantId.asyncMap { try await repos.orgs.find($0)?.path } ?? nil
-                try await repos.terminals.update(terminal, ownerPath: newOwner.path, merchantPath: merchantPath)
-                try await repos.terminals.record(TerminalEvent(
-                    id: UUIDv7.make(now: now), terminalId: terminal.id, version: terminal.version, orgId: newOwner.id, at: now,
-                    action: action.rawValue,
-                    fromState: from, toState: to, actorName: principal.user.username, reason: why, details: details))
-                details["sn"] = terminal.sn
-                details["state"] = "\(from.rawValue) → \(to.rawValue)"
-                if let why { details["reason"] = why }
-                _ = try await repos.audit.append(
-                    AuditDraft(orgId: newOwner.id, actor: principal.actor, action: "terminal.\(action.rawValue)", resourceType: "terminal",
-                               resourceId: terminal.id.rawValue, origin: principal.origin, summary: details),
-                    orgPath: merchantPath ?? newOwner.path, at: now)
-                results.append(terminal)
-            }
-            return results
+            try await transitionAll(ids, action, reason: reason, by: principal, at: now, ownerMustBeVisible: ownerMustBeVisible,
+                                    in: repos, change)
         }
         for terminal in changed { terminalContexts?.invalidate(terminal.id) }
         return changed
     }
 
+    /// The same one path inside a transaction the caller already holds (a service-desk swap-out moves
+    /// two terminals through several actions in one transaction). The caller drops the terminals from
+    /// `terminalContexts` after its transaction commits.
+    func transitionAll(_ ids: [TerminalID], _ action: LifecycleAction, reason: String?, by principal: Principal, at now: Date,
+                       ownerMustBeVisible: Bool = true, in repos: any Repositories,
+                       _ change: @escaping @Sendable (inout Terminal, Organization, any Repositories) async throws -> [String: String]) async throws -> [Terminal] {
+        let why = reason.flatMap { Self.optionalText($0) }
+        var results: [Terminal] = []
+        for id in ids {
+            var (terminal, owner, _) = try await Self.visible(id, repos: repos, principal: principal, ownerMustBeVisible: ownerMustBeVisible)
+            let from = terminal.state
+            let to: TerminalState
+            do {
+                to = try TerminalLifecycle.next(from: from, by: action)
+            } catch DomainError.conflict(let message) {
+                throw DomainError.conflict("\(terminal.sn): \(message)")
+            }
+            var details = try await change(&terminal, owner, repos)
+            terminal.state = to
+            terminal.updatedAt = now
+            terminal.version += 1
+            // The owner may have changed (receipt); paths are stored with the row for scoping.
+            let newOwner = terminal.orgId == owner.id ? owner : try await repos.orgs.find(terminal.orgId) ?? owner
+            let merchantPath = try await terminal.merchantId.asyncMap { try await repos.orgs.find($0)?.path } ?? nil
+            try await repos.terminals.update(terminal, ownerPath: newOwner.path, merchantPath: merchantPath)
+            try await repos.terminals.record(TerminalEvent(
+                id: UUIDv7.make(now: now), terminalId: terminal.id, version: terminal.version, orgId: newOwner.id, at: now,
+                action: action.rawValue,
+                fromState: from, toState: to, actorName: principal.user.username, reason: why, details: details))
+            details["sn"] = terminal.sn
+            details["state"] = "\(from.rawValue) → \(to.rawValue)"
+            if let why { details["reason"] = why }
+            _ = try await repos.audit.append(
+                AuditDraft(orgId: newOwner.id, actor: principal.actor, action: "terminal.\(action.rawValue)", resourceType: "terminal",
+                           resourceId: terminal.id.rawValue, origin: principal.origin, summary: details),
+                orgPath: merchantPath ?? newOwner.path, at: now)
+            results.append(terminal)
+        }
+        return results
+    }
+
     /// Closes the open binding and clears the merchant fields of the dossier.
-    private func closeBinding(_ terminal: inout Terminal, reason: String, by principal: Principal, repos: any Repositories) async throws -> [String: String] {
+    func closeBinding(_ terminal: inout Terminal, reason: String, by principal: Principal, repos: any Repositories) async throws -> [String: String] {
         var details: [String: String] = [:]
         if let binding = try await repos.bindings.active(for: terminal.id) {
             try await repos.bindings.close(binding.id, at: clock.now(), by: principal.user.username, reason: reason)

@@ -261,12 +261,15 @@ extension FleetService {
     }
 
     /// Stores the alert (and, under a block policy, the lock and its command) for a terminal found
-    /// away from its placement. At most one alert is open per terminal.
+    /// away from its placement, with an inspection task. At most one alert is open per terminal.
     func raiseRelocationAlert(_ finding: RelocationFinding, context: TerminalContext, at now: Date) async throws {
         let terminal = context.terminal
         let alert = RelocationAlert(id: UUIDv7.make(now: now), terminalId: terminal.id, sn: terminal.sn, finding: finding, raisedAt: now)
         try await store.write { repos in
             guard try await repos.fleetOps.insertAlert(alert, orgPath: context.ownerPath) else { return }
+            // An inspector is sent to look, in the same transaction: no alert without its task.
+            try await ServiceDeskService.openRelocationInspection(terminal: terminal, ownerPath: context.ownerPath, alertId: alert.id, at: now,
+                                                                  repos: repos)
             if finding.action == .block, try await repos.fleetOps.lock(of: terminal.id) == nil {
                 try await repos.fleetOps.setLock(TerminalLock(terminalId: terminal.id, cause: .relocation,
                                                               reason: "moved \(Int(finding.certainDistanceMeters)) m from its placement",

@@ -32,7 +32,7 @@ public struct ConsoleRenderer: Sendable {
     /// Every page template the controllers use; checked at load.
     static let requiredTemplates = ["layout", "login", "dashboard", "orgs", "users", "tokens", "audit", "error",
                                     "models", "terminals", "dossier", "purchases", "merchants", "merchant", "promotions", "register", "catalog",
-                                    "packages", "campaigns", "campaign", "compliance"]
+                                    "packages", "campaigns", "campaign", "compliance", "service", "service_ticket", "inspections", "knowledge"]
 
     /// The navigation, by area. Later areas append their pages here.
     static let navigation: [NavItem] = [
@@ -42,6 +42,9 @@ public struct ConsoleRenderer: Sendable {
         NavItem(area: "area_estate", label: "nav_purchases", href: "/console/purchases", permission: .estateRead),
         NavItem(area: "area_fleet", label: "nav_fleet", href: "/console/fleet", permission: .estateRead),
         NavItem(area: "area_merchants", label: "nav_merchants", href: "/console/merchants", permission: .merchantsRead),
+        NavItem(area: "area_service", label: "nav_service", href: "/console/service", permission: .serviceRead),
+        NavItem(area: "area_service", label: "nav_inspections", href: "/console/service/inspections", permission: .serviceRead),
+        NavItem(area: "area_service", label: "nav_knowledge", href: "/console/service/knowledge", permission: .serviceRead),
         NavItem(area: "area_sales", label: "nav_register", href: "/console/register", permission: .salesSell),
         NavItem(area: "area_sales", label: "nav_catalog", href: "/console/catalog", permission: .catalogRead),
         NavItem(area: "area_sales", label: "nav_promotions", href: "/console/promotions", permission: .catalogRead),

@@ -236,13 +236,18 @@ struct MerchantAPI {
 
     /// A document as a download: its recorded type, never sniffed by the browser, never inline.
     static func download(_ document: MerchantDocument, _ bytes: [UInt8]) -> Response {
-        let ascii = String(document.filename.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 ? Character($0) : "_" })
+        download(filename: document.filename, format: document.format, bytes)
+    }
+
+    /// Stored bytes as a download under their recorded name and type (documents, ticket attachments).
+    static func download(filename: String, format: DocumentFormat, _ bytes: [UInt8]) -> Response {
+        let ascii = String(filename.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 ? Character($0) : "_" })
         // RFC 5987 attr-chars stay as they are; everything else (Chinese names too) is percent-encoded.
         let attrChars = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)...Unicode.Scalar(127)))
             .union(CharacterSet(charactersIn: "!#$&+-.^_`|~"))
-        let encoded = document.filename.addingPercentEncoding(withAllowedCharacters: attrChars) ?? ascii
+        let encoded = filename.addingPercentEncoding(withAllowedCharacters: attrChars) ?? ascii
         var headers = HTTPFields()
-        headers[.contentType] = document.format.contentType
+        headers[.contentType] = format.contentType
         headers[.contentDisposition] = "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)"
         headers[.init("X-Content-Type-Options")!] = "nosniff"
         headers[.cacheControl] = "private, no-store"

@@ -18,6 +18,8 @@ public struct AppServices: Sendable {
     /// Software packages, update campaigns and the heartbeat's update offers.
     public let campaigns: CampaignService
     public let compliance: ComplianceService
+    /// Tickets, dispatch, repairs, inspections and the knowledge base.
+    public let service: ServiceDeskService
     public let metrics: AppMetrics
 
     /// Wires the domain services over an open database.
@@ -37,8 +39,10 @@ public struct AppServices: Sendable {
         let terminalContexts = TerminalDirectory()
         self.estate = EstateService(store: store, clock: clock, terminalContexts: terminalContexts)
         let folder = documents ?? Self.defaultDocumentsFolder(for: database)
-        self.merchants = MerchantService(store: store, vault: FileDocumentVault(root: folder, cipher: DocumentCipher(secret: accountKey)),
-                                         protector: AccountProtector(key: accountKey), clock: clock)
+        let vault = FileDocumentVault(root: folder, cipher: DocumentCipher(secret: accountKey))
+        self.merchants = MerchantService(store: store, vault: vault, protector: AccountProtector(key: accountKey), clock: clock)
+        // Ticket attachments share the documents' encrypted vault.
+        self.service = ServiceDeskService(store: store, estate: estate, vault: vault, clock: clock)
         self.catalog = CatalogService(store: store, clock: clock)
         self.promotions = PromotionService(store: store, clock: clock)
         self.fleet = FleetService(store: store, secret: accountKey, clock: clock, directory: terminalContexts)
@@ -56,6 +60,23 @@ public struct AppServices: Sendable {
 }
 
 extension AppServices {
+    /// Starts the background clockwork of `serve`: the service desk's `tick` (SLA escalations,
+    /// auto-close, inspection planning) every `interval`. `tick` is idempotent, so several nodes may
+    /// run it; a failed tick is logged and the next one tries again. Cancel the task to stop it.
+    public func startTimers(every interval: Duration = .seconds(60), logger: Logger = Logger(label: "tillyard.timers")) -> Task<Void, Never> {
+        let service = self.service
+        return Task {
+            while !Task.isCancelled {
+                do {
+                    try await service.tick()
+                } catch {
+                    logger.error("service desk tick failed: \(error)")
+                }
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+
     /// The package folder next to a documents folder (`<data dir>/documents` → `<data dir>/packages`).
     static func packagesFolder(besides documents: URL) -> URL {
         let name = documents.lastPathComponent == "documents" ? "packages" : documents.lastPathComponent + "-packages"
@@ -101,6 +122,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     TerminalProtocolAPI(fleet: services.fleet, routes: routes).register(api: api, router: router)
     FleetOperationsAPI(fleet: services.fleet, routes: routes).register(api: api, terminal: router.group("terminal/v1"))
     CampaignAPI(campaigns: services.campaigns, compliance: services.compliance, fleet: services.fleet, routes: routes).register(api: api, router: router)
+    ServiceAPI(service: services.service, fleet: services.fleet, routes: routes).register(api: api, terminal: router.group("terminal/v1"))
     Printouts.register(sales: services.sales, api: api, router: router)
 
     ConsoleController(access: services.access, renderer: console, secureCookies: configuration.secureCookies).register(on: router)
@@ -118,6 +140,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     FleetConsole(fleet: services.fleet, renderer: console, forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     CampaignConsole(campaigns: services.campaigns, compliance: services.compliance, renderer: console,
                     forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
+    ServiceConsole(service: services.service, renderer: console, forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     return router
 }
 

@@ -64,7 +64,62 @@ public enum DemoData {
         try await seedPromotions(services.promotions, owner: try await access.principal(commandLineUser: "lotus.owner"))
         try await DemoSales.seed(services, store: lotusXuhui)
         try await seedFleet(services.fleet, root: root, lotus: lotus)
+        try await seedService(services, root: root, lotus: lotus, east: east)
         return logins
+    }
+
+    /// The spare terminal the service demo keeps in the east region's stock for a swap-out.
+    public static let spareSn = "PAX-SPARE-0001"
+
+    /// The service desk: knowledge articles, tickets at Lotus (one overdue for its response, one for its
+    /// fix, both escalated by the first tick; a new consultation from the merchant; one closed and rated),
+    /// inspection tasks, and a spare terminal in the east region for a swap-out.
+    static func seedService(_ services: AppServices, root: Principal, lotus: OrgID, east: OrgID) async throws {
+        let service = services.service, access = services.access
+        let desk = try await access.principal(commandLineUser: "desk")
+        let tech = try await access.principal(commandLineUser: "tech")
+        let owner = try await access.principal(commandLineUser: "lotus.owner")
+        let inspector = try await access.principal(commandLineUser: "east.inspector")
+        let refund = try await service.createArticle(
+            title: "如何退货退款 How to refund a sale",
+            body: "在终端主菜单选择“退货”，刷原卡并输入原交易参考号。Choose Refund on the main menu, present the original card and key in the reference number.",
+            tags: ["退款 refund", "培训 training"], by: desk)
+        _ = try await service.createArticle(
+            title: "更换打印纸 Changing the paper roll", body: "打开纸仓盖，热敏面朝上放入 57 mm 纸卷。Open the cover and drop in a 57 mm roll, thermal side up.",
+            tags: ["打印 printing"], by: desk)
+
+        let lotusPath = try await services.estate.subtreePath(of: lotus, by: root)
+        let working = try await services.estate.search(TerminalFilter(state: .inService, orgPath: lotusPath), page: PageRequest(limit: 10), by: root).items
+        // Terminals go round the 50 demo merchants, so Lotus has two in service.
+        guard working.count >= 2, let model = working.first?.modelId else { return }
+        _ = try await services.estate.stockIn(StockIn(sn: spareSn, tid: "19990001", modelId: model, ownerId: east,
+                                                      responsiblePerson: "周伟", appVersion: "2.4.1", notes: "备机 spare for swap-outs"), by: root)
+
+        // Tickets opened in the past: the service answers with a clock set back.
+        let now = service.clock.now()
+        func earlier(_ hours: Double) -> ServiceDeskService {
+            ServiceDeskService(store: service.store, estate: service.estate, vault: service.vault, clock: Clock { now.addingTimeInterval(-hours * 3600) })
+        }
+        let unanswered = try await earlier(6).open(NewTicket(kind: .repair, priority: .high, caller: "孙涛 Sun Tao", callerPhone: "13800130000",
+                                                              symptom: "刷卡无反应 card reader does not respond", terminalId: working[0].id), by: desk)
+        _ = try await earlier(5.5).act(unanswered.id, .assign, version: unanswered.version, note: nil, assignee: inspector.user.id, by: desk)
+        let slow = try await earlier(30).open(NewTicket(kind: .repair, caller: "刘洋 Liu Yang", symptom: "打印模糊 printout is faint",
+                                                        terminalId: working[1].id), by: desk)
+        let assigned = try await earlier(29).act(slow.id, .assign, version: slow.version, note: nil, assignee: tech.user.id, by: desk)
+        _ = try await earlier(28).act(slow.id, .start, version: assigned.version, note: nil, by: tech)
+        _ = try await service.open(NewTicket(kind: .consultation, caller: "孙涛 Sun Tao", symptom: "顾客要求部分退款怎么操作？ how do I refund part of a sale?",
+                                             terminalId: working[1].id, articleIds: [refund.id]), by: owner)
+        let done = try await earlier(50).open(NewTicket(kind: .complaint, caller: "孙涛 Sun Tao", symptom: "结算延迟 settlement arrived a day late",
+                                                        merchantId: lotus), by: desk)
+        let taken = try await earlier(49).act(done.id, .assign, version: done.version, note: nil, assignee: tech.user.id, by: desk)
+        _ = try await earlier(40).act(done.id, .resolve, version: taken.version, note: "清算行节假日顺延，已说明 the clearing bank's holiday, explained",
+                                      by: tech)
+        _ = try await service.rate(done.id, rating: 4, comment: "解释清楚 clear answer", by: owner)
+
+        // Inspections: one asked for now, given to the east inspector; the plan adds the rest as they come due.
+        let task = try await service.requestInspection(of: working[1].id, note: "商户反映机具松动 the merchant says the stand is loose", by: root)
+        _ = try await service.assignInspection(task.id, to: inspector.user.id, version: task.version, by: root)
+        try await service.tick()
     }
 
     /// Parameter templates for the acquirer and Lotus, and a last heartbeat from four in five

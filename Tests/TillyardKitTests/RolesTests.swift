@@ -12,7 +12,7 @@ import TillyardKit
     }
 
     @Test func cashierSellsAndReadsTheCatalogButNeverApproves() {
-        #expect(Role.cashier.permissions == [.dashboardView, .catalogRead, .salesSell, .salesRead])
+        #expect(Role.cashier.permissions == [.dashboardView, .catalogRead, .salesSell, .salesRead, .membersRead])
         #expect(Set(Role.allCases.filter { $0.permissions.contains(.salesApprove) }) == [.administrator, .merchantOwner])
     }
 
@@ -32,7 +32,9 @@ import TillyardKit
         #expect(Role.inspector.permissions == [.dashboardView, .orgsRead, .estateRead, .estateInstall, .merchantsRead])
         #expect(Role.merchantOwner.permissions == [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage,
                                                    .estateRead, .merchantsRead, .merchantsOnboard, .catalogRead, .catalogManage, .salesSell,
-                                                   .salesRead, .salesApprove, .stockManage])
+                                                   .salesRead, .salesApprove, .stockManage, .membersRead, .membersManage, .membersPrivacy])
+        #expect(Set(Role.allCases.filter { $0.permissions.contains(.membersPrivacy) }) == [.administrator, .merchantOwner],
+                "only the merchant's owner (and administrators) see members' phone numbers")
     }
 
     @Test func onlyFinanceAndAdministratorsSeeCostsAndMerchantsNeverChangeTheEstate() {
@@ -78,6 +80,7 @@ import TillyardKit
             "estate.read", "estate.manage", "estate.bind", "estate.install", "estate.costs", "models.manage",
             "merchants.read", "merchants.onboard", "merchants.review", "catalog.read", "catalog.manage",
             "sales.sell", "sales.read", "sales.approve", "stock.manage", "fleet.manage", "fleet.release",
+            "members.read", "members.manage", "members.privacy",
         ])
         #expect(Role.allCases.map(\.rawValue) == [
             "administrator", "finance", "technical", "security", "service_desk", "inspector", "merchant_owner", "cashier",

@@ -129,6 +129,8 @@ public enum MemberLedgerReason: String, Codable, Sendable, CaseIterable {
 public struct MemberLedgerEntry: Codable, Sendable, Equatable {
     public var id: MemberLedgerID
     public var memberId: MemberID
+    /// The line's number in the member's ledger (1, 2, …), given by the store when appended.
+    public var line: Int64
     public var merchantId: OrgID
     public var balance: MemberBalance
     public var delta: Int64
@@ -141,10 +143,11 @@ public struct MemberLedgerEntry: Codable, Sendable, Equatable {
     public var note: String?
     public var createdAt: Date
 
-    public init(id: MemberLedgerID, memberId: MemberID, merchantId: OrgID, balance: MemberBalance, delta: Int64, balanceAfter: Int64,
+    public init(id: MemberLedgerID, memberId: MemberID, line: Int64 = 0, merchantId: OrgID, balance: MemberBalance, delta: Int64, balanceAfter: Int64,
                 reason: MemberLedgerReason, saleId: SaleID?, actor: String, note: String?, createdAt: Date) {
         self.id = id
         self.memberId = memberId
+        self.line = line
         self.merchantId = merchantId
         self.balance = balance
         self.delta = delta

@@ -9,11 +9,19 @@ struct MemberAtSale: Sendable {
     /// Whether the products' member prices apply.
     var memberPrice: Bool { tier.memberPrice }
 
-    /// The tier's percent off, as a members-only promotion over everything (priced by the engine like any other).
+    /// The tier's benefits as members-only promotions over everything, priced by the engine like any
+    /// other (the best single offer per line): the products' member prices, and the tier's percent off.
     var promotions: [Promotion] {
-        guard tier.percentOff > 0 else { return [] }
-        return [Promotion(id: tier.promotionId, name: "\(tier.name) \(PromotionRules.describe(.percentOff(basisPoints: tier.percentOff)))",
-                          rule: .percentOff(basisPoints: tier.percentOff), membersOnly: true)]
+        var promotions: [Promotion] = []
+        if tier.memberPrice {
+            promotions.append(Promotion(id: PromotionID(rawValue: MemberRules.derivedId(member.merchantId.rawValue + "/member-price")), name: "会员价",
+                                        rule: .memberPrice, membersOnly: true))
+        }
+        if tier.percentOff > 0 {
+            promotions.append(Promotion(id: tier.promotionId, name: "\(tier.name) \(PromotionRules.describe(.percentOff(basisPoints: tier.percentOff)))",
+                                        rule: .percentOff(basisPoints: tier.percentOff), membersOnly: true))
+        }
+        return promotions
     }
 }
 

@@ -91,8 +91,10 @@ public protocol MemberRepository: Sendable {
     func apply(_ movement: MemberMovement, to id: MemberID) async throws -> Member?
     /// Sets the tier code (the tier follows the totals; no version bump).
     func setTier(_ id: MemberID, tier: String) async throws
+    /// Appends lines of one member, numbered after their last; called after `apply` in the same
+    /// transaction (its row lock keeps the numbering in order).
     func appendLedger(_ entries: [MemberLedgerEntry], orgPath: String) async throws
-    /// A member's ledger, newest first.
+    /// A member's ledger, newest line first.
     func ledger(member: MemberID, page: PageRequest) async throws -> Page<MemberLedgerEntry>
     /// The sum of a member's ledger per balance.
     func ledgerSums(member: MemberID) async throws -> [MemberBalance: Int64]

@@ -18,6 +18,8 @@ public struct AppServices: Sendable {
     /// Software packages, update campaigns and the heartbeat's update offers.
     public let campaigns: CampaignService
     public let compliance: ComplianceService
+    /// Members, their ledgers and the member program.
+    public let members: MemberService
     public let metrics: AppMetrics
 
     /// Wires the domain services over an open database.
@@ -27,9 +29,11 @@ public struct AppServices: Sendable {
     /// random key, suits tests and one-off commands whose fingerprints need not match later ones.
     /// `documents` is the folder of uploaded documents (`<data dir>/documents` for `serve`;
     /// `defaultDocumentsFolder(for:)` when nil). `packages` is the folder of software package files
-    /// (`<data dir>/packages` for `serve`; beside the documents folder when nil).
+    /// (`<data dir>/packages` for `serve`; beside the documents folder when nil). `memberKeys` are
+    /// further member data keys after `k1` (the installation key), the last one sealing (`TILLYARD_MEMBER_KEYS`).
     public init(database: Database, bcryptCost: UInt8 = 12, clock: Clock = .system,
-                accountKey: Data = AccountKey.random(), documents: URL? = nil, packages: URL? = nil) {
+                accountKey: Data = AccountKey.random(), documents: URL? = nil, packages: URL? = nil,
+                memberKeys: [(id: String, secret: Data)] = []) {
         self.database = database
         self.store = SQLPersistence(database: database)
         self.access = AccessService(store: store, hasher: BcryptHasher(cost: bcryptCost), clock: clock)
@@ -44,6 +48,7 @@ public struct AppServices: Sendable {
         self.fleet = FleetService(store: store, secret: accountKey, clock: clock, directory: terminalContexts)
         self.campaigns = CampaignService(store: store, files: FilePackageFiles(root: packages ?? Self.packagesFolder(besides: folder)), clock: clock)
         self.compliance = ComplianceService(store: store, clock: clock)
+        self.members = MemberService(store: store, keyring: .installation(accountKey, extra: memberKeys), clock: clock)
         // The heartbeat asks the campaigns what to offer, from their memory (no read on that path).
         let campaigns = self.campaigns
         fleet.updates.set { terminal, ownerPath, heartbeat, now in

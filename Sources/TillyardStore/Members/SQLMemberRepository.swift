@@ -102,15 +102,19 @@ struct SQLMemberRepository: MemberRepository {
     }
 
     func appendLedger(_ entries: [MemberLedgerEntry], orgPath: String) async throws {
-        guard !entries.isEmpty else { return }
+        guard let first = entries.first else { return }
+        precondition(entries.allSatisfy { $0.memberId == first.memberId }, "ledger lines are appended per member")
+        let last = try await db.raw("""
+            SELECT MAX(line) AS line FROM member_ledger WHERE member_id = \(bind: first.memberId.rawValue)
+            """).first()?.decode(column: "line", as: Int64?.self) ?? 0
         var query: SQLQueryString = """
-            INSERT INTO member_ledger (id, member_id, merchant_id, org_path, balance, delta, balance_after, reason, sale_id, actor, note, created_at) VALUES
+            INSERT INTO member_ledger (id, member_id, line, merchant_id, org_path, balance, delta, balance_after, reason, sale_id, actor, note, created_at) VALUES
             """
         for (index, entry) in entries.enumerated() {
             query += index == 0 ? " " : ", "
             query += """
-                (\(bind: entry.id.rawValue), \(bind: entry.memberId.rawValue), \(bind: entry.merchantId.rawValue), \(bind: orgPath),
-                \(bind: entry.balance.rawValue), \(bind: entry.delta), \(bind: entry.balanceAfter), \(bind: entry.reason.rawValue),
+                (\(bind: entry.id.rawValue), \(bind: entry.memberId.rawValue), \(bind: last + Int64(index) + 1), \(bind: entry.merchantId.rawValue),
+                \(bind: orgPath), \(bind: entry.balance.rawValue), \(bind: entry.delta), \(bind: entry.balanceAfter), \(bind: entry.reason.rawValue),
                 \(bind: entry.saleId?.rawValue), \(bind: entry.actor), \(bind: entry.note), \(bind: entry.createdAt.millis))
                 """
         }
@@ -119,11 +123,12 @@ struct SQLMemberRepository: MemberRepository {
 
     func ledger(member: MemberID, page: PageRequest) async throws -> Page<MemberLedgerEntry> {
         var query: SQLQueryString = "SELECT * FROM member_ledger WHERE member_id = \(bind: member.rawValue)"
-        if let after = page.afterKey { query += " AND id < \(bind: after)" }
-        query += " ORDER BY id DESC LIMIT \(bind: page.limit + 1)"
+        if let after = page.afterKey.flatMap(Int64.init) { query += " AND line < \(bind: after)" }
+        query += " ORDER BY line DESC LIMIT \(bind: page.limit + 1)"
         let rows = try await db.raw(query).all().map { row in
             MemberLedgerEntry(id: MemberLedgerID(rawValue: try row.decode(column: "id", as: String.self)),
                               memberId: MemberID(rawValue: try row.decode(column: "member_id", as: String.self)),
+                              line: try row.decode(column: "line", as: Int64.self),
                               merchantId: OrgID(rawValue: try row.decode(column: "merchant_id", as: String.self)),
                               balance: try row.enumValue("balance", as: MemberBalance.self), delta: try row.decode(column: "delta", as: Int64.self),
                               balanceAfter: try row.decode(column: "balance_after", as: Int64.self),
@@ -132,7 +137,7 @@ struct SQLMemberRepository: MemberRepository {
                               actor: try row.decode(column: "actor", as: String.self), note: try row.decode(column: "note", as: String?.self),
                               createdAt: try row.requiredDate("created_at"))
         }
-        return Page.from(rows: rows, limit: page.limit) { $0.id.rawValue }
+        return Page.from(rows: rows, limit: page.limit) { String($0.line) }
     }
 
     func ledgerSums(member: MemberID) async throws -> [MemberBalance: Int64] {

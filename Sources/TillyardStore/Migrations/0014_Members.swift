@@ -1,7 +1,8 @@
 /// Members: one row per member of a merchant with the phone and name sealed (base64 of AES-GCM
 /// blobs under `key_id`) and the phone's keyed hash for lookup; balances as columns moved only by
 /// conditional increments next to their ledger lines; purchases (amounts only) per sale for the
-/// till's history and refund reversals; spend per category for offers; the program per merchant.
+/// till's history and refund reversals; ledger lines numbered per member (`line`, taken under the
+/// member row's lock, so the order is exact even within a millisecond); spend per category for offers; the program per merchant.
 enum Migration0014Members {
     static let migration = Migration(version: 14, name: "members", statements: [
         """
@@ -40,6 +41,7 @@ enum Migration0014Members {
         CREATE TABLE member_ledger (
             id TEXT PRIMARY KEY,
             member_id TEXT NOT NULL REFERENCES members(id),
+            line BIGINT NOT NULL,
             merchant_id TEXT NOT NULL,
             org_path {PATH} NOT NULL,
             balance TEXT NOT NULL,
@@ -52,7 +54,7 @@ enum Migration0014Members {
             created_at BIGINT NOT NULL
         )
         """,
-        "CREATE INDEX member_ledger_member ON member_ledger(member_id, id)",
+        "CREATE UNIQUE INDEX member_ledger_line ON member_ledger(member_id, line)",
         """
         CREATE TABLE member_purchases (
             sale_id TEXT PRIMARY KEY,

@@ -30,7 +30,7 @@ import TillyardTestSupport
     /// parameter after any other segment fails the test: decide what it should be attacked with.
     static let collections: Set<String> = ["orgs", "users", "tokens", "terminals", "terminal-models", "purchase-requests",
                                            "merchants", "documents", "products", "sales", "orders", "shifts", "z-reports", "stores",
-                                           "promotions", "packages", "campaigns"]
+                                           "promotions", "packages", "campaigns", "members"]
 
     /// Collections that may legitimately have nothing foreign: the model catalogue is per acquirer,
     /// and the fixtures hold a single acquirer.
@@ -89,6 +89,10 @@ import TillyardTestSupport
         "POST /api/v1/campaigns/{id}/pause": #"{"version": {version}}"#,
         "POST /api/v1/campaigns/{id}/resume": #"{"version": {version}}"#,
         "POST /api/v1/campaigns/{id}/rollback": #"{"version": {version}}"#,
+        "PUT /api/v1/members/{id}": #"{"version": {version}, "phone": "13900000000", "name": "hijack"}"#,
+        "POST /api/v1/members/{id}/top-ups": #"{"amount": 100, "tender": "cash"}"#,
+        "POST /api/v1/members/{id}/points-adjustments": #"{"delta": 100, "note": "hijack"}"#,
+        "POST /api/v1/members/{id}/erase": #"{"version": {version}}"#,
         "POST /api/v1/stores/{id}/stock-adjustments": #"{"productId": "01900000-0000-7000-8000-000000000002", "delta": 1000, "reason": "hijack"}"#,
     ]
 
@@ -114,6 +118,8 @@ import TillyardTestSupport
         for (owner, name, store, register) in [("merchantA.owner", "A-side cola", h.fixtures.storeA, "REG-A"),
                                                ("merchantB.owner", "B-side cola", h.fixtures.storeB, "REG-B")] {
             let principal = try await h.principal(owner)
+            // A member of each merchant (the same phone at both: members are per merchant).
+            _ = try await h.env.services.members.enroll(MemberInput(phone: "13800138000", name: "\(name) member"), merchantId: nil, by: principal)
             let cola = try await h.env.services.catalog.create(ProductInput(sku: "COLA", barcodes: ["6901234567892"], nameZh: name, price: 350),
                                                                merchantId: nil, by: principal)
             // A promotion starting tomorrow (so an attack could still edit it), named after its merchant.
@@ -244,6 +250,12 @@ import TillyardTestSupport
             guard let merchant = merchantOf[record.merchantId] else { return false }
             return me.worksWith(path: merchant.path)
         }
+        var members: [MemberView] = []
+        for merchant in merchants {
+            members += try await h.env.services.members.list(merchantId: merchant.id, filter: MemberFilter(), page: all, by: admin).items
+        }
+        func memberVisible(_ member: MemberView) -> Bool { merchantOf[member.merchantId].map { me.worksWith(path: $0.path) } ?? false }
+        for member in members { names[member.id.rawValue] = member.cardNumber; versions[member.id.rawValue] = member.version }
         let allSales = try await h.env.services.sales.sales(SaleFilter(), page: all, by: admin).items
         let mySales = Set(try await h.env.services.sales.sales(SaleFilter(), page: all, by: me).items.map(\.id))
         let shifts = try await h.env.services.sales.shifts(storeId: nil, page: all, by: admin).items
@@ -275,6 +287,7 @@ import TillyardTestSupport
         foreign["promotions"] = promotions.filter { !promotionVisible($0) }.map(\.promotion.id.rawValue)
         foreign["packages"] = packages.filter { !usable($0.orgId) }.map(\.id.rawValue)
         foreign["campaigns"] = campaigns.filter { !usable($0.orgId) }.map(\.id.rawValue)
+        foreign["members"] = members.filter { !memberVisible($0) }.map(\.id.rawValue)
         var own: [String: [String]] = [:]
         own["orgs"] = [me.user.orgId.rawValue]
         own["users"] = [me.user.id.rawValue]
@@ -293,6 +306,7 @@ import TillyardTestSupport
         own["promotions"] = promotions.filter { promotionVisible($0) }.map(\.promotion.id.rawValue)
         own["packages"] = packages.filter { usable($0.orgId) }.map(\.id.rawValue)
         own["campaigns"] = campaigns.filter { usable($0.orgId) }.map(\.id.rawValue)
+        own["members"] = members.filter { memberVisible($0) }.map(\.id.rawValue)
         var otherBranch: [String] = sideOrgs.flatMap { [$0.id.rawValue, $0.name] }
         otherBranch += sideUsers.flatMap { [$0.id.rawValue, $0.username] }
         otherBranch += tokens.filter { sideUserIDs.contains($0.userId) }.flatMap { [$0.id.rawValue, $0.prefix] }
@@ -303,6 +317,7 @@ import TillyardTestSupport
         otherBranch += promotions.filter { !promotionVisible($0) }.flatMap { [$0.promotion.id.rawValue, $0.promotion.name] }
         otherBranch += packages.filter { !usable($0.orgId) }.flatMap { [$0.id.rawValue, $0.sha256] }
         otherBranch += campaigns.filter { !usable($0.orgId) }.flatMap { [$0.id.rawValue, $0.name] }
+        otherBranch += members.filter { !memberVisible($0) }.flatMap { [$0.id.rawValue, $0.cardNumber] }
         return Reach(foreign: foreign, own: own, versions: versions, otherBranch: otherBranch, names: names)
     }
 
@@ -358,7 +373,8 @@ import TillyardTestSupport
                 }
                 #expect(attempts >= 15, "\(attacker) made \(attempts) attacks")
             }
-            #expect(try await h.snapshot() == before, "refused attacks changed nothing")
+            let after = try await h.snapshot()
+            #expect(after == before, "refused attacks changed nothing: \(after.auditEvents - before.auditEvents) more audit events")
             #expect(try await h.deniedEvents() > 0, "403 refusals are recorded in the audit trail as denied")
         }
     }
@@ -409,7 +425,11 @@ import TillyardTestSupport
                          "/api/v1/products.csv": "&merchantId=\(h.fixtures.merchantA.rawValue)",
                          "/api/v1/product-scan": "&merchantId=\(h.fixtures.merchantA.rawValue)&code=6901234567892",
                          "/api/v1/register-sync": "&registerId=REG-A",
-                         "/api/v1/promotions": "&merchantId=\(h.fixtures.merchantA.rawValue)"]
+                         "/api/v1/promotions": "&merchantId=\(h.fixtures.merchantA.rawValue)",
+                         "/api/v1/members": "&merchantId=\(h.fixtures.merchantA.rawValue)",
+                         "/api/v1/member-program": "&merchantId=\(h.fixtures.merchantA.rawValue)",
+                         "/api/v1/member-offers.csv": "&merchantId=\(h.fixtures.merchantA.rawValue)&code=birthday",
+                         "/api/v1/member-lookup": "&q=13800138000&storeId=\(h.fixtures.storeA.rawValue)"]
             var adminB = ""
             for route in lists {
                 adminText += try await h.send(.get, route.template + "?limit=200" + (extra[route.template] ?? ""), as: "admin").text

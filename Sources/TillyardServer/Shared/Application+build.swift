@@ -103,6 +103,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     CatalogAPI(catalog: services.catalog, routes: routes).register(on: api)
     SalesAPI(sales: services.sales, routes: routes).register(on: api)
     PromotionAPI(promotions: services.promotions, routes: routes).register(on: api)
+    MemberAPI(members: services.members, routes: routes).register(on: api)
     TerminalProtocolAPI(fleet: services.fleet, routes: routes).register(api: api, router: router)
     FleetOperationsAPI(fleet: services.fleet, routes: routes).register(api: api, terminal: router.group("terminal/v1"))
     CampaignAPI(campaigns: services.campaigns, compliance: services.compliance, fleet: services.fleet, routes: routes).register(api: api, router: router)

@@ -121,6 +121,8 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     PromotionConsole(promotions: services.promotions, access: services.access, renderer: console,
                      forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     RegisterConsole(sales: services.sales, renderer: console).register(on: router)
+    MemberConsole(members: services.members, access: services.access, renderer: console,
+                  forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     FleetConsole(fleet: services.fleet, renderer: console, forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     CampaignConsole(campaigns: services.campaigns, compliance: services.compliance, renderer: console,
                     forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)

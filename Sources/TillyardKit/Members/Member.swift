@@ -160,6 +160,15 @@ public struct MemberLedgerEntry: Codable, Sendable, Equatable {
     }
 }
 
+extension MemberLedgerEntry {
+    /// A new line of a member's ledger (the store numbers it when appended).
+    static func line(_ member: Member, _ balance: MemberBalance, _ delta: Int64, after: Int64, _ reason: MemberLedgerReason, sale: SaleID? = nil,
+                     actor: String, note: String?, at: Date) -> MemberLedgerEntry {
+        MemberLedgerEntry(id: .generate(now: at), memberId: member.id, merchantId: member.merchantId, balance: balance, delta: delta,
+                          balanceAfter: after, reason: reason, saleId: sale, actor: actor, note: note, createdAt: at)
+    }
+}
+
 /// What a tier is reached by: net spend (fen) or points earned.
 public enum TierBasis: String, Codable, Sendable, CaseIterable {
     case spend, points

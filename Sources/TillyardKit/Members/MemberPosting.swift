@@ -90,9 +90,8 @@ enum MemberPosting {
         }
         var entries: [MemberLedgerEntry] = []
         func entry(_ balance: MemberBalance, _ delta: Int64, _ after: Int64, _ reason: MemberLedgerReason) {
-            entries.append(MemberLedgerEntry(id: .generate(now: sale.recordedAt), memberId: member.id, merchantId: member.merchantId, balance: balance,
-                                             delta: delta, balanceAfter: after, reason: reason, saleId: sale.id, actor: actor,
-                                             note: sale.receiptNumber.map { "receipt \($0)" }, createdAt: sale.recordedAt))
+            entries.append(.line(member, balance, delta, after: after, reason, sale: sale.id, actor: actor,
+                                 note: sale.receiptNumber.map { "receipt \($0)" }, at: sale.recordedAt))
         }
         if plan.pointsRedeemed > 0 { entry(.points, -plan.pointsRedeemed, moved.points - earned, .redeem) }
         if earned > 0 { entry(.points, earned, moved.points, .earn) }
@@ -130,9 +129,8 @@ enum MemberPosting {
         }
         var entries: [MemberLedgerEntry] = []
         func entry(_ balance: MemberBalance, _ delta: Int64, _ after: Int64, _ reason: MemberLedgerReason) {
-            entries.append(MemberLedgerEntry(id: .generate(now: refund.recordedAt), memberId: member.id, merchantId: member.merchantId, balance: balance,
-                                             delta: delta, balanceAfter: after, reason: reason, saleId: refund.id, actor: actor,
-                                             note: "refund of receipt \(original.receiptNumber ?? 0)", createdAt: refund.recordedAt))
+            entries.append(.line(member, balance, delta, after: after, reason, sale: refund.id, actor: actor,
+                                 note: "refund of receipt \(original.receiptNumber ?? 0)", at: refund.recordedAt))
         }
         if pointsBack > 0 { entry(.points, pointsBack, moved.points + reversal, .refund) }
         if reversal > 0 { entry(.points, -reversal, moved.points, .earnReversal) }

@@ -93,17 +93,9 @@ extension MemberService {
                 guard let moved = try await repos.members.apply(MemberMovement(points: row.points, storedValue: row.storedValue), to: member.id) else {
                     throw DomainError.conflict("opening balances of \(member.cardNumber) could not be set")
                 }
-                var entries: [MemberLedgerEntry] = []
-                if row.points > 0 {
-                    entries.append(MemberLedgerEntry(id: .generate(now: now), memberId: member.id, merchantId: merchant.id, balance: .points, delta: row.points,
-                                                     balanceAfter: moved.points, reason: .importOpening, saleId: nil, actor: principal.user.username,
-                                                     note: nil, createdAt: now))
-                }
-                if row.storedValue > 0 {
-                    entries.append(MemberLedgerEntry(id: .generate(now: now), memberId: member.id, merchantId: merchant.id, balance: .storedValue,
-                                                     delta: row.storedValue, balanceAfter: moved.storedValue, reason: .importOpening, saleId: nil,
-                                                     actor: principal.user.username, note: nil, createdAt: now))
-                }
+                let entries: [MemberLedgerEntry] = [(MemberBalance.points, row.points, moved.points), (.storedValue, row.storedValue, moved.storedValue)]
+                    .filter { $0.1 > 0 }
+                    .map { .line(moved, $0.0, $0.1, after: $0.2, .importOpening, actor: principal.user.username, note: nil, at: now) }
                 try await repos.members.appendLedger(entries, orgPath: merchant.path)
             }
             try await Self.audit("member.import", resource: merchant.id.rawValue, type: "member", merchant: merchant, principal: principal, repos: repos,

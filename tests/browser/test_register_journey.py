@@ -372,3 +372,18 @@ def test_member_found_at_checkout_by_qr_gets_the_member_price_and_points(server,
     assert after["member"]["points"] == member["points"] + earned
     assert after["member"]["visits"] == member["visits"] + 1
     assert after["recent"][0]["saleId"] == sale["id"]
+
+    # Next customer, same member: a yoghurt paid from her stored value (储值).
+    keys(browser, Keys.ESCAPE)
+    keys(browser, Keys.F3, card + Keys.ENTER)
+    wait(browser, lambda: member["tierName"] in text_of(browser, "reg-member-info"))
+    keys(browser, YOGHURT + Keys.ENTER)
+    priced(browser, "5.50")
+    Select(browser.find_element(By.ID, "reg-tender-kind")).select_by_value("stored_value")
+    browser.find_element(By.ID, "reg-tender-amount").send_keys(Keys.ENTER)
+    wait(browser, lambda: "receipt" in text_of(browser, "reg-done-state"))
+    spent = call(browser, "GET", f"/api/v1/member-lookup?q={card}&storeId={store}")["body"]["member"]
+    assert spent["storedValue"] == after["member"]["storedValue"] - 550
+    sales = call(browser, "GET", f"/api/v1/sales?storeId={store}&registerId={register}&limit=200")["body"]["items"]
+    sale = max(sales, key=lambda s: s["registerSeq"])
+    assert sale["tenders"] == [{"kind": "stored_value", "amount": 550, "reference": card}]

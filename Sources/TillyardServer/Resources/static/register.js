@@ -591,6 +591,16 @@
       }
       if (!state.online) { say(text('needs_network')); return; }
       if (amount > settlement.remaining) { say(text('too_much', money(settlement.remaining))); return; }
+      if (kind === 'stored_value' || kind === 'points') {
+        // Paid from a recognised member's balance; the server checks the balance again inside the sale's transaction.
+        var found = state.cart.member;
+        if (!found) { say(text('member_needed')); $('reg-member').focus(); return; }
+        var available = kind === 'points' ? found.pointsValue : found.member.storedValue;
+        var used = state.cart.tenders.filter(function (t) { return t.kind === kind; }).reduce(function (sum, t) { return sum + t.amount; }, 0);
+        if (amount > available - used) { say(text('member_balance_short', money(available - used))); return; }
+        state.cart.tenders.push({ kind: kind, amount: amount, reference: found.member.cardNumber });
+        return tendered();
+      }
       if (kind === 'card') {
         var last4 = $('reg-card-last4').value.trim();
         var auth = $('reg-card-auth').value.trim();

@@ -61,10 +61,11 @@ func withServices<T>(_ configuration: AppConfiguration, migrate: Bool = true,
         services = AppServices(database: database, bcryptCost: configuration.bcryptCost,
                                accountKey: try AccountKey.load(dataDirectory: configuration.dataDirectory),
                                documents: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("documents"),
-                               packages: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("packages"))
+                               packages: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("packages"),
+                               memberKeys: try ProcessInfo.processInfo.environment["TILLYARD_MEMBER_KEYS"].map(MemberKeyring.parse) ?? [])
     } catch {
         await database.close()
-        throw CLIError(message: "cannot load the account key: \(describe(error))")
+        throw CLIError(message: "cannot load the account or member keys: \(describe(error))")
     }
     do {
         let result = try await body(services)

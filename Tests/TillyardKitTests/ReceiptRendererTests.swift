@@ -273,6 +273,6 @@ import Testing
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         #expect(try decoder.decode(Receipt.self, from: encoder.encode(Self.receipt())) == Self.receipt())
-        #expect(TenderKind.allCases.map(\.rawValue) == ["cash", "card", "wechat", "alipay", "unionpay_qr", "stored_value"])
+        #expect(TenderKind.allCases.map(\.rawValue) == ["cash", "card", "wechat", "alipay", "unionpay_qr", "stored_value", "points"])
     }
 }

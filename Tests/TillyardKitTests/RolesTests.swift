@@ -12,7 +12,7 @@ import TillyardKit
     }
 
     @Test func cashierSellsAndReadsTheCatalogButNeverApproves() {
-        #expect(Role.cashier.permissions == [.dashboardView, .catalogRead, .salesSell, .salesRead])
+        #expect(Role.cashier.permissions == [.dashboardView, .catalogRead, .salesSell, .salesRead, .membersRead])
         #expect(Set(Role.allCases.filter { $0.permissions.contains(.salesApprove) }) == [.administrator, .merchantOwner])
     }
 
@@ -36,7 +36,10 @@ import TillyardKit
                                                .serviceHandle, .serviceRepair, .inspectionsRecord])
         #expect(Role.merchantOwner.permissions == [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage,
                                                    .estateRead, .merchantsRead, .merchantsOnboard, .catalogRead, .catalogManage, .salesSell,
-                                                   .salesRead, .salesApprove, .stockManage, .serviceRead, .serviceOpen])
+                                                   .salesRead, .salesApprove, .stockManage, .serviceRead, .serviceOpen,
+                                                   .membersRead, .membersManage, .membersPrivacy])
+        #expect(Set(Role.allCases.filter { $0.permissions.contains(.membersPrivacy) }) == [.administrator, .merchantOwner],
+                "only the merchant's owner (and administrators) see members' phone numbers")
     }
 
     @Test func onlyFinanceAndAdministratorsSeeCostsAndMerchantsNeverChangeTheEstate() {
@@ -84,6 +87,7 @@ import TillyardKit
             "sales.sell", "sales.read", "sales.approve", "stock.manage", "fleet.manage", "fleet.release",
             "service.read", "service.open", "service.handle", "service.repair", "inspections.manage", "inspections.record",
             "knowledge.manage",
+            "members.read", "members.manage", "members.privacy",
         ])
         #expect(Role.allCases.map(\.rawValue) == [
             "administrator", "finance", "technical", "security", "service_desk", "inspector", "merchant_owner", "cashier",

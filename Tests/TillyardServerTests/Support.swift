@@ -63,11 +63,22 @@ struct Harness: Sendable {
 
     /// How many refusals the audit trail recorded (refused attempts are logged, on purpose).
     func deniedEvents() async throws -> Int {
+        try await events(AuditFilter(outcome: .denied))
+    }
+
+    /// Audited reads of personal data (a member's full phone number, a member export): a permitted
+    /// read leaves such an event by design, so "nothing changed" does not count them.
+    func auditedReads() async throws -> Int {
+        try await events(AuditFilter(action: "member.phone_read")) + (try await events(AuditFilter(action: "member.export")))
+    }
+
+    /// How many audit events match a filter.
+    func events(_ filter: AuditFilter) async throws -> Int {
         let admin = try await principal("admin")
         var page = PageRequest(limit: PageRequest.maxLimit)
         var count = 0
         while true {
-            let result = try await env.services.access.auditEvents(AuditFilter(outcome: .denied), page: page, by: admin)
+            let result = try await env.services.access.auditEvents(filter, page: page, by: admin)
             count += result.items.count
             guard let next = result.nextCursor else { return count }
             page.cursor = next
@@ -88,7 +99,7 @@ struct Harness: Sendable {
             orgs: orgs.map { "\($0.id.rawValue) v\($0.version) \($0.name) \($0.code)" }.sorted(),
             users: users.map { "\($0.id.rawValue) v\($0.version) \($0.status.rawValue) \($0.role.rawValue) \($0.passwordHash)" }.sorted(),
             tokens: tokens.map { "\($0.id.rawValue) revoked=\($0.revokedAt != nil)" }.sorted(),
-            auditEvents: counts.auditEvents - (try await deniedEvents()))
+            auditEvents: counts.auditEvents - (try await deniedEvents()) - (try await auditedReads()))
     }
 
     /// API token ids by owner name.

@@ -31,7 +31,7 @@ import TillyardTestSupport
     static let collections: Set<String> = ["orgs", "users", "tokens", "terminals", "terminal-models", "purchase-requests",
                                            "merchants", "documents", "products", "sales", "orders", "shifts", "z-reports", "stores",
                                            "promotions", "packages", "campaigns", "tickets", "attachments", "knowledge-articles",
-                                           "inspections", "photos"]
+                                           "inspections", "photos", "members"]
 
     /// Collections that may legitimately have nothing foreign: the model catalogue is per acquirer,
     /// and the fixtures hold a single acquirer.
@@ -90,6 +90,10 @@ import TillyardTestSupport
         "POST /api/v1/campaigns/{id}/pause": #"{"version": {version}}"#,
         "POST /api/v1/campaigns/{id}/resume": #"{"version": {version}}"#,
         "POST /api/v1/campaigns/{id}/rollback": #"{"version": {version}}"#,
+        "PUT /api/v1/members/{id}": #"{"version": {version}, "phone": "13900000000", "name": "hijack"}"#,
+        "POST /api/v1/members/{id}/top-ups": #"{"amount": 100, "tender": "cash"}"#,
+        "POST /api/v1/members/{id}/points-adjustments": #"{"delta": 100, "note": "hijack"}"#,
+        "POST /api/v1/members/{id}/erase": #"{"version": {version}}"#,
         "POST /api/v1/stores/{id}/stock-adjustments": #"{"productId": "01900000-0000-7000-8000-000000000002", "delta": 1000, "reason": "hijack"}"#,
         "POST /api/v1/tickets/{id}/transition": #"{"action": "assign", "version": {version}}"#,
         "POST /api/v1/tickets/{id}/comments": #"{"note": "hijack"}"#,
@@ -124,6 +128,8 @@ import TillyardTestSupport
         for (owner, name, store, register) in [("merchantA.owner", "A-side cola", h.fixtures.storeA, "REG-A"),
                                                ("merchantB.owner", "B-side cola", h.fixtures.storeB, "REG-B")] {
             let principal = try await h.principal(owner)
+            // A member of each merchant (the same phone at both: members are per merchant).
+            _ = try await h.env.services.members.enroll(MemberInput(phone: "13800138000", name: "\(name) member"), merchantId: nil, by: principal)
             let cola = try await h.env.services.catalog.create(ProductInput(sku: "COLA", barcodes: ["6901234567892"], nameZh: name, price: 350),
                                                                merchantId: nil, by: principal)
             // A promotion starting tomorrow (so an attack could still edit it), named after its merchant.
@@ -269,6 +275,12 @@ import TillyardTestSupport
             guard let merchant = merchantOf[record.merchantId] else { return false }
             return me.worksWith(path: merchant.path)
         }
+        var members: [MemberView] = []
+        for merchant in merchants {
+            members += try await h.env.services.members.list(merchantId: merchant.id, filter: MemberFilter(), page: all, by: admin).items
+        }
+        func memberVisible(_ member: MemberView) -> Bool { merchantOf[member.merchantId].map { me.worksWith(path: $0.path) } ?? false }
+        for member in members { names[member.id.rawValue] = member.cardNumber; versions[member.id.rawValue] = member.version }
         let allSales = try await h.env.services.sales.sales(SaleFilter(), page: all, by: admin).items
         let mySales = Set(try await h.env.services.sales.sales(SaleFilter(), page: all, by: me).items.map(\.id))
         let shifts = try await h.env.services.sales.shifts(storeId: nil, page: all, by: admin).items
@@ -322,6 +334,7 @@ import TillyardTestSupport
         foreign["knowledge-articles"] = []
         foreign["inspections"] = inspections.filter { !myInspections.contains($0.id) }.map(\.id)
         foreign["photos"] = inspections.filter { !myInspections.contains($0.id) }.flatMap(\.photos).map(\.id.rawValue)
+        foreign["members"] = members.filter { !memberVisible($0) }.map(\.id.rawValue)
         var own: [String: [String]] = [:]
         own["orgs"] = [me.user.orgId.rawValue]
         own["users"] = [me.user.id.rawValue]
@@ -345,6 +358,7 @@ import TillyardTestSupport
         own["knowledge-articles"] = articles.map(\.id)
         own["inspections"] = Array(myInspections)
         own["photos"] = inspections.filter { myInspections.contains($0.id) }.flatMap(\.photos).map(\.id.rawValue)
+        own["members"] = members.filter { memberVisible($0) }.map(\.id.rawValue)
         var otherBranch: [String] = sideOrgs.flatMap { [$0.id.rawValue, $0.name] }
         otherBranch += sideUsers.flatMap { [$0.id.rawValue, $0.username] }
         otherBranch += tokens.filter { sideUserIDs.contains($0.userId) }.flatMap { [$0.id.rawValue, $0.prefix] }
@@ -357,6 +371,7 @@ import TillyardTestSupport
         otherBranch += campaigns.filter { !usable($0.orgId) }.flatMap { [$0.id.rawValue, $0.name] }
         otherBranch += tickets.filter { !myTickets.contains($0.id) }.flatMap { [$0.id.rawValue, $0.symptom] }
         otherBranch += inspections.filter { !myInspections.contains($0.id) && $0.sn.hasPrefix("SIDE-B") }.map(\.id)
+        otherBranch += members.filter { !memberVisible($0) }.flatMap { [$0.id.rawValue, $0.cardNumber] }
         return Reach(foreign: foreign, own: own, versions: versions, otherBranch: otherBranch, names: names)
     }
 
@@ -412,7 +427,8 @@ import TillyardTestSupport
                 }
                 #expect(attempts >= 15, "\(attacker) made \(attempts) attacks")
             }
-            #expect(try await h.snapshot() == before, "refused attacks changed nothing")
+            let after = try await h.snapshot()
+            #expect(after == before, "refused attacks changed nothing: \(after.auditEvents - before.auditEvents) more audit events")
             #expect(try await h.deniedEvents() > 0, "403 refusals are recorded in the audit trail as denied")
         }
     }
@@ -464,7 +480,11 @@ import TillyardTestSupport
                          "/api/v1/product-scan": "&merchantId=\(h.fixtures.merchantA.rawValue)&code=6901234567892",
                          "/api/v1/register-sync": "&registerId=REG-A",
                          "/api/v1/promotions": "&merchantId=\(h.fixtures.merchantA.rawValue)",
-                         "/api/v1/service/lookup": "&mid=898310048161234&tid=10000001"]
+                         "/api/v1/service/lookup": "&mid=898310048161234&tid=10000001",
+                         "/api/v1/members": "&merchantId=\(h.fixtures.merchantA.rawValue)",
+                         "/api/v1/member-program": "&merchantId=\(h.fixtures.merchantA.rawValue)",
+                         "/api/v1/member-offers.csv": "&merchantId=\(h.fixtures.merchantA.rawValue)&code=birthday",
+                         "/api/v1/member-lookup": "&q=13800138000&storeId=\(h.fixtures.storeA.rawValue)"]
             var adminB = ""
             for route in lists {
                 adminText += try await h.send(.get, route.template + "?limit=200" + (extra[route.template] ?? ""), as: "admin").text

@@ -243,11 +243,14 @@ def test_offline_cash_sales_are_kept_and_uploaded_exactly_once(server, browser):
     assert sorted(sale["registerSeq"] for sale in sales) == list(range(1, first_seq + 2))
 
 
-def test_member_is_carried_and_a_refused_sale_is_shown_not_dropped(server, browser):
+def test_member_is_recognised_and_a_refused_sale_is_shown_not_dropped(server, browser):
     browser.set_script_timeout(30)
     store, register = open_register(browser, server)
     keys(browser, Keys.F3, "13800138000" + Keys.ENTER)
     assert browser.switch_to.active_element.get_attribute("id") == "reg-scan"
+    # The phone finds the demo member 王芳: the till shows her masked, with her tier.
+    wait(browser, lambda: "138****8000" in text_of(browser, "reg-member-info"))
+    member = call(browser, "GET", f"/api/v1/member-lookup?q=13800138000&storeId={store}")["body"]["member"]
     keys(browser, COLA + Keys.ENTER)
     wait(browser, lambda: len(cart_rows(browser)) == 1 and "…" not in text_of(browser, "reg-price-source"))
     shown_total = text_of(browser, "reg-total")
@@ -257,7 +260,7 @@ def test_member_is_carried_and_a_refused_sale_is_shown_not_dropped(server, brows
     wait(browser, lambda: "receipt" in text_of(browser, "reg-done-state"))
     sales = call(browser, "GET", f"/api/v1/sales?storeId={store}&registerId={register}&limit=200")["body"]["items"]
     sale = max(sales, key=lambda s: s["registerSeq"])
-    assert sale["memberId"] == "13800138000"
+    assert sale["memberId"] == member["id"]
     assert sale["lines"][0]["promotionName"] == "会员价" and sale["lines"][0]["discount"] == 50
     yuan, fen = shown_total.split(".")
     assert sale["total"] == (int(yuan) * 100 + int(fen)) // 10 * 10, "the total shown, cash rounded down to the jiao"
@@ -335,3 +338,52 @@ def test_mixed_tenders_card_wallet_and_cash(server, browser):
     browser.switch_to.frame(browser.find_element(By.ID, "reg-receipt"))
     wait(browser, lambda: "1234" in browser.find_element(By.TAG_NAME, "body").text)
     browser.switch_to.default_content()
+
+
+def test_member_found_at_checkout_by_qr_gets_the_member_price_and_points(server, browser):
+    browser.set_script_timeout(30)
+    store, register = open_register(browser, server)
+    card = "880000000001"  # the demo's first member, 王芳
+    before = call(browser, "GET", f"/api/v1/member-lookup?q={card}&storeId={store}")["body"]
+    member = before["member"]
+    assert member["phone"] == "138****8000" and member["name"] == "王*", "a cashier sees masks only"
+
+    # F3, then the member's QR code scanned into the member box.
+    keys(browser, Keys.F3, "TYM1:" + card + Keys.ENTER)
+    wait(browser, lambda: member["tierName"] in text_of(browser, "reg-member-info"))
+    info = text_of(browser, "reg-member-info")
+    assert "王*" in info and "138****8000" in info and "13800138000" not in info
+
+    # Two colas at the member price (3.00 instead of 3.50), quoted by the server for this member.
+    keys(browser, COLA + Keys.ENTER)
+    wait(browser, lambda: len(cart_rows(browser)) == 1)
+    keys(browser, "+")
+    priced(browser, "6.00")
+    assert "会员价" in text_of(browser, "reg-cart")
+    keys(browser, Keys.F8)
+    wait(browser, lambda: "receipt" in text_of(browser, "reg-done-state"))
+    sales = call(browser, "GET", f"/api/v1/sales?storeId={store}&registerId={register}&limit=200")["body"]["items"]
+    sale = max(sales, key=lambda s: s["registerSeq"])
+    assert sale["memberId"] == member["id"] and sale["total"] == 600 and sale["lines"][0]["discount"] == 100
+
+    # The sale posted the member's points and visit in its own transaction.
+    after = call(browser, "GET", f"/api/v1/member-lookup?q={card}&storeId={store}")["body"]
+    earned = 6 * before["benefits"]["pointsMultiplier"] // 10000
+    assert after["member"]["points"] == member["points"] + earned
+    assert after["member"]["visits"] == member["visits"] + 1
+    assert after["recent"][0]["saleId"] == sale["id"]
+
+    # Next customer, same member: a yoghurt paid from her stored value (储值).
+    keys(browser, Keys.ESCAPE)
+    keys(browser, Keys.F3, card + Keys.ENTER)
+    wait(browser, lambda: member["tierName"] in text_of(browser, "reg-member-info"))
+    keys(browser, YOGHURT + Keys.ENTER)
+    priced(browser, "5.50")
+    Select(browser.find_element(By.ID, "reg-tender-kind")).select_by_value("stored_value")
+    browser.find_element(By.ID, "reg-tender-amount").send_keys(Keys.ENTER)
+    wait(browser, lambda: "receipt" in text_of(browser, "reg-done-state"))
+    spent = call(browser, "GET", f"/api/v1/member-lookup?q={card}&storeId={store}")["body"]["member"]
+    assert spent["storedValue"] == after["member"]["storedValue"] - 550
+    sales = call(browser, "GET", f"/api/v1/sales?storeId={store}&registerId={register}&limit=200")["body"]["items"]
+    sale = max(sales, key=lambda s: s["registerSeq"])
+    assert sale["tenders"] == [{"kind": "stored_value", "amount": 550, "reference": card}]

@@ -57,6 +57,12 @@ public enum Permission: String, Codable, Sendable, CaseIterable, Comparable {
     case inspectionsRecord = "inspections.record"
     /// Write knowledge-base articles.
     case knowledgeManage = "knowledge.manage"
+    /// Recognise members at the till, see member lists (phones masked), ledgers and offers.
+    case membersRead = "members.read"
+    /// Enrol and edit members, top up stored value, adjust points, import lists, run the member program.
+    case membersManage = "members.manage"
+    /// Personal data of members: full phone numbers (each read audited) and names, export, erasure, key rotation.
+    case membersPrivacy = "members.privacy"
 
     public static func < (lhs: Permission, rhs: Permission) -> Bool { lhs.rawValue < rhs.rawValue }
 }
@@ -104,9 +110,10 @@ public enum Role: String, Codable, Sendable, CaseIterable {
             // Self-service onboarding (自助进件): the owner completes their own file.
             return [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage, .estateRead,
                     .merchantsRead, .merchantsOnboard, .catalogRead, .catalogManage, .salesSell, .salesRead, .salesApprove, .stockManage,
-                    .serviceRead, .serviceOpen]
+                    .serviceRead, .serviceOpen,
+                    .membersRead, .membersManage, .membersPrivacy]
         case .cashier:
-            return [.dashboardView, .catalogRead, .salesSell, .salesRead]
+            return [.dashboardView, .catalogRead, .salesSell, .salesRead, .membersRead]
         }
     }
 

@@ -124,6 +124,7 @@ public protocol Repositories: Sendable {
     var campaigns: any CampaignRepository { get }
     var compliance: any ComplianceRepository { get }
     var service: any ServiceRepository { get }
+    var members: any MemberRepository { get }
 }
 
 /// Entry point to storage for services: units of work over the repositories.

@@ -224,6 +224,7 @@ struct Labels {
         case .alipay: self("支付宝", "Alipay")
         case .unionpayQR: self("云闪付", "UnionPay QR")
         case .storedValue: self("储值", "Stored value")
+        case .points: self("积分抵扣", "Points")
         }
     }
 }

@@ -276,6 +276,8 @@ public enum SaleRules {
             tender.providerTransactionId = try code(input.providerTransactionId, field: "\(field).providerTransactionId", required: true, max: 64)
         case .storedValue:
             tender.reference = try code(input.reference, field: "\(field).reference", required: true, max: 64)
+        case .points:
+            tender.reference = try code(input.reference, field: "\(field).reference", required: false, max: 64)
         case .cash:
             break
         }

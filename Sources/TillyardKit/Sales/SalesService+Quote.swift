@@ -7,11 +7,14 @@ public struct CartQuoteInput: Sendable {
     /// Product and quantity per line (prices and discounts in the lines are ignored: the server prices).
     public var lines: [SaleLineInput]
     public var isMember: Bool
+    /// A member id: their tier prices the cart (member prices, the tier's percent off).
+    public var memberId: String?
     /// The instant to price at; now when nil (the register may ask about the time of an offline sale).
     public var at: Date?
 
-    public init(storeId: OrgID? = nil, lines: [SaleLineInput], isMember: Bool = false, at: Date? = nil) {
+    public init(storeId: OrgID? = nil, lines: [SaleLineInput], isMember: Bool = false, memberId: String? = nil, at: Date? = nil) {
         self.storeId = storeId
+        self.memberId = memberId
         self.lines = lines
         self.isMember = isMember
         self.at = at
@@ -54,9 +57,11 @@ extension SalesService {
         return try await store.read { repos in
             let (storeOrg, merchant) = try await Self.store(input.storeId, repos: repos, principal: principal)
             let settings = try await repos.registerSettings.find(store: storeOrg.id) ?? RegisterSettings(storeId: storeOrg.id)
-            let catalog = try await CatalogSnapshot.load(input.lines, merchant: merchant, at: at, repos: repos)
+            var catalog = try await CatalogSnapshot.load(input.lines, merchant: merchant, at: at, repos: repos)
+            let member = try await MemberPosting.load(input.memberId, merchant: merchant, storeId: storeOrg.id, repos: repos)
+            catalog.promotions += member?.promotions ?? []
             let (products, priced) = try Self.enginePrice(input.lines, storeId: storeOrg.id, settings: settings, at: at,
-                                                          isMember: input.isMember, catalog: catalog)
+                                                          isMember: member?.memberPrice ?? input.isMember, catalog: catalog)
             let bySku = Dictionary(products.values.map { ($0.sku, $0) }, uniquingKeysWith: { first, _ in first })
             let lines = try priced.lines.map { line in
                 guard let product = bySku[line.sku] else { throw DomainError.invalid("lines", "unknown SKU \(line.sku)") }

@@ -60,8 +60,9 @@ public struct SalesService: Sendable {
             let catalog = try await CatalogSnapshot.load(input.lines, merchant: merchant, at: soldAt, repos: repos)
             let (shift, late) = try await Self.shift(input.shiftId, registerId: registerId, storeId: storeOrg.id, offline: offline, repos: repos)
             let charges = wallet ? try await repos.payments.payments(of: input.id) : []
+            let member = try await MemberPosting.load(input.memberId, merchant: merchant, storeId: storeOrg.id, repos: repos)
             return .sell(SaleContext(storeOrg: storeOrg, merchant: merchant, settings: settings, catalog: catalog, shift: shift, late: late,
-                                     charges: charges))
+                                     charges: charges, member: member))
         }
         guard case .sell(let context) = read else {
             guard case .replay(let stored) = read else { preconditionFailure("a reading is a replay or a sale") }
@@ -70,8 +71,11 @@ public struct SalesService: Sendable {
         let (storeOrg, merchant, settings) = (context.storeOrg, context.merchant, context.settings)
         let approval = try await approve(input.approval, principal: principal, storeId: input.storeId, at: now)
         var exceptions: [String] = []
+        // A recognised member is priced by their tier (member prices, the tier's percent off).
+        var catalog = context.catalog
+        catalog.promotions += context.member?.promotions ?? []
         var lines = try priceLines(input.lines, merchant: merchant, storeId: storeOrg.id, settings: settings, soldAt: soldAt,
-                                   isMember: input.isMember, offline: offline, exceptions: &exceptions, catalog: context.catalog)
+                                   isMember: context.member?.memberPrice ?? input.isMember, offline: offline, exceptions: &exceptions, catalog: catalog)
         let orderDiscount = try SaleRules.amount(input.orderDiscount, field: "orderDiscount")
         let afterLines = lines.reduce(0) { $0 + $1.net }
         guard orderDiscount <= afterLines else { throw DomainError.invalid("orderDiscount", "is more than the order costs") }
@@ -90,6 +94,7 @@ public struct SalesService: Sendable {
             }
         }
         try Self.checkWalletPayments(settlement.tenders, charges: context.charges)
+        let memberPlan = try MemberPosting.plan(settlement.tenders, lines: lines, products: context.catalog.products, member: context.member)
         // The sale as far as it is known before the transaction; the journal, the shift and the
         // version are filled in under the journal lock.
         let draft = Sale(id: input.id, kind: .sale, status: .completed, merchantId: merchant.id, storeId: storeOrg.id, registerId: registerId,
@@ -131,6 +136,9 @@ public struct SalesService: Sendable {
             head.hash = sale.hash ?? ""
             if existing != nil { try await repos.sales.update(sale) } else { try await repos.sales.insert(sale, orgPath: storeOrg.path) }
             try await record(sale, head: head, restock: true, repos: repos, at: now)
+            if let memberPlan {
+                try await MemberPosting.post(sale, plan: memberPlan, orgPath: merchant.path, actor: principal.user.username, repos: repos)
+            }
             if recordedApproval != nil || !exceptions.isEmpty {
                 try await audit(recordedApproval != nil ? "sale.approved_discount" : "sale.exception", sale: sale, org: storeOrg, principal: principal,
                                 repos: repos, at: now, summary: ["receipt": String(head.receiptNumber), "total": Money(minorUnits: sale.total).description,
@@ -284,6 +292,9 @@ public struct SalesService: Sendable {
             try await repos.sales.insert(refund, orgPath: storeOrg.path)
             try await repos.shifts.apply(.of(refund), to: shift.id)
             try await record(refund, head: head, restock: input.restock, repos: repos, at: now)
+            if stored.memberId != nil, let merchant = try await repos.orgs.find(stored.merchantId) {
+                try await MemberPosting.reverse(refund, original: stored, orgPath: merchant.path, actor: principal.user.username, repos: repos)
+            }
             try await audit("sale.refund", sale: refund, org: storeOrg, principal: principal, repos: repos, at: now,
                             summary: ["original": String(stored.receiptNumber ?? 0), "receipt": String(head.receiptNumber),
                                       "total": Money(minorUnits: refund.total).description, "reason": input.reason.rawValue,
@@ -676,6 +687,8 @@ struct SaleContext: Sendable {
     var late: Bool
     /// The sale's wallet payments (read only when it has a wallet tender).
     var charges: [Payment]
+    /// The member the sale names, when it is a member of this merchant.
+    var member: MemberAtSale?
 }
 
 /// The result of walking a store's journal.

@@ -11,6 +11,8 @@ public enum TenderKind: String, Codable, Sendable, CaseIterable {
     case unionpayQR = "unionpay_qr"
     /// A member's stored-value balance (储值).
     case storedValue = "stored_value"
+    /// A member's points redeemed as money (`MemberProgram.fenPerPoint` per point).
+    case points
 
     /// QR wallets are charged through a `PaymentProvider` while the customer waits.
     public var isQR: Bool { self == .wechat || self == .alipay || self == .unionpayQR }

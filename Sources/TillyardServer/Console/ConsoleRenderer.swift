@@ -48,6 +48,7 @@ public struct ConsoleRenderer: Sendable {
         NavItem(area: "area_sales", label: "nav_register", href: "/console/register", permission: .salesSell),
         NavItem(area: "area_sales", label: "nav_catalog", href: "/console/catalog", permission: .catalogRead),
         NavItem(area: "area_sales", label: "nav_promotions", href: "/console/promotions", permission: .catalogRead),
+        NavItem(area: "area_sales", label: "nav_members", href: "/console/members", permission: .membersRead),
         NavItem(area: "area_fleet", label: "nav_campaigns", href: "/console/campaigns", permission: .estateRead),
         NavItem(area: "area_fleet", label: "nav_packages", href: "/console/packages", permission: .estateRead),
         NavItem(area: "area_fleet", label: "nav_compliance", href: "/console/compliance", permission: .estateRead),

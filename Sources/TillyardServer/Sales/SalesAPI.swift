@@ -49,8 +49,10 @@ struct CartPriceInput: APIInput {
     var storeId: String?
     var lines: [SaleLineInput]
     var isMember: Bool?
+    /// A recognised member: their tier prices the cart.
+    var memberId: String?
     var at: Date?
-    enum CodingKeys: String, CodingKey, CaseIterable { case storeId, lines, isMember, at }
+    enum CodingKeys: String, CodingKey, CaseIterable { case storeId, lines, isMember, memberId, at }
     typealias Field = CodingKeys
 }
 
@@ -215,7 +217,7 @@ struct SalesAPI {
             // Pricing changes nothing, so no idempotency key: the same cart asked twice gets today's answer twice.
             try await routes.update(request, context) { (body: CartPriceInput, principal) in
                 try await sales.quote(CartQuoteInput(storeId: try OrgID.parse(ifPresent: body.storeId, field: "storeId"), lines: body.lines,
-                                                     isMember: body.isMember ?? false, at: body.at), by: principal)
+                                                     isMember: body.isMember ?? false, memberId: body.memberId, at: body.at), by: principal)
             }
         }
         api.post("payments") { request, context in

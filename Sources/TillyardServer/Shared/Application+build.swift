@@ -20,6 +20,8 @@ public struct AppServices: Sendable {
     public let compliance: ComplianceService
     /// Tickets, dispatch, repairs, inspections and the knowledge base.
     public let service: ServiceDeskService
+    /// Members, their ledgers and the member program.
+    public let members: MemberService
     public let metrics: AppMetrics
 
     /// Wires the domain services over an open database.
@@ -29,9 +31,11 @@ public struct AppServices: Sendable {
     /// random key, suits tests and one-off commands whose fingerprints need not match later ones.
     /// `documents` is the folder of uploaded documents (`<data dir>/documents` for `serve`;
     /// `defaultDocumentsFolder(for:)` when nil). `packages` is the folder of software package files
-    /// (`<data dir>/packages` for `serve`; beside the documents folder when nil).
+    /// (`<data dir>/packages` for `serve`; beside the documents folder when nil). `memberKeys` are
+    /// further member data keys after `k1` (the installation key), the last one sealing (`TILLYARD_MEMBER_KEYS`).
     public init(database: Database, bcryptCost: UInt8 = 12, clock: Clock = .system,
-                accountKey: Data = AccountKey.random(), documents: URL? = nil, packages: URL? = nil) {
+                accountKey: Data = AccountKey.random(), documents: URL? = nil, packages: URL? = nil,
+                memberKeys: [(id: String, secret: Data)] = []) {
         self.database = database
         self.store = SQLPersistence(database: database)
         self.access = AccessService(store: store, hasher: BcryptHasher(cost: bcryptCost), clock: clock)
@@ -48,6 +52,7 @@ public struct AppServices: Sendable {
         self.fleet = FleetService(store: store, secret: accountKey, clock: clock, directory: terminalContexts)
         self.campaigns = CampaignService(store: store, files: FilePackageFiles(root: packages ?? Self.packagesFolder(besides: folder)), clock: clock)
         self.compliance = ComplianceService(store: store, clock: clock)
+        self.members = MemberService(store: store, keyring: .installation(accountKey, extra: memberKeys), clock: clock)
         // The heartbeat asks the campaigns what to offer, from their memory (no read on that path).
         let campaigns = self.campaigns
         fleet.updates.set { terminal, ownerPath, heartbeat, now in
@@ -119,6 +124,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     CatalogAPI(catalog: services.catalog, routes: routes).register(on: api)
     SalesAPI(sales: services.sales, routes: routes).register(on: api)
     PromotionAPI(promotions: services.promotions, routes: routes).register(on: api)
+    MemberAPI(members: services.members, routes: routes).register(on: api)
     TerminalProtocolAPI(fleet: services.fleet, routes: routes).register(api: api, router: router)
     FleetOperationsAPI(fleet: services.fleet, routes: routes).register(api: api, terminal: router.group("terminal/v1"))
     CampaignAPI(campaigns: services.campaigns, compliance: services.compliance, fleet: services.fleet, routes: routes).register(api: api, router: router)
@@ -137,6 +143,8 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     PromotionConsole(promotions: services.promotions, access: services.access, renderer: console,
                      forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     RegisterConsole(sales: services.sales, renderer: console).register(on: router)
+    MemberConsole(members: services.members, access: services.access, renderer: console,
+                  forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     FleetConsole(fleet: services.fleet, renderer: console, forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     CampaignConsole(campaigns: services.campaigns, compliance: services.compliance, renderer: console,
                     forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)

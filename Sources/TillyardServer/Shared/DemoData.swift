@@ -62,7 +62,8 @@ public enum DemoData {
         try await seedReviewQueue(merchants, root: root, reviewer: reviewer, regions: [east, south])
         try await seedCatalog(services.catalog, owner: try await access.principal(commandLineUser: "lotus.owner"))
         try await seedPromotions(services.promotions, owner: try await access.principal(commandLineUser: "lotus.owner"))
-        try await DemoSales.seed(services, store: lotusXuhui)
+        let members = try await DemoMembers.seed(services)
+        try await DemoSales.seed(services, store: lotusXuhui, members: members)
         try await seedFleet(services.fleet, root: root, lotus: lotus)
         try await seedService(services, root: root, lotus: lotus, east: east)
         return logins

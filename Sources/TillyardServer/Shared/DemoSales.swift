@@ -3,7 +3,8 @@ import TillyardKit
 
 /// Two weeks of trading at Lotus Xuhui for the demo: a shift a day on register POS-01 with a float,
 /// a mix of cash (rounded to the jiao), WeChat Pay, Alipay and card sales of the demo catalog, a few
-/// refunds, and a Z report each evening. Made through `SalesService` with a clock that walks through
+/// refunds, and a Z report each evening. About a third of the sales name one of the demo members
+/// (priced at their tier, points and visits posted by the sale). Made through `SalesService` with a clock that walks through
 /// the days, so every total, receipt number and journal link is what real trading would have left.
 enum DemoSales {
     /// A clock the seeding moves by hand.
@@ -24,7 +25,7 @@ enum DemoSales {
         }
     }
 
-    static func seed(_ services: AppServices, store: OrgID, days: Int = 14, salesPerDay: Int = 150) async throws {
+    static func seed(_ services: AppServices, store: OrgID, days: Int = 14, salesPerDay: Int = 150, members: [MemberID] = []) async throws {
         let owner = try await services.access.principal(commandLineUser: "lotus.owner")
         let cashier = try await services.access.principal(commandLineUser: "lotus.cashier")
         var settings = try await services.sales.settings(storeId: store, by: owner)
@@ -60,8 +61,12 @@ enum DemoSales {
                 // The register prices the cart itself, as the browser register does (the server checks it).
                 let byId = Dictionary(uniqueKeysWithValues: products.map { ($0.id, $0) })
                 let cart = lines.compactMap { line in byId[line.productId]?.cartLine(quantity: line.quantity) }
-                let due = PricingEngine.price(cart, promotions: promotions, context: PricingContext.at(clock.clock.now(), timeZone: calendar.timeZone,
-                                                                                                      storeId: store)).net
+                // A member is priced by their tier: the server's quote at the sale's instant, as the browser register asks it.
+                let member = !members.isEmpty && dice.next(3) == 0 ? members[dice.next(members.count)] : nil
+                let due = member == nil
+                    ? PricingEngine.price(cart, promotions: promotions, context: PricingContext.at(clock.clock.now(), timeZone: calendar.timeZone,
+                                                                                                 storeId: store)).net
+                    : try await sales.quote(CartQuoteInput(storeId: store, lines: lines, memberId: member?.rawValue, at: clock.clock.now()), by: cashier).total
                 let tender: TenderInput
                 switch dice.next(20) {
                 case 0..<9:
@@ -81,7 +86,7 @@ enum DemoSales {
                                          authCode: String(format: "%06d", dice.next(1_000_000)), rrn: String(format: "%012d", seq))
                 }
                 sold.append(try await sales.complete(SaleInput(id: id, storeId: store, registerId: "POS-01", registerSeq: seq, shiftId: shift.id,
-                                                               lines: lines, tenders: [tender]), by: cashier))
+                                                               lines: lines, tenders: [tender], memberId: member?.rawValue), by: cashier))
             }
             // A return or two a day, approved by the owner (the manager).
             for sale in sold.prefix(dice.next(3)) where sale.tenders.first?.kind == .cash {

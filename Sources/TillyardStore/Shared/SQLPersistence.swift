@@ -31,6 +31,7 @@ struct SQLRepositories: Repositories {
     var campaigns: any CampaignRepository { SQLCampaignRepository(db: db) }
     var compliance: any ComplianceRepository { SQLComplianceRepository(db: db) }
     var service: any ServiceRepository { SQLServiceRepository(db: db) }
+    var members: any MemberRepository { SQLMemberRepository(db: db) }
 }
 
 /// `Persistence` over a SQLite or PostgreSQL `Database`.

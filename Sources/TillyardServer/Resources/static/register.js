@@ -337,6 +337,68 @@
     state.selected = Math.min(index, state.cart.lines.length - 1);
     changed();
   }
+  // ---- Members -------------------------------------------------------------------------------
+
+  /**
+   * Looks the typed phone, card number or scanned member QR code up. Until the answer (and offline)
+   * the typed text stands for the member, so member prices apply at once; a recognised member's id
+   * replaces it, and their tier, balances, offers and latest purchases are shown.
+   */
+  function findMember(typed) {
+    var cart = state.cart;
+    cart.memberTyped = typed;
+    cart.memberId = typed;
+    cart.member = null;
+    renderMember();
+    changed();
+    if (!typed) { return; }
+    api('GET', '/api/v1/member-lookup?q=' + encodeURIComponent(typed) + '&storeId=' + encodeURIComponent(state.storeId)).then(function (found) {
+      if (state.cart !== cart || cart.memberTyped !== typed) { return; }
+      cart.member = found;
+      cart.memberId = found.member.id;
+      renderMember();
+      changed();
+    }, function (error) {
+      if (state.cart !== cart || cart.memberTyped !== typed) { return; }
+      if (error.status === 404) {
+        cart.memberId = '';
+        say(text('member_none'));
+        renderMember();
+        changed();
+      } else if (error.status !== 0) {
+        say(error.message);
+      }
+    });
+  }
+  function renderMember() {
+    var box = $('reg-member-info');
+    if (!box) { return; }
+    box.textContent = '';
+    var found = state.cart && state.cart.member;
+    if (!found) { return; }
+    var m = found.member;
+    var head = document.createElement('p');
+    head.className = 'strong';
+    head.textContent = text('member_found') + ' ' + (m.name || '') + ' ' + (m.phone || '') + ' · ' + m.tierName;
+    box.appendChild(head);
+    var balances = document.createElement('p');
+    balances.textContent = m.points + ' ' + text('member_points') + ' · ' + text('member_stored') + ' ' + money(m.storedValue);
+    box.appendChild(balances);
+    if (found.offers && found.offers.length) {
+      var offers = document.createElement('p');
+      offers.textContent = text('member_offers') + ': ' + found.offers.map(function (o) { return o.message; }).join(' · ');
+      box.appendChild(offers);
+    }
+    if (found.recent && found.recent.length) {
+      var recent = document.createElement('p');
+      recent.className = 'muted';
+      recent.textContent = text('member_recent') + ': ' + found.recent.slice(0, 3).map(function (p) {
+        return p.soldAt.slice(0, 10) + ' ' + money(p.total);
+      }).join(' · ');
+      box.appendChild(recent);
+    }
+  }
+
   function changed() {
     state.quote = null;
     renderCart();
@@ -358,6 +420,7 @@
     if (!cart.lines.length) { state.quote = null; state.quoting = null; renderTotals(); return Promise.resolve(null); }
     var body = { storeId: state.storeId, isMember: !!cart.memberId,
                  lines: cart.lines.map(function (l) { return { productId: l.productId, quantity: l.quantity }; }) };
+    if (cart.memberId) { body.memberId = cart.memberId; }
     var request = api('POST', '/api/v1/carts/price', body).then(function (answer) {
       answer.source = 'server';
       return answer;
@@ -528,6 +591,16 @@
       }
       if (!state.online) { say(text('needs_network')); return; }
       if (amount > settlement.remaining) { say(text('too_much', money(settlement.remaining))); return; }
+      if (kind === 'stored_value' || kind === 'points') {
+        // Paid from a recognised member's balance; the server checks the balance again inside the sale's transaction.
+        var found = state.cart.member;
+        if (!found) { say(text('member_needed')); $('reg-member').focus(); return; }
+        var available = kind === 'points' ? found.pointsValue : found.member.storedValue;
+        var used = state.cart.tenders.filter(function (t) { return t.kind === kind; }).reduce(function (sum, t) { return sum + t.amount; }, 0);
+        if (amount > available - used) { say(text('member_balance_short', money(available - used))); return; }
+        state.cart.tenders.push({ kind: kind, amount: amount, reference: found.member.cardNumber });
+        return tendered();
+      }
       if (kind === 'card') {
         var last4 = $('reg-card-last4').value.trim();
         var auth = $('reg-card-auth').value.trim();
@@ -599,6 +672,7 @@
     state.quote = null;
     state.selected = -1;
     $('reg-member').value = '';
+    renderMember();
     say('');
     renderDone();
     renderShift();
@@ -692,6 +766,7 @@
     state.quote = null;
     state.selected = -1;
     $('reg-member').value = '';
+    renderMember();
     say(text('cleared'), true);
     renderCart();
     focusScan();
@@ -750,9 +825,8 @@
   $('reg-next').addEventListener('click', nextSale);
   $('reg-print').addEventListener('click', printReceipt);
   $('reg-member').addEventListener('change', function () {
-    if (state.cart.tenders.length) { say(text('cart_locked')); $('reg-member').value = state.cart.memberId; return; }
-    state.cart.memberId = $('reg-member').value.trim();
-    changed();
+    if (state.cart.tenders.length) { say(text('cart_locked')); $('reg-member').value = state.cart.memberTyped || ''; return; }
+    findMember($('reg-member').value.trim());
   });
   $('reg-member').addEventListener('keydown', function (event) {
     if (event.key === 'Enter') { event.preventDefault(); $('reg-member').blur(); focusScan(); }

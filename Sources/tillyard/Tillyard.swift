@@ -61,7 +61,9 @@ func withServices<T>(_ configuration: AppConfiguration, migrate: Bool = true,
         services = AppServices(database: database, bcryptCost: configuration.bcryptCost,
                                accountKey: try AccountKey.load(dataDirectory: configuration.dataDirectory),
                                documents: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("documents"),
-                               packages: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("packages"))
+                               packages: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("packages"),
+                               // Enforced risk alerts are posted there as JSON.
+                               riskWebhook: ProcessInfo.processInfo.environment["TILLYARD_RISK_WEBHOOK"].flatMap(URL.init(string:)))
     } catch {
         await database.close()
         throw CLIError(message: "cannot load the account key: \(describe(error))")

@@ -43,6 +43,10 @@ public enum Permission: String, Codable, Sendable, CaseIterable, Comparable {
     case fleetManage = "fleet.manage"
     /// Publish software packages and run update campaigns (start, pause, resume, roll back).
     case fleetRelease = "fleet.release"
+    /// See risk alerts, rules, settlement reconciliation and transaction monitoring.
+    case riskRead = "risk.read"
+    /// Investigate alerts (assign, comment, close) and change risk rules.
+    case riskManage = "risk.manage"
 
     public static func < (lhs: Permission, rhs: Permission) -> Bool { lhs.rawValue < rhs.rawValue }
 }
@@ -72,9 +76,10 @@ public enum Role: String, Codable, Sendable, CaseIterable {
         case .administrator:
             return Set(Permission.allCases)
         case .security:
-            return [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage, .estateRead, .merchantsRead, .merchantsReview, .fleetManage]
+            return [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage, .estateRead, .merchantsRead, .merchantsReview, .fleetManage,
+                    .riskRead, .riskManage]
         case .finance:
-            return [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateCosts, .merchantsRead]
+            return [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateCosts, .merchantsRead, .riskRead]
         case .technical:
             return [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateManage, .estateBind, .estateInstall, .modelsManage,
                     .merchantsRead, .merchantsOnboard, .fleetManage, .fleetRelease]

@@ -131,6 +131,10 @@ public struct FleetService: Sendable {
     public let locations: LocationMemory
     /// What to offer a terminal to install (set by the update campaigns).
     public let updates: UpdateOfferSource
+    /// The risk rules run on every upload, inside its transaction.
+    public let risk: RiskScreen
+    /// Where enforced risk alerts are announced (set by the composition root).
+    public let riskNotifier: RiskNotifierSlot
 
     /// `secret` is the installation key (terminal secrets are sealed under a key derived from it).
     public init(store: any Persistence, secret: Data, clock: Clock = .system, window: TimeInterval = TerminalSigning.defaultWindow,
@@ -144,6 +148,8 @@ public struct FleetService: Sendable {
         self.directory = directory
         self.locations = LocationMemory()
         self.updates = UpdateOfferSource()
+        self.risk = RiskScreen(secret: secret)
+        self.riskNotifier = RiskNotifierSlot()
         self.clock = clock
         self.cipher = InstallationCipher(secret: secret, purpose: "terminal secrets")
         self.nonces = NonceWindow(window: window)

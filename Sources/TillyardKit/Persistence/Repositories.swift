@@ -123,6 +123,7 @@ public protocol Repositories: Sendable {
     var packages: any PackageRepository { get }
     var campaigns: any CampaignRepository { get }
     var compliance: any ComplianceRepository { get }
+    var risk: any RiskRepository { get }
 }
 
 /// Entry point to storage for services: units of work over the repositories.

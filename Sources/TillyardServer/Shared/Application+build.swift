@@ -18,6 +18,8 @@ public struct AppServices: Sendable {
     /// Software packages, update campaigns and the heartbeat's update offers.
     public let campaigns: CampaignService
     public let compliance: ComplianceService
+    /// Risk rules, alerts and cases, settlement reconciliation, monitoring.
+    public let risk: RiskService
     public let metrics: AppMetrics
 
     /// Wires the domain services over an open database.
@@ -27,9 +29,10 @@ public struct AppServices: Sendable {
     /// random key, suits tests and one-off commands whose fingerprints need not match later ones.
     /// `documents` is the folder of uploaded documents (`<data dir>/documents` for `serve`;
     /// `defaultDocumentsFolder(for:)` when nil). `packages` is the folder of software package files
-    /// (`<data dir>/packages` for `serve`; beside the documents folder when nil).
+    /// (`<data dir>/packages` for `serve`; beside the documents folder when nil). `riskWebhook`
+    /// receives enforced risk alerts as JSON (none when nil).
     public init(database: Database, bcryptCost: UInt8 = 12, clock: Clock = .system,
-                accountKey: Data = AccountKey.random(), documents: URL? = nil, packages: URL? = nil) {
+                accountKey: Data = AccountKey.random(), documents: URL? = nil, packages: URL? = nil, riskWebhook: URL? = nil) {
         self.database = database
         self.store = SQLPersistence(database: database)
         self.access = AccessService(store: store, hasher: BcryptHasher(cost: bcryptCost), clock: clock)
@@ -44,6 +47,8 @@ public struct AppServices: Sendable {
         self.fleet = FleetService(store: store, secret: accountKey, clock: clock, directory: terminalContexts)
         self.campaigns = CampaignService(store: store, files: FilePackageFiles(root: packages ?? Self.packagesFolder(besides: folder)), clock: clock)
         self.compliance = ComplianceService(store: store, clock: clock)
+        self.risk = RiskService(store: store, clock: clock)
+        if let riskWebhook { fleet.riskNotifier.set(WebhookNotifier(url: riskWebhook)) }
         // The heartbeat asks the campaigns what to offer, from their memory (no read on that path).
         let campaigns = self.campaigns
         fleet.updates.set { terminal, ownerPath, heartbeat, now in
@@ -101,6 +106,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     TerminalProtocolAPI(fleet: services.fleet, routes: routes).register(api: api, router: router)
     FleetOperationsAPI(fleet: services.fleet, routes: routes).register(api: api, terminal: router.group("terminal/v1"))
     CampaignAPI(campaigns: services.campaigns, compliance: services.compliance, fleet: services.fleet, routes: routes).register(api: api, router: router)
+    RiskAPI(risk: services.risk, fleet: services.fleet, routes: routes).register(api: api, terminal: router.group("terminal/v1"))
     Printouts.register(sales: services.sales, api: api, router: router)
 
     ConsoleController(access: services.access, renderer: console, secureCookies: configuration.secureCookies).register(on: router)

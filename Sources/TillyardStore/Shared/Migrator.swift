@@ -52,6 +52,7 @@ public struct Migrator: Sendable {
         Migration0011FleetOperations.migration,
         Migration0012ProductWordTerms.migration,
         Migration0013Campaigns.migration,
+        Migration0016Risk.migration,
     ]
 
     let database: Database

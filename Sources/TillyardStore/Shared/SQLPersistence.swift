@@ -30,6 +30,7 @@ struct SQLRepositories: Repositories {
     var packages: any PackageRepository { SQLPackageRepository(db: db) }
     var campaigns: any CampaignRepository { SQLCampaignRepository(db: db) }
     var compliance: any ComplianceRepository { SQLComplianceRepository(db: db) }
+    var risk: any RiskRepository { SQLRiskRepository(db: db) }
 }
 
 /// `Persistence` over a SQLite or PostgreSQL `Database`.

@@ -55,7 +55,7 @@ struct SQLRiskRepository: RiskRepository {
         }
         if let history = reads.history {
             snapshot.historyAmount = try await db.raw("""
-                SELECT SUM(amount) AS total FROM risk_counters
+                SELECT CAST(SUM(amount) AS BIGINT) AS total FROM risk_counters
                 WHERE key = \(bind: history.key) AND day >= \(bind: Int64(history.from)) AND day < \(bind: Int64(history.to))
                 """).first()?.decode(column: "total", as: Int64?.self) ?? 0
         }
@@ -287,8 +287,9 @@ struct SQLRiskRepository: RiskRepository {
             org_path >= \(bind: range.lower) AND org_path < \(bind: range.upper) AND at >= \(bind: from.millis) AND at < \(bind: to.millis)
             """
         func groups(_ column: SQLQueryString) async throws -> [RiskMonitor.Group] {
+            // PostgreSQL sums BIGINT as NUMERIC: cast back.
             let query: SQLQueryString = """
-                SELECT \(column) AS g, COUNT(*) AS n, SUM(approved) AS ok, SUM(CASE WHEN approved = 1 AND kind IN ('sale', 'completion') THEN amount ELSE 0 END) AS amount
+                SELECT \(column) AS g, COUNT(*) AS n, SUM(approved) AS ok, CAST(SUM(CASE WHEN approved = 1 AND kind IN ('sale', 'completion') THEN amount ELSE 0 END) AS BIGINT) AS amount
                 FROM terminal_transactions WHERE \(span) GROUP BY \(column) ORDER BY n DESC LIMIT 50
                 """
             return try await db.raw(query).all().map { row in

@@ -195,6 +195,21 @@ public struct SettlementBatch: Codable, Sendable, Equatable {
     public var held: Bool
     public var receivedAt: Date
     public var matched: Bool { lines.allSatisfy(\.matches) && missingFromBatch.isEmpty && notUploaded.isEmpty }
+
+    public init(id: String, terminalId: TerminalID, merchantId: OrgID?, batchNo: String, from: Date?, closedAt: Date, lines: [SettlementLine],
+                missingFromBatch: [String], notUploaded: [String], held: Bool, receivedAt: Date) {
+        self.id = id
+        self.terminalId = terminalId
+        self.merchantId = merchantId
+        self.batchNo = batchNo
+        self.from = from
+        self.closedAt = closedAt
+        self.lines = lines
+        self.missingFromBatch = missingFromBatch
+        self.notUploaded = notUploaded
+        self.held = held
+        self.receivedAt = receivedAt
+    }
 }
 
 /// Reconciliation is pure: the batch against the stored approved transactions of its span.

@@ -266,6 +266,60 @@ import TillyardTestSupport
         }
     }
 
+    @Test(arguments: [TestBackend.sqlite])
+    func consoleShowsChartsTheQueueCasesAndRules(backend: TestBackend) async throws {
+        try await Harness.run(backend) { h in
+            let device = try await Device.activate(h)
+            // A merchant name with markup: the SVG charts and tables escape it.
+            let merchant = try await h.send(.get, "/api/v1/orgs/\(h.fixtures.merchantA.rawValue)", as: "admin").object
+            let version = try #require(merchant["version"] as? Int)
+            #expect(try await h.send(.patch, "/api/v1/orgs/\(h.fixtures.merchantA.rawValue)", as: "admin",
+                                     json: #"{"name": "A&B <shop>", "code": "MERCHANT-A", "version": \#(version)}"#).status == .ok)
+            _ = try await device.send(.post, "/terminal/v1/transactions", json: Self.upload(
+                (1...5).map { ("c-\($0)", Int64($0) * 1_000, "sale", Self.pan) }, at: h.env.clock.clock.now()))
+            var (jar, csrf) = try await h.consoleSession("security")
+            let page = try await h.browse(.get, "/console/risk", jar: &jar)
+            #expect(page.status == .ok && page.text.components(separatedBy: "<svg").count == 6, "five charts")
+            #expect(page.text.contains("<circle"), "transactions of one hour: the approval trend is one point")
+            #expect(page.text.contains("A&amp;B &lt;shop&gt;") && !page.text.contains("A&B <shop>"), "labels are escaped")
+            #expect(page.text.contains("the same card 5 times today") && page.text.contains(#"id="risk-alerts""#))
+            let id = try #require(try await alerts(h, "?rule=card_velocity").first?["id"] as? String)
+
+            // The case page: evidence, then assign, investigate and comment through its forms.
+            let alertPage = try await h.browse(.get, "/console/risk/alerts/\(id)", jar: &jar)
+            #expect(alertPage.text.contains(Self.pan) && alertPage.text.contains(#"id="status-form""#))
+            #expect(try await h.browse(.post, "/console/risk/alerts/\(id)", jar: &jar,
+                                       form: [("_csrf", csrf), ("action", "assign"), ("version", "1")]).status == .found)
+            #expect(try await h.browse(.post, "/console/risk/alerts/\(id)", jar: &jar,
+                                       form: [("_csrf", csrf), ("action", "status"), ("status", "investigating"), ("version", "2")]).status == .found)
+            let stale = try await h.browse(.post, "/console/risk/alerts/\(id)", jar: &jar,
+                                           form: [("_csrf", csrf), ("action", "status"), ("status", "closed_fraud"), ("text", "x"), ("version", "2")])
+            #expect(stale.status == .conflict && stale.text.contains("role=\"alert\""))
+            #expect(try await h.browse(.post, "/console/risk/alerts/\(id)", jar: &jar,
+                                       form: [("_csrf", csrf), ("action", "comment"), ("text", "card blocked by issuer"), ("version", "3")]).status == .found)
+            let handled = try await h.send(.get, "/api/v1/risk-alerts/\(id)", as: "security").object
+            #expect((handled["alert"] as? [String: Any])?["status"] as? String == "investigating" && (handled["comments"] as? [Any])?.count == 1)
+
+            // Rules: a new version from the form, and a back-test.
+            let rules = try await h.browse(.get, "/console/risk/rules", jar: &jar)
+            #expect(rules.status == .ok && rules.text.contains(#"id="rule-card_velocity""#))
+            #expect(try await h.browse(.post, "/console/risk/rules/card_velocity", jar: &jar,
+                                       form: [("_csrf", csrf), ("mode", "shadow"), ("severity", "high"), ("hold", "1"), ("parameters", "minCount=6"),
+                                              ("version", "0")]).status == .found)
+            let saved = try await h.send(.get, "/api/v1/risk-rules/card_velocity", as: "security").items.first
+            #expect(saved?["mode"] as? String == "shadow" && saved?["actions"] as? [String] == ["alert", "hold_settlement"]
+                    && (saved?["parameters"] as? [String: Any])?["minCount"] as? Int == 6)
+            let backtest = try await h.browse(.post, "/console/risk/rules/backtest", jar: &jar,
+                                              form: [("_csrf", csrf), ("kind", "card_velocity"), ("days", "1"), ("parameters", "minCount=4")])
+            #expect(backtest.status == .ok && backtest.text.contains(#"id="backtest-result""#), "\(backtest.text.suffix(2000))")
+
+            jar.cookies[CookieName.language] = "zh-CN"
+            #expect(try await h.browse(.get, "/console/risk", jar: &jar).text.contains("告警队列"))
+            var (ownerJar, _) = try await h.consoleSession("merchantA.owner")
+            #expect(try await h.browse(.get, "/console/risk", jar: &ownerJar).status == .forbidden)
+        }
+    }
+
     /// What the loopback webhook received.
     actor Received {
         var bodies: [String] = []

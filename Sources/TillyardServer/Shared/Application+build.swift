@@ -122,6 +122,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
                      forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     RegisterConsole(sales: services.sales, renderer: console).register(on: router)
     FleetConsole(fleet: services.fleet, renderer: console, forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
+    RiskConsole(risk: services.risk, renderer: console, forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     CampaignConsole(campaigns: services.campaigns, compliance: services.compliance, renderer: console,
                     forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     return router

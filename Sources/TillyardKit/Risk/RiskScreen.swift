@@ -26,6 +26,20 @@ public struct CardIdentity: Sendable {
     }
 }
 
+/// Whom a screened transaction belongs to: its terminal, the terminal's owner and merchant.
+public struct RiskSubject: Sendable, Equatable {
+    public var terminalId: TerminalID
+    public var orgId: OrgID
+    public var merchantId: OrgID?
+    public var ownerPath: String
+    public init(terminalId: TerminalID, orgId: OrgID, merchantId: OrgID?, ownerPath: String) {
+        self.terminalId = terminalId
+        self.orgId = orgId
+        self.merchantId = merchantId
+        self.ownerPath = ownerPath
+    }
+}
+
 /// What screening a batch did: alerts raised now (enforced ones go to the webhook) and whether the
 /// terminal was blocked.
 public struct RiskScreenResult: Sendable {
@@ -67,16 +81,9 @@ public struct RiskScreen: Sendable {
         let rules = RiskLibrary.effective(try await repos.risk.rules(of: acquirer)).filter { $0.mode != .off }
         let hours = try await terminal.merchantId.asyncMap { try await repos.merchants.find($0)?.businessHours } ?? nil
         for transaction in transactions.sorted(by: { ($0.at, $0.id) < ($1.at, $1.id) }) {
-            let facts = facts(transaction, terminal: terminal, hours: hours)
-            let snapshot = try await repos.risk.snapshot(RiskEngine.reads(facts))
-            let hits = RiskEngine.evaluate(facts, snapshot: snapshot, rules: rules)
-            try await repos.risk.count(RiskEngine.increments(facts), lastSeen: RiskEngine.lastSeen(facts), acquirer: acquirer)
-            for hit in hits {
-                let alert = RiskAlert(id: UUIDv7.make(now: now), orgId: terminal.orgId, hit: hit, terminalId: terminal.id,
-                                      merchantId: terminal.merchantId, at: now)
-                let (_, new) = try await repos.risk.raise(alert, orgPath: context.ownerPath,
-                                                          transactions: [RiskTransactionRef(terminalId: terminal.id, transactionId: transaction.id)])
-                guard new, hit.mode == .enforced else { continue }
+            let subject = RiskSubject(terminalId: terminal.id, orgId: terminal.orgId, merchantId: terminal.merchantId, ownerPath: context.ownerPath)
+            for (alert, hit) in try await judge(facts(transaction, terminal: terminal, hours: hours), subject: subject, rules: rules,
+                                                acquirer: acquirer, repos: repos, at: now) {
                 result.raised.append(alert)
                 if hit.actions.contains(.blockTerminal), !result.blocked, try await repos.fleetOps.lock(of: terminal.id) == nil {
                     try await repos.fleetOps.setLock(TerminalLock(terminalId: terminal.id, cause: .risk, reason: hit.summary, alertId: alert.id,
@@ -88,6 +95,25 @@ public struct RiskScreen: Sendable {
             }
         }
         return result
+    }
+
+    /// One transaction: reads its counters by key, runs the rules, moves the counters and raises
+    /// (or, for a repeat, extends) the alerts. Returns the enforced alerts raised now with their hits.
+    /// This is the whole per-transaction cost of risk on the upload path (the benchmark times it).
+    public func judge(_ facts: RiskFacts, subject: RiskSubject, rules: [RiskRule], acquirer: OrgID, repos: any Repositories, at now: Date) async throws
+        -> [(RiskAlert, RiskHit)] {
+        let snapshot = try await repos.risk.snapshot(RiskEngine.reads(facts))
+        let hits = RiskEngine.evaluate(facts, snapshot: snapshot, rules: rules)
+        try await repos.risk.count(RiskEngine.increments(facts), lastSeen: RiskEngine.lastSeen(facts), acquirer: acquirer)
+        var raised: [(RiskAlert, RiskHit)] = []
+        for hit in hits {
+            let alert = RiskAlert(id: UUIDv7.make(now: now), orgId: subject.orgId, hit: hit, terminalId: subject.terminalId,
+                                  merchantId: subject.merchantId, at: now)
+            let (_, new) = try await repos.risk.raise(alert, orgPath: subject.ownerPath,
+                                                      transactions: [RiskTransactionRef(terminalId: subject.terminalId, transactionId: facts.transactionId)])
+            if new, hit.mode == .enforced { raised.append((alert, hit)) }
+        }
+        return raised
     }
 
     /// Raises the alert for a transaction refused because of the terminal's state (one per terminal

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import SQLKit
 import Testing
 import TillyardKit
@@ -317,6 +318,57 @@ import TillyardTestSupport
             #expect(try await h.browse(.get, "/console/risk", jar: &jar).text.contains("告警队列"))
             var (ownerJar, _) = try await h.consoleSession("merchantA.owner")
             #expect(try await h.browse(.get, "/console/risk", jar: &ownerJar).status == .forbidden)
+        }
+    }
+
+    /// Every log line of an application (at trace level) while terminals send card data: the
+    /// values appear in none of them.
+    @Test(arguments: [TestBackend.sqlite])
+    func cardDataNeverReachesTheLogs(backend: TestBackend) async throws {
+        try await TestEnvironment.with(backend) { env in
+            let fixtures = try await Fixtures.make(env.services.access)
+            let lines = LogLines()
+            var logger = Logger(label: "tillyard") { _ in CapturingLogHandler(lines: lines) }
+            logger.logLevel = .trace
+            let console = try await ConsoleRenderer.load(resources: ConsoleRenderer.bundledResources)
+            let app = Application(router: try buildRouter(services: env.services, configuration: env.configuration, console: console), logger: logger)
+            try await app.test(.router) { client in
+                let h = Harness(env: env, fixtures: fixtures, client: client)
+                let device = try await Device.activate(h)
+                let now = h.env.clock.clock.now()
+                expectProblem(try await device.send(.post, "/terminal/v1/transactions", json: Self.upload([("l-1", 100, "sale", "6222021234561236")], at: now)), 422)
+                expectProblem(try await device.send(.post, "/terminal/v1/transactions",
+                                                    json: #"{"transactions": [{"id": "l-2", "track2": ";6222021234561236=25121010000012300000", "cvv": "987", "pinBlock": "0412AC89ABCDEF01"}]}"#), 422)
+                // A full PAN in an operator's body is refused the same way.
+                expectProblem(try await h.send(.post, "/api/v1/risk-alerts/x/comments", as: "security", json: #"{"text": "6222021234561236"}"#), 422)
+            }
+            let logged = lines.all
+            #expect(logged.count >= 5, "requests were logged: \(logged)")
+            for secret in ["6222021234561236", "25121010000012300000", "0412AC89ABCDEF01", "\"987\""] {
+                #expect(!logged.contains { $0.contains(secret) }, "a log line holds \(secret)")
+            }
+        }
+    }
+
+    /// Log lines kept in memory.
+    final class LogLines: @unchecked Sendable {
+        private let lock = NSLock()
+        private var lines: [String] = []
+        func add(_ line: String) { lock.withLock { lines.append(line) } }
+        var all: [String] { lock.withLock { lines } }
+    }
+
+    /// A log handler writing every message with its metadata into `LogLines`.
+    struct CapturingLogHandler: LogHandler {
+        let lines: LogLines
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            lines.add("\(event.level) \(event.message) \(metadata.merging(event.metadata ?? [:]) { $1 }) \(event.error.map { "\($0)" } ?? "")")
         }
     }
 

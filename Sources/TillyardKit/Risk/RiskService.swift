@@ -129,9 +129,7 @@ public struct RiskService: Sendable {
     public func alert(_ id: String, by principal: Principal) async throws -> RiskAlertDetail {
         try principal.require(.riskRead)
         return try await store.read { repos in
-            guard let (alert, path) = try await repos.risk.alert(id), principal.sees(path: path) else {
-                throw DomainError.notFound(resource: "risk alert", id: id)
-            }
+            let (alert, _) = try await Self.visibleAlert(id, repos: repos, principal: principal)
             return RiskAlertDetail(alert: alert, transactions: try await repos.risk.evidence(of: id), comments: try await repos.risk.comments(of: id))
         }
     }
@@ -178,9 +176,7 @@ public struct RiskService: Sendable {
         guard let text = try FleetService.note(text, field: "text", required: true) else { throw DomainError.invalid("text", "is required") }
         let now = clock.now()
         return try await store.write { repos in
-            guard let (alert, path) = try await repos.risk.alert(id), principal.sees(path: path) else {
-                throw DomainError.notFound(resource: "risk alert", id: id)
-            }
+            let (alert, path) = try await Self.visibleAlert(id, repos: repos, principal: principal)
             let comment = RiskComment(id: UUIDv7.make(now: now), alertId: id, author: principal.user.username, text: text, at: now)
             try await repos.risk.addComment(comment)
             _ = try await repos.audit.append(
@@ -191,14 +187,20 @@ public struct RiskService: Sendable {
         }
     }
 
+    /// An alert in the caller's subtree with its path; any other is "not found" (existence does not leak).
+    static func visibleAlert(_ id: String, repos: any Repositories, principal: Principal) async throws -> (RiskAlert, String) {
+        guard let (alert, path) = try await repos.risk.alert(id), principal.sees(path: path) else {
+            throw DomainError.notFound(resource: "risk alert", id: id)
+        }
+        return (alert, path)
+    }
+
     /// One audited change of a visible alert at its version.
     private func change(_ id: String, version: Int, action: String, by principal: Principal,
                         _ work: @escaping @Sendable (inout RiskAlert, any Repositories) async throws -> [String: String]) async throws -> RiskAlert {
         let now = clock.now()
         return try await store.write { repos in
-            guard let (stored, path) = try await repos.risk.alert(id), principal.sees(path: path) else {
-                throw DomainError.notFound(resource: "risk alert", id: id)
-            }
+            let (stored, path) = try await Self.visibleAlert(id, repos: repos, principal: principal)
             guard stored.version == version else { throw DomainError.conflict("alert \(id) changed since version \(version); reload it") }
             var alert = stored
             let summary = try await work(&alert, repos)

@@ -1,4 +1,5 @@
 import Foundation
+import TillyardKit
 
 /// Small server-made SVG charts for the console (no script, no inline style: colours are
 /// presentation attributes, which the CSP allows). Pure: values in, markup out; every text is
@@ -11,21 +12,7 @@ enum SVGChart {
         var caption: String
     }
 
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { Markup.escape(text) }
 
     static func number(_ value: Double) -> String { String(format: "%.1f", value) }
 

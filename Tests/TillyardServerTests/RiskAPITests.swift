@@ -230,13 +230,25 @@ import TillyardTestSupport
             let batchId = try #require(matched.object["id"] as? String)
             #expect(try await device.send(.post, "/terminal/v1/settlements", json: good).object["id"] as? String == batchId, "a retry is the same batch")
 
-            // The next batch: the terminal counts a sale the server never received and misses one it did.
+            #expect(matched.object["held"] as? Bool == false)
+            // A large sale under a rule that holds settlement; the terminal counts a sale the server never received and misses one it did.
+            #expect(try await h.send(.put, "/api/v1/risk-rules/large_amount", as: "admin",
+                                     json: #"{"mode": "enforced", "severity": "high", "actions": ["hold_settlement"], "parameters": {}, "version": 0}"#).status == .ok)
             h.env.clock.advance(120)
-            _ = try await device.send(.post, "/terminal/v1/transactions", json: Self.upload([("b-4", 700, "sale", Self.pan)], at: h.env.clock.clock.now()))
+            _ = try await device.send(.post, "/terminal/v1/transactions", json: Self.upload([("b-4", 900_000, "sale", Self.pan)], at: h.env.clock.clock.now()))
             let later = ISO8601DateFormatter().string(from: h.env.clock.clock.now().addingTimeInterval(1))
             let bad = #"{"batchNo": "000002", "closedAt": "\#(later)", "totals": [{"kind": "sale", "count": 1, "amount": 900}], "transactionIds": ["b-9"]}"#
             let mismatched = try await device.send(.post, "/terminal/v1/settlements", json: bad)
             #expect(mismatched.object["missingFromBatch"] as? [String] == ["b-4"] && mismatched.object["notUploaded"] as? [String] == ["b-9"], "\(mismatched.text)")
+            #expect(mismatched.object["held"] as? Bool == true, "the open alert holds the merchant's settlement")
+            let hold = try #require(try await alerts(h, "?rule=large_amount").first)
+            #expect(hold["actions"] as? [String] == ["alert", "hold_settlement"])
+            #expect(try await h.send(.post, "/api/v1/risk-alerts/\(hold["id"] as? String ?? "")/status", as: "security",
+                                     json: #"{"status": "closed_accepted", "note": "wholesale order, verified", "version": 1}"#).status == .ok)
+            h.env.clock.advance(60)
+            let released = ISO8601DateFormatter().string(from: h.env.clock.clock.now())
+            let third = try await device.send(.post, "/terminal/v1/settlements", json: #"{"batchNo": "000003", "closedAt": "\#(released)", "totals": []}"#)
+            #expect(third.object["held"] as? Bool == false && (third.object["lines"] as? [Any])?.isEmpty == true, "\(third.text)")
             let listed = try await h.send(.get, "/api/v1/settlement-batches?mismatched=true", as: "security").items
             #expect(listed.count == 1 && listed.first?["batchNo"] as? String == "000002")
             #expect(try await h.send(.get, "/api/v1/settlement-batches/\(batchId)", as: "security").object["batchNo"] as? String == "000001")

@@ -175,4 +175,15 @@ import Testing
         #expect(result.lines.first { $0.kind == .sale }?.matches == false && result.lines.first { $0.kind == .refund }?.storedCount == 1)
         #expect(result.missing == ["b", "c"] && result.notUploaded == ["x"])
     }
+
+    @Test func theScheduleIsDueOncePerIntervalAfterTheFirstUpload() {
+        let schedule = RiskSchedule(interval: 600)
+        let acquirer = OrgID(rawValue: "acq")
+        #expect(schedule.due(acquirer, at: morning) == nil, "no sweeper yet")
+        schedule.set { _, _ in [] }
+        #expect(schedule.due(OrgID(rawValue: "other"), at: morning) == nil, "the first upload starts the interval")
+        #expect(schedule.due(acquirer, at: morning.addingTimeInterval(599)) == nil)
+        #expect(schedule.due(acquirer, at: morning.addingTimeInterval(600)) != nil)
+        #expect(schedule.due(acquirer, at: morning.addingTimeInterval(900)) == nil, "marked as run")
+    }
 }

@@ -217,6 +217,26 @@ import TillyardTestSupport
     }
 
     @Test(arguments: TestBackend.allCases)
+    func theScheduledSweepRunsMerchantDayRulesOverTheCounters(backend: TestBackend) async throws {
+        try await Harness.run(backend) { h in
+            let device = try await Device.activate(h)
+            let off = #"{"mode": "off", "severity": "high", "actions": ["alert"], "parameters": {}, "version": 0}"#
+            #expect(try await h.send(.put, "/api/v1/risk-rules/refunds_exceed_sales", as: "admin", json: off).status == .ok)
+            _ = try await device.send(.post, "/terminal/v1/transactions", json: Self.upload(
+                [("r-1", 1_000, "sale", Self.pan), ("r-2", 2_000, "refund", Self.pan)], at: h.env.clock.clock.now()))
+            #expect(try await alerts(h, "?rule=refunds_exceed_sales").isEmpty, "the rule was off when they arrived")
+            let on = #"{"mode": "enforced", "severity": "high", "actions": ["alert"], "parameters": {}, "version": 1}"#
+            #expect(try await h.send(.put, "/api/v1/risk-rules/refunds_exceed_sales", as: "admin", json: on).status == .ok)
+            expectProblem(try await h.send(.post, "/api/v1/risk-sweeps", as: "merchantA.owner"), 403)
+            let swept = try await h.send(.post, "/api/v1/risk-sweeps", as: "admin")
+            #expect(swept.items.count == 1 && swept.items.first?["rule"] as? String == "refunds_exceed_sales", "\(swept.text)")
+            #expect((swept.items.first?["numbers"] as? [String: Any])?["refunds"] as? Int == 2_000)
+            #expect(try await h.send(.post, "/api/v1/risk-sweeps", as: "admin").items.isEmpty, "once per merchant and day")
+            #expect(try await alerts(h, "?rule=refunds_exceed_sales").first?["merchantId"] as? String == h.fixtures.merchantA.rawValue)
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
     func settlementBatchesAreReconciled(backend: TestBackend) async throws {
         try await Harness.run(backend) { h in
             let device = try await Device.activate(h)

@@ -396,6 +396,10 @@ extension FleetService {
             throw DomainError.forbidden("the terminal \(context.terminal.sn) is \(why): its transactions are refused")
         }
         if outcome.screen.blocked { directory.invalidate(context.terminal.id) }
+        if let sweep = riskSchedule.due(RiskScreen.acquirer(of: context.ownerPath), at: now) {
+            let notifier = riskNotifier, acquirer = RiskScreen.acquirer(of: context.ownerPath)
+            Task.detached { if let raised = try? await sweep(acquirer, now) { notifier.notify(raised) } }
+        }
         let stored = outcome.stored
         return TransactionUploadResult(stored: checked.map(\.id).filter { stored.contains($0) },
                                        duplicates: checked.map(\.id).filter { !stored.contains($0) })

@@ -135,6 +135,8 @@ public struct FleetService: Sendable {
     public let risk: RiskScreen
     /// Where enforced risk alerts are announced (set by the composition root).
     public let riskNotifier: RiskNotifierSlot
+    /// The scheduled risk sweep, started off the request path after uploads (set by the composition root).
+    public let riskSchedule: RiskSchedule
 
     /// `secret` is the installation key (terminal secrets are sealed under a key derived from it).
     public init(store: any Persistence, secret: Data, clock: Clock = .system, window: TimeInterval = TerminalSigning.defaultWindow,
@@ -150,6 +152,7 @@ public struct FleetService: Sendable {
         self.updates = UpdateOfferSource()
         self.risk = RiskScreen(secret: secret)
         self.riskNotifier = RiskNotifierSlot()
+        self.riskSchedule = RiskSchedule()
         self.clock = clock
         self.cipher = InstallationCipher(secret: secret, purpose: "terminal secrets")
         self.nonces = NonceWindow(window: window)

@@ -329,6 +329,9 @@ public protocol RiskRepository: Sendable {
     func batch(terminal: TerminalID, batchNo: String) async throws -> SettlementBatch?
     func batches(under path: String, mismatchedOnly: Bool, page: PageRequest) async throws -> Page<SettlementBatch>
 
+    /// Merchants of an acquirer with sales or refunds counted on a business day (for the scheduled sweep).
+    func merchantsCounted(day: Int, acquirer: OrgID) async throws -> [OrgID]
+
     /// Sums of a subtree's transactions in a span.
     func monitor(under path: String, from: Date, to: Date) async throws -> RiskMonitor
 }

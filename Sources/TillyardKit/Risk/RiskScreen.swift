@@ -174,3 +174,34 @@ public final class RiskNotifierSlot: @unchecked Sendable {
         lock.withLock { notifier }.notify(alerts)
     }
 }
+
+/// When each acquirer's scheduled sweep is due: uploads ask after they commit, and at most one
+/// sweep per acquirer runs per `interval` on this node (set by the composition root).
+public final class RiskSchedule: @unchecked Sendable {
+    /// Runs the sweep of an acquirer and returns the enforced alerts it raised.
+    public typealias Sweeper = @Sendable (OrgID, Date) async throws -> [RiskAlert]
+    private let lock = NSLock()
+    private var sweeper: Sweeper?
+    private var lastRun: [OrgID: Date] = [:]
+    public let interval: TimeInterval
+
+    public init(interval: TimeInterval = 600) {
+        self.interval = interval
+    }
+
+    public func set(_ sweeper: @escaping Sweeper) { lock.withLock { self.sweeper = sweeper } }
+
+    /// The sweeper, when one is set and the acquirer's sweep is due (it is then marked as run). The
+    /// first upload of an acquirer on this node starts its interval: a node just started does not sweep at once.
+    func due(_ acquirer: OrgID, at now: Date) -> Sweeper? {
+        lock.withLock {
+            guard let last = lastRun[acquirer] else {
+                lastRun[acquirer] = now
+                return nil
+            }
+            guard let sweeper, now.timeIntervalSince(last) >= interval else { return nil }
+            lastRun[acquirer] = now
+            return sweeper
+        }
+    }
+}

@@ -117,6 +117,50 @@ public struct RiskService: Sendable {
         return RiskEngine.backtest(rule, history: Array(history.prefix(Self.backtestLimit)), truncated: truncated)
     }
 
+    // MARK: Schedule
+
+    /// The rules a sweep runs: the merchant-day ones, which a change of rule or parameters may make
+    /// fire on a day already counted.
+    public static let scheduledRules: Set<RiskRuleKind> = [.refundsExceedSales, .volumeSpike]
+
+    /// Runs the merchant-day rules over the counters of yesterday and today for one acquirer's
+    /// merchants (the scheduled evaluation; transactions are judged as they arrive). An alert already
+    /// raised for a merchant and day is not raised again. Returns the enforced alerts raised now.
+    public func sweep(acquirer: OrgID, at now: Date) async throws -> [RiskAlert] {
+        let today = RiskClock.day(of: now)
+        return try await store.write { repos in
+            let rules = RiskLibrary.effective(try await repos.risk.rules(of: acquirer))
+                .filter { $0.mode != .off && Self.scheduledRules.contains($0.kind) }
+            guard !rules.isEmpty else { return [] }
+            var raised: [RiskAlert] = []
+            for day in [today - 1, today] {
+                // The day as the rules see it: its last second, or now for today.
+                let at = min(now, RiskClock.start(ofDay: day + 1).addingTimeInterval(-1))
+                for merchant in try await repos.risk.merchantsCounted(day: day, acquirer: acquirer) {
+                    guard let org = try await repos.orgs.find(merchant) else { continue }
+                    // A refund and a sale of nothing: the rules read the day's counters as they stand.
+                    for kind in [TerminalTransactionKind.refund, .sale] {
+                        let facts = RiskFacts(terminalId: "", transactionId: "", merchantId: merchant.rawValue, cardHash: nil, cardPrefix: nil,
+                                              kind: kind, amount: 0, approved: true, at: at, businessHours: nil)
+                        let snapshot = try await repos.risk.snapshot(RiskEngine.reads(facts))
+                        for hit in RiskEngine.evaluate(facts, snapshot: snapshot, rules: rules) {
+                            let alert = RiskAlert(id: UUIDv7.make(now: now), orgId: org.id, hit: hit, terminalId: nil, merchantId: org.id, at: now)
+                            let (_, new) = try await repos.risk.raise(alert, orgPath: org.path, transactions: [])
+                            if new, hit.mode == .enforced { raised.append(alert) }
+                        }
+                    }
+                }
+            }
+            return raised
+        }
+    }
+
+    /// Runs the sweep for the caller's acquirer now (risk.manage).
+    public func sweep(by principal: Principal) async throws -> [RiskAlert] {
+        try principal.require(.riskManage)
+        return try await sweep(acquirer: principal.rootId, at: clock.now())
+    }
+
     // MARK: Alerts
 
     /// Alerts in the caller's subtree (the queue, or the shadow log), newest first.

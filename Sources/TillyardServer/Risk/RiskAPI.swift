@@ -73,6 +73,10 @@ struct RiskAPI {
                 try await risk.backtest(kind, parameters: input.parameters, from: input.from, to: input.to, by: principal)
             }
         }
+        api.post("risk-sweeps") { _, context in
+            let raised = try await risk.sweep(by: try context.requirePrincipal())
+            return try JSONResponse.make(PageBody(Page(items: raised, nextCursor: nil)) { $0 })
+        }
         api.get("risk-alerts") { request, context in
             let principal = try context.requirePrincipal()
             let filter = RiskAlertFilter(status: try request.query("status", as: RiskAlertStatus.self),

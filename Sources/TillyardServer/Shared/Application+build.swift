@@ -49,6 +49,9 @@ public struct AppServices: Sendable {
         self.compliance = ComplianceService(store: store, clock: clock)
         self.risk = RiskService(store: store, clock: clock)
         if let riskWebhook { fleet.riskNotifier.set(WebhookNotifier(url: riskWebhook)) }
+        // The merchant-day rules also run on a schedule, started by uploads off their request path.
+        let risk = self.risk
+        fleet.riskSchedule.set { acquirer, now in try await risk.sweep(acquirer: acquirer, at: now) }
         // The heartbeat asks the campaigns what to offer, from their memory (no read on that path).
         let campaigns = self.campaigns
         fleet.updates.set { terminal, ownerPath, heartbeat, now in

@@ -212,6 +212,16 @@ struct SQLRiskRepository: RiskRepository {
             """).first() != nil
     }
 
+    func merchantsCounted(day: Int, acquirer: OrgID) async throws -> [OrgID] {
+        // The key ranges of the merchant volume counters ("mr:…", "ms:…"; ';' follows ':') walk the primary key.
+        try await db.raw("""
+            SELECT DISTINCT SUBSTR(key, 4) AS merchant FROM risk_counters
+            WHERE ((key >= 'mr:' AND key < 'mr;') OR (key >= 'ms:' AND key < 'ms;')) AND day = \(bind: Int64(day))
+              AND org_id = \(bind: acquirer.rawValue)
+            ORDER BY merchant LIMIT 100000
+            """).all().map { OrgID(rawValue: try $0.decode(column: "merchant", as: String.self)) }
+    }
+
     // MARK: History
 
     func history(under path: String, from: Date, to: Date, limit: Int) async throws -> [RiskFacts] {

@@ -369,8 +369,11 @@ extension FleetService {
             riskNotifier.notify(alert.map { [$0] } ?? [])
             throw TerminalLockedError(cause: lock.cause, since: lock.lockedAt, reason: lock.reason)
         }
+        // The bound merchant's MID is read once, and only when the batch names one.
+        var boundMid: String?
+        if checked.contains(where: { $0.mid != nil }), let merchant = context.terminal.merchantId { boundMid = try await mid(of: merchant) }
         for (index, item) in checked.enumerated() {
-            if let mid = item.mid, let bound = context.terminal.merchantId, mid != (try await self.mid(of: bound)) {
+            if let mid = item.mid, context.terminal.merchantId != nil, mid != boundMid {
                 throw DomainError.invalid("transactions.\(index).mid", "is not the MID of the merchant this terminal is bound to")
             }
             if let tid = item.tid, tid != context.terminal.tid {

@@ -62,7 +62,9 @@ func withServices<T>(_ configuration: AppConfiguration, migrate: Bool = true,
                                accountKey: try AccountKey.load(dataDirectory: configuration.dataDirectory),
                                documents: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("documents"),
                                packages: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("packages"),
-                               memberKeys: try ProcessInfo.processInfo.environment["TILLYARD_MEMBER_KEYS"].map(MemberKeyring.parse) ?? [])
+                               memberKeys: try ProcessInfo.processInfo.environment["TILLYARD_MEMBER_KEYS"].map(MemberKeyring.parse) ?? [],
+                               // Enforced risk alerts are posted there as JSON.
+                               riskWebhook: ProcessInfo.processInfo.environment["TILLYARD_RISK_WEBHOOK"].flatMap(URL.init(string:)))
     } catch {
         await database.close()
         throw CLIError(message: "cannot load the account or member keys: \(describe(error))")

@@ -24,8 +24,8 @@ import TillyardKit
 
     @Test func theMatrix() {
         #expect(Role.security.permissions == [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage, .estateRead,
-                                              .merchantsRead, .merchantsReview, .fleetManage, .serviceRead])
-        #expect(Role.finance.permissions == [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateCosts, .merchantsRead])
+                                              .merchantsRead, .merchantsReview, .fleetManage, .serviceRead, .riskRead, .riskManage])
+        #expect(Role.finance.permissions == [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateCosts, .merchantsRead, .riskRead])
         #expect(Role.technical.permissions == [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateManage, .estateBind,
                                                .estateInstall, .modelsManage, .merchantsRead, .merchantsOnboard, .fleetManage, .fleetRelease,
                                                .serviceRead, .serviceOpen, .serviceHandle, .serviceRepair, .inspectionsManage,
@@ -88,6 +88,7 @@ import TillyardKit
             "service.read", "service.open", "service.handle", "service.repair", "inspections.manage", "inspections.record",
             "knowledge.manage",
             "members.read", "members.manage", "members.privacy",
+            "risk.read", "risk.manage",
         ])
         #expect(Role.allCases.map(\.rawValue) == [
             "administrator", "finance", "technical", "security", "service_desk", "inspector", "merchant_owner", "cashier",

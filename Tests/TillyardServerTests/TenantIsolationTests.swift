@@ -31,11 +31,12 @@ import TillyardTestSupport
     static let collections: Set<String> = ["orgs", "users", "tokens", "terminals", "terminal-models", "purchase-requests",
                                            "merchants", "documents", "products", "sales", "orders", "shifts", "z-reports", "stores",
                                            "promotions", "packages", "campaigns", "tickets", "attachments", "knowledge-articles",
-                                           "inspections", "photos", "members"]
+                                           "inspections", "photos", "members", "risk-rules", "risk-alerts",
+                                           "settlement-batches"]
 
     /// Collections that may legitimately have nothing foreign: the model catalogue is per acquirer,
     /// and the fixtures hold a single acquirer.
-    static let sharedCollections: Set<String> = ["terminal-models", "knowledge-articles"]
+    static let sharedCollections: Set<String> = ["terminal-models", "knowledge-articles", "risk-rules"]
 
     static let bindBody = #"{"merchantId": "{merchantA}", "placement": {"address": "x", "latitude": 31.2, "longitude": 121.4}}"#
 
@@ -94,6 +95,11 @@ import TillyardTestSupport
         "POST /api/v1/members/{id}/top-ups": #"{"amount": 100, "tender": "cash"}"#,
         "POST /api/v1/members/{id}/points-adjustments": #"{"delta": 100, "note": "hijack"}"#,
         "POST /api/v1/members/{id}/erase": #"{"version": {version}}"#,
+        "PUT /api/v1/risk-rules/{kind}": #"{"mode": "off", "severity": "low", "actions": ["alert"], "parameters": {}, "version": 0}"#,
+        "POST /api/v1/risk-rules/{kind}/backtest": #"{"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"}"#,
+        "POST /api/v1/risk-alerts/{id}/assign": #"{"assignee": null, "version": {version}}"#,
+        "POST /api/v1/risk-alerts/{id}/status": #"{"status": "closed_fraud", "note": "hijack", "version": {version}}"#,
+        "POST /api/v1/risk-alerts/{id}/comments": #"{"text": "hijack"}"#,
         "POST /api/v1/stores/{id}/stock-adjustments": #"{"productId": "01900000-0000-7000-8000-000000000002", "delta": 1000, "reason": "hijack"}"#,
         "POST /api/v1/tickets/{id}/transition": #"{"action": "assign", "version": {version}}"#,
         "POST /api/v1/tickets/{id}/comments": #"{"note": "hijack"}"#,
@@ -171,6 +177,20 @@ import TillyardTestSupport
             try Data("package \(version)".utf8).withUnsafeBytes { try upload.append($0) }
             let package = try await campaigns.publish(PackageInput(kind: .app, version: version, modelIds: [model.id]), upload: upload, by: principal)
             _ = try await campaigns.create(CampaignInput(name: "rollout \(version)", packageId: package.id), by: principal)
+        }
+        // A risk alert and a settlement batch on each side's terminal.
+        for (sn, side) in [("SIDE-B-0001", "B"), ("OWN-A-0001", "A")] {
+            try await h.env.services.store.write { repos in
+                guard let terminal = try await repos.terminals.find(sn: sn), let owner = try await repos.orgs.find(terminal.orgId) else { return }
+                let hit = RiskHit(rule: RiskLibrary.rule(.largeAmount), dedupeKey: "seed:\(sn)", numbers: ["amount": 1],
+                                  summary: "\(side)-side large payment")
+                _ = try await repos.risk.raise(RiskAlert(id: UUIDv7.make(now: Date()), orgId: terminal.orgId, hit: hit, terminalId: terminal.id,
+                                                         merchantId: terminal.merchantId, at: Date()), orgPath: owner.path, transactions: [])
+                _ = try await repos.risk.insertBatch(SettlementBatch(id: UUIDv7.make(now: Date()), terminalId: terminal.id, merchantId: nil,
+                                                                     batchNo: "SEED-\(side)-0001", from: nil, closedAt: Date(), lines: [],
+                                                                     missingFromBatch: [], notUploaded: [], held: false, receivedAt: Date()),
+                                                     orgPath: owner.path)
+            }
         }
     }
 
@@ -254,6 +274,19 @@ import TillyardTestSupport
         let campaigns = try await h.env.services.campaigns.campaigns(state: nil, page: all, by: admin).items
         for package in packages { names[package.id.rawValue] = package.sha256 }
         for campaign in campaigns { names[campaign.id.rawValue] = campaign.name; versions[campaign.id.rawValue] = campaign.version }
+        // Risk: alerts and batches the caller reads (none without risk.read).
+        let risk = h.env.services.risk
+        let alerts = try await risk.alerts(RiskAlertFilter(), page: all, by: admin).items
+        let myAlerts = Set((try? await risk.alerts(RiskAlertFilter(), page: all, by: me).items.map(\.id)) ?? [])
+        let batches = try await risk.batches(mismatchedOnly: false, page: all, by: admin).items
+        let myBatches = Set((try? await risk.batches(mismatchedOnly: false, page: all, by: me).items.map(\.id)) ?? [])
+        for alert in alerts { names[alert.id] = alert.summary; versions[alert.id] = alert.version }
+        for batch in batches { names[batch.id] = batch.batchNo }
+        let terminalOwner = Dictionary(uniqueKeysWithValues: terminals.map { ($0.id, $0.orgId) })
+        func side(_ terminal: TerminalID) -> Bool {
+            guard let org = terminalOwner[terminal] else { return false }
+            return !visible(org) && !ancestor(org)
+        }
         for user in users { versions[user.id.rawValue] = user.version; names[user.id.rawValue] = user.username }
         for token in tokens { names[token.id.rawValue] = token.name }
         for terminal in terminals { names[terminal.id.rawValue] = terminal.sn }
@@ -335,6 +368,9 @@ import TillyardTestSupport
         foreign["inspections"] = inspections.filter { !myInspections.contains($0.id) }.map(\.id)
         foreign["photos"] = inspections.filter { !myInspections.contains($0.id) }.flatMap(\.photos).map(\.id.rawValue)
         foreign["members"] = members.filter { !memberVisible($0) }.map(\.id.rawValue)
+        foreign["risk-rules"] = []
+        foreign["risk-alerts"] = alerts.filter { !myAlerts.contains($0.id) }.map(\.id)
+        foreign["settlement-batches"] = batches.filter { !myBatches.contains($0.id) }.map(\.id)
         var own: [String: [String]] = [:]
         own["orgs"] = [me.user.orgId.rawValue]
         own["users"] = [me.user.id.rawValue]
@@ -359,6 +395,9 @@ import TillyardTestSupport
         own["inspections"] = Array(myInspections)
         own["photos"] = inspections.filter { myInspections.contains($0.id) }.flatMap(\.photos).map(\.id.rawValue)
         own["members"] = members.filter { memberVisible($0) }.map(\.id.rawValue)
+        own["risk-rules"] = me.can(.riskRead) ? [RiskRuleKind.largeAmount.rawValue, RiskRuleKind.cardVelocity.rawValue] : []
+        own["risk-alerts"] = Array(myAlerts)
+        own["settlement-batches"] = Array(myBatches)
         var otherBranch: [String] = sideOrgs.flatMap { [$0.id.rawValue, $0.name] }
         otherBranch += sideUsers.flatMap { [$0.id.rawValue, $0.username] }
         otherBranch += tokens.filter { sideUserIDs.contains($0.userId) }.flatMap { [$0.id.rawValue, $0.prefix] }
@@ -372,6 +411,8 @@ import TillyardTestSupport
         otherBranch += tickets.filter { !myTickets.contains($0.id) }.flatMap { [$0.id.rawValue, $0.symptom] }
         otherBranch += inspections.filter { !myInspections.contains($0.id) && $0.sn.hasPrefix("SIDE-B") }.map(\.id)
         otherBranch += members.filter { !memberVisible($0) }.flatMap { [$0.id.rawValue, $0.cardNumber] }
+        otherBranch += alerts.filter { $0.terminalId.map(side) ?? false }.flatMap { [$0.id, $0.summary] }
+        otherBranch += batches.filter { side($0.terminalId) }.flatMap { [$0.id, $0.batchNo] }
         return Reach(foreign: foreign, own: own, versions: versions, otherBranch: otherBranch, names: names)
     }
 

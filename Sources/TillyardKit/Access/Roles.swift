@@ -63,6 +63,10 @@ public enum Permission: String, Codable, Sendable, CaseIterable, Comparable {
     case membersManage = "members.manage"
     /// Personal data of members: full phone numbers (each read audited) and names, export, erasure, key rotation.
     case membersPrivacy = "members.privacy"
+    /// See risk alerts, rules, settlement reconciliation and transaction monitoring.
+    case riskRead = "risk.read"
+    /// Investigate alerts (assign, comment, close) and change risk rules.
+    case riskManage = "risk.manage"
 
     public static func < (lhs: Permission, rhs: Permission) -> Bool { lhs.rawValue < rhs.rawValue }
 }
@@ -93,9 +97,9 @@ public enum Role: String, Codable, Sendable, CaseIterable {
             return Set(Permission.allCases)
         case .security:
             return [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage, .estateRead, .merchantsRead, .merchantsReview, .fleetManage,
-                    .serviceRead]
+                    .serviceRead, .riskRead, .riskManage]
         case .finance:
-            return [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateCosts, .merchantsRead]
+            return [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateCosts, .merchantsRead, .riskRead]
         case .technical:
             return [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateManage, .estateBind, .estateInstall, .modelsManage,
                     .merchantsRead, .merchantsOnboard, .fleetManage, .fleetRelease, .serviceRead, .serviceOpen, .serviceHandle, .serviceRepair,

@@ -33,6 +33,8 @@ public enum LockCause: String, Codable, Sendable, CaseIterable {
     case `operator`
     /// The relocation guard blocked it under a "block" policy until an inspector clears the alert.
     case relocation
+    /// A risk rule with the block action fired (an operator unlocks it after the investigation).
+    case risk
 }
 
 /// A terminal that must not start transactions: the server refuses its new ones and tells it so
@@ -160,8 +162,9 @@ public protocol FleetOperationsRepository: Sendable {
     func clearAlert(_ id: String, by: String, at: Date, note: String) async throws -> Bool
 
     /// Stores transactions not stored before; returns the ids stored now (the rest were duplicates).
-    func insertTransactions(_ transactions: [TerminalTransaction], terminal: TerminalID, orgPath: String, merchantId: OrgID?,
-                            receivedAt: Date) async throws -> Set<String>
+    /// `cardHashes` maps transaction ids to their card identity (`CardIdentity`).
+    func insertTransactions(_ transactions: [TerminalTransaction], cardHashes: [String: String], terminal: TerminalID, orgPath: String,
+                            merchantId: OrgID?, receivedAt: Date) async throws -> Set<String>
     /// A terminal's transactions, newest first.
     func transactions(of terminal: TerminalID, limit: Int) async throws -> [StoredTerminalTransaction]
 

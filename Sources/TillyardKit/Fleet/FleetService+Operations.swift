@@ -160,7 +160,7 @@ extension FleetService {
         let note = try Self.note(note, field: "note", required: false)
         try await change(id, action: "terminal.unlock", by: principal, summary: ["note": note ?? ""]) { repos, terminal, now in
             guard let existing = try await repos.fleetOps.lock(of: id) else { throw DomainError.conflict("terminal \(terminal.sn) is not locked") }
-            guard existing.cause == .operator else {
+            guard existing.cause != .relocation else {
                 throw DomainError.conflict("terminal \(terminal.sn) is blocked by relocation alert \(existing.alertId ?? ""); an inspector clears the alert")
             }
             try await repos.fleetOps.removeLock(of: id)
@@ -262,14 +262,16 @@ extension FleetService {
 
     /// Stores the alert (and, under a block policy, the lock and its command) for a terminal found
     /// away from its placement, with an inspection task. At most one alert is open per terminal.
+    /// The risk queue gets its copy in the same transaction.
     func raiseRelocationAlert(_ finding: RelocationFinding, context: TerminalContext, at now: Date) async throws {
         let terminal = context.terminal
         let alert = RelocationAlert(id: UUIDv7.make(now: now), terminalId: terminal.id, sn: terminal.sn, finding: finding, raisedAt: now)
-        try await store.write { repos in
-            guard try await repos.fleetOps.insertAlert(alert, orgPath: context.ownerPath) else { return }
+        let announced = try await store.write { repos -> RiskAlert? in
+            guard try await repos.fleetOps.insertAlert(alert, orgPath: context.ownerPath) else { return nil }
             // An inspector is sent to look, in the same transaction: no alert without its task.
             try await ServiceDeskService.openRelocationInspection(terminal: terminal, ownerPath: context.ownerPath, alertId: alert.id, at: now,
                                                                   repos: repos)
+            let risk = try await RiskScreen.relocation(alert, terminal: terminal, ownerPath: context.ownerPath, repos: repos)
             if finding.action == .block, try await repos.fleetOps.lock(of: terminal.id) == nil {
                 try await repos.fleetOps.setLock(TerminalLock(terminalId: terminal.id, cause: .relocation,
                                                               reason: "moved \(Int(finding.certainDistanceMeters)) m from its placement",
@@ -284,7 +286,9 @@ extension FleetService {
                                          "action": finding.action.rawValue]),
                     orgPath: owner.path, at: now)
             }
+            return risk
         }
+        riskNotifier.notify(announced.map { [$0] } ?? [])
         locations.forget(terminal.id)
         directory.invalidate(terminal.id)
     }
@@ -362,16 +366,63 @@ extension FleetService {
             guard seen.insert(transaction.id).inserted else { throw DomainError.invalid("transactions.\(index).id", "is given twice in this batch") }
             checked.append(transaction)
         }
-        let context = caller.context, batch = checked
+        let context = caller.context, batch = checked, risk = self.risk
         if let lock = context.lock, checked.contains(where: { $0.at >= lock.lockedAt }) {
+            let alert = try await store.write { try await risk.refused(batch[0], why: "locked", context: context, repos: $0, at: now) }
+            riskNotifier.notify(alert.map { [$0] } ?? [])
             throw TerminalLockedError(cause: lock.cause, since: lock.lockedAt, reason: lock.reason)
         }
-        let stored = try await store.write {
-            try await $0.fleetOps.insertTransactions(batch, terminal: context.terminal.id, orgPath: context.ownerPath,
-                                                     merchantId: context.terminal.merchantId, receivedAt: now)
+        // The bound merchant's MID is read once, and only when the batch names one.
+        var boundMid: String?
+        if checked.contains(where: { $0.mid != nil }), let merchant = context.terminal.merchantId { boundMid = try await mid(of: merchant) }
+        for (index, item) in checked.enumerated() {
+            if let mid = item.mid, context.terminal.merchantId != nil, mid != boundMid {
+                throw DomainError.invalid("transactions.\(index).mid", "is not the MID of the merchant this terminal is bound to")
+            }
+            if let tid = item.tid, tid != context.terminal.tid {
+                throw DomainError.invalid("transactions.\(index).tid", "is not this terminal's TID")
+            }
         }
+        let cards = Dictionary(checked.map { ($0.id, risk.cards.hash($0.maskedPan)) }, uniquingKeysWith: { first, _ in first }).compactMapValues { $0 }
+        let outcome = try await store.write { repos -> (stored: Set<String>, screen: RiskScreenResult, refusal: String?) in
+            // Transactions of a terminal that must not transact are refused; the alert is all that is kept.
+            if let why = try await Self.refusal(of: context.terminal, repos: repos, at: now) {
+                let alert = try await risk.refused(batch[0], why: why, context: context, repos: repos, at: now)
+                var screen = RiskScreenResult()
+                screen.raised = alert.map { [$0] } ?? []
+                return ([], screen, why)
+            }
+            let stored = try await repos.fleetOps.insertTransactions(batch, cardHashes: cards, terminal: context.terminal.id, orgPath: context.ownerPath,
+                                                                     merchantId: context.terminal.merchantId, receivedAt: now)
+            let screen = try await risk.screen(batch.filter { stored.contains($0.id) }, context: context, repos: repos, at: now)
+            return (stored, screen, nil)
+        }
+        riskNotifier.notify(outcome.screen.raised)
+        if let why = outcome.refusal {
+            throw DomainError.forbidden("the terminal \(context.terminal.sn) is \(why): its transactions are refused")
+        }
+        if outcome.screen.blocked { directory.invalidate(context.terminal.id) }
+        if let sweep = riskSchedule.due(RiskScreen.acquirer(of: context.ownerPath), at: now) {
+            let notifier = riskNotifier, acquirer = RiskScreen.acquirer(of: context.ownerPath)
+            Task.detached { if let raised = try? await sweep(acquirer, now) { notifier.notify(raised) } }
+        }
+        let stored = outcome.stored
         return TransactionUploadResult(stored: checked.map(\.id).filter { stored.contains($0) },
                                        duplicates: checked.map(\.id).filter { !stored.contains($0) })
+    }
+
+    /// Why a terminal may not transact now (nil when it may): not at a merchant (unbound, in stock,
+    /// removed, scrapped) or of a model without valid certification.
+    static func refusal(of terminal: Terminal, repos: any Repositories, at now: Date) async throws -> String? {
+        guard activatable.contains(terminal.state) else { return terminal.state == .scrapped ? "scrapped" : "not bound to a merchant (\(terminal.state.rawValue))" }
+        guard let model = try await repos.models.find(terminal.modelId) else { return "of an unknown model" }
+        let certification = model.certification(at: now)
+        return certification == .valid ? nil : "of an uncertified model (\(certification.rawValue))"
+    }
+
+    /// The MID of a merchant (from its approved file), read when a transaction names one.
+    private func mid(of merchant: OrgID) async throws -> String? {
+        try await store.read { try await $0.merchants.find(merchant)?.mid }
     }
 
     /// One uploaded transaction, checked: a terminal-made id, a time not in the future, a positive
@@ -396,6 +447,10 @@ extension FleetService {
         item.maskedPan = try item.maskedPan.map { try SaleRules.maskedPan($0, field: "\(field).maskedPan") }
         item.authCode = try SaleRules.code(item.authCode, field: "\(field).authCode", required: false, max: 12)
         item.rrn = try SaleRules.code(item.rrn, field: "\(field).rrn", required: false, max: 12)
+        item.mid = try SaleRules.code(item.mid, field: "\(field).mid", required: false, max: 15)
+        item.tid = try SaleRules.code(item.tid, field: "\(field).tid", required: false, max: 8)
+        if let latitude = item.latitude, !(-90...90).contains(latitude) { throw DomainError.invalid("\(field).latitude", "must be from -90 to 90") }
+        if let longitude = item.longitude, !(-180...180).contains(longitude) { throw DomainError.invalid("\(field).longitude", "must be from -180 to 180") }
         return item
     }
 

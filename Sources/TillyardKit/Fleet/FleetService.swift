@@ -131,6 +131,12 @@ public struct FleetService: Sendable {
     public let locations: LocationMemory
     /// What to offer a terminal to install (set by the update campaigns).
     public let updates: UpdateOfferSource
+    /// The risk rules run on every upload, inside its transaction.
+    public let risk: RiskScreen
+    /// Where enforced risk alerts are announced (set by the composition root).
+    public let riskNotifier: RiskNotifierSlot
+    /// The scheduled risk sweep, started off the request path after uploads (set by the composition root).
+    public let riskSchedule: RiskSchedule
 
     /// `secret` is the installation key (terminal secrets are sealed under a key derived from it).
     public init(store: any Persistence, secret: Data, clock: Clock = .system, window: TimeInterval = TerminalSigning.defaultWindow,
@@ -144,6 +150,9 @@ public struct FleetService: Sendable {
         self.directory = directory
         self.locations = LocationMemory()
         self.updates = UpdateOfferSource()
+        self.risk = RiskScreen(secret: secret)
+        self.riskNotifier = RiskNotifierSlot()
+        self.riskSchedule = RiskSchedule()
         self.clock = clock
         self.cipher = InstallationCipher(secret: secret, purpose: "terminal secrets")
         self.nonces = NonceWindow(window: window)

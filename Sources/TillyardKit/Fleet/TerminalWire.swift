@@ -164,18 +164,29 @@ public struct TerminalTransaction: Codable, Sendable, Equatable {
     public var currency: String
     public var tender: TenderKind
     public var approved: Bool
-    /// The host's response code ("00" approved).
+    /// The host's response code (ISO 8583 field 39: "00" approved, "05" do not honour, "51" insufficient funds…).
     public var responseCode: String
     public var maskedPan: String?
     public var authCode: String?
     public var rrn: String?
+    /// The merchant and terminal numbers the host knows the terminal by (checked against its binding when given).
+    public var mid: String?
+    public var tid: String?
+    public var cardType: CardType?
+    public var entryMode: EntryMode?
+    /// Where the terminal was, when it knows.
+    public var latitude: Double?
+    public var longitude: Double?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case id, at, kind, amount, currency, tender, approved, responseCode, maskedPan, authCode, rrn
+        case id, at, kind, amount, currency, tender, approved, responseCode, maskedPan, authCode, rrn, mid, tid, cardType, entryMode,
+             latitude, longitude
     }
 
     public init(id: String, at: Date, kind: TerminalTransactionKind = .sale, amount: Int64, currency: String = "CNY", tender: TenderKind = .card,
-                approved: Bool, responseCode: String, maskedPan: String? = nil, authCode: String? = nil, rrn: String? = nil) {
+                approved: Bool, responseCode: String, maskedPan: String? = nil, authCode: String? = nil, rrn: String? = nil,
+                mid: String? = nil, tid: String? = nil, cardType: CardType? = nil, entryMode: EntryMode? = nil,
+                latitude: Double? = nil, longitude: Double? = nil) {
         self.id = id
         self.at = at
         self.kind = kind
@@ -187,12 +198,34 @@ public struct TerminalTransaction: Codable, Sendable, Equatable {
         self.maskedPan = maskedPan
         self.authCode = authCode
         self.rrn = rrn
+        self.mid = mid
+        self.tid = tid
+        self.cardType = cardType
+        self.entryMode = entryMode
+        self.latitude = latitude
+        self.longitude = longitude
     }
 }
 
 /// Kinds of terminal transactions.
 public enum TerminalTransactionKind: String, Codable, Sendable, CaseIterable {
     case sale, refund, void
+    /// 预授权: an amount reserved on the card, moved by a completion.
+    case preAuth = "pre_auth"
+    /// 预授权完成: the money of a pre-authorisation taken.
+    case completion
+    /// 冲正: the terminal undoes a transaction whose answer it never got.
+    case reversal
+}
+
+/// Kinds of card, as the host reports them.
+public enum CardType: String, Codable, Sendable, CaseIterable {
+    case debit, credit, prepaid, unknown
+}
+
+/// How the card or code was read.
+public enum EntryMode: String, Codable, Sendable, CaseIterable {
+    case chip, contactless, swipe, manual, fallback, qr
 }
 
 /// The body of `POST /terminal/v1/transactions`: up to 500 transactions, oldest first.

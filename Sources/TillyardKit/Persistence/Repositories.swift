@@ -125,6 +125,7 @@ public protocol Repositories: Sendable {
     var compliance: any ComplianceRepository { get }
     var service: any ServiceRepository { get }
     var members: any MemberRepository { get }
+    var risk: any RiskRepository { get }
 }
 
 /// Entry point to storage for services: units of work over the repositories.

@@ -58,7 +58,7 @@ struct RatingInput: APIInput {
 }
 
 /// The body of `POST /tickets/{id}/comments`.
-struct CommentInput: APIInput {
+struct TicketCommentInput: APIInput {
     var note: String
     enum CodingKeys: String, CodingKey, CaseIterable { case note }
     typealias Field = CodingKeys
@@ -218,7 +218,7 @@ struct ServiceAPI {
         }
         api.post("tickets/:id/comments") { request, context in
             let id: TicketID = try context.id("id", resource: "ticket")
-            return try await routes.create(request, context) { (input: CommentInput, principal) in
+            return try await routes.create(request, context) { (input: TicketCommentInput, principal) in
                 try await service.comment(id, note: input.note, by: principal)
             }
         }

@@ -22,6 +22,8 @@ public struct AppServices: Sendable {
     public let service: ServiceDeskService
     /// Members, their ledgers and the member program.
     public let members: MemberService
+    /// Risk rules, alerts and cases, settlement reconciliation, monitoring.
+    public let risk: RiskService
     public let metrics: AppMetrics
 
     /// Wires the domain services over an open database.
@@ -33,9 +35,10 @@ public struct AppServices: Sendable {
     /// `defaultDocumentsFolder(for:)` when nil). `packages` is the folder of software package files
     /// (`<data dir>/packages` for `serve`; beside the documents folder when nil). `memberKeys` are
     /// further member data keys after `k1` (the installation key), the last one sealing (`TILLYARD_MEMBER_KEYS`).
+    /// `riskWebhook` receives enforced risk alerts as JSON (none when nil).
     public init(database: Database, bcryptCost: UInt8 = 12, clock: Clock = .system,
                 accountKey: Data = AccountKey.random(), documents: URL? = nil, packages: URL? = nil,
-                memberKeys: [(id: String, secret: Data)] = []) {
+                memberKeys: [(id: String, secret: Data)] = [], riskWebhook: URL? = nil) {
         self.database = database
         self.store = SQLPersistence(database: database)
         self.access = AccessService(store: store, hasher: BcryptHasher(cost: bcryptCost), clock: clock)
@@ -53,6 +56,11 @@ public struct AppServices: Sendable {
         self.campaigns = CampaignService(store: store, files: FilePackageFiles(root: packages ?? Self.packagesFolder(besides: folder)), clock: clock)
         self.compliance = ComplianceService(store: store, clock: clock)
         self.members = MemberService(store: store, keyring: .installation(accountKey, extra: memberKeys), clock: clock)
+        self.risk = RiskService(store: store, clock: clock)
+        if let riskWebhook { fleet.riskNotifier.set(WebhookNotifier(url: riskWebhook)) }
+        // The merchant-day rules also run on a schedule, started by uploads off their request path.
+        let risk = self.risk
+        fleet.riskSchedule.set { acquirer, now in try await risk.sweep(acquirer: acquirer, at: now) }
         // The heartbeat asks the campaigns what to offer, from their memory (no read on that path).
         let campaigns = self.campaigns
         fleet.updates.set { terminal, ownerPath, heartbeat, now in
@@ -129,6 +137,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     FleetOperationsAPI(fleet: services.fleet, routes: routes).register(api: api, terminal: router.group("terminal/v1"))
     CampaignAPI(campaigns: services.campaigns, compliance: services.compliance, fleet: services.fleet, routes: routes).register(api: api, router: router)
     ServiceAPI(service: services.service, fleet: services.fleet, routes: routes).register(api: api, terminal: router.group("terminal/v1"))
+    RiskAPI(risk: services.risk, fleet: services.fleet, routes: routes).register(api: api, terminal: router.group("terminal/v1"))
     Printouts.register(sales: services.sales, api: api, router: router)
 
     ConsoleController(access: services.access, renderer: console, secureCookies: configuration.secureCookies).register(on: router)
@@ -146,6 +155,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     MemberConsole(members: services.members, access: services.access, renderer: console,
                   forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     FleetConsole(fleet: services.fleet, renderer: console, forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
+    RiskConsole(risk: services.risk, renderer: console, forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     CampaignConsole(campaigns: services.campaigns, compliance: services.compliance, renderer: console,
                     forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     ServiceConsole(service: services.service, renderer: console, forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)

@@ -204,14 +204,15 @@ struct SQLFleetOperationsRepository: FleetOperationsRepository {
 
     // MARK: Transactions
 
-    func insertTransactions(_ transactions: [TerminalTransaction], terminal: TerminalID, orgPath: String, merchantId: OrgID?,
-                            receivedAt: Date) async throws -> Set<String> {
+    func insertTransactions(_ transactions: [TerminalTransaction], cardHashes: [String: String], terminal: TerminalID, orgPath: String,
+                            merchantId: OrgID?, receivedAt: Date) async throws -> Set<String> {
         var stored = Set<String>()
         for start in stride(from: 0, to: transactions.count, by: SQLFleetRepository.batch) {
             let chunk = transactions[start..<min(start + SQLFleetRepository.batch, transactions.count)]
             var query: SQLQueryString = """
                 INSERT INTO terminal_transactions (terminal_id, id, org_path, merchant_id, at, kind, amount, currency, tender, approved,
-                    response_code, masked_pan, auth_code, rrn, received_at) VALUES
+                    response_code, masked_pan, auth_code, rrn, received_at, mid, tid, card_type, entry_mode, latitude, longitude,
+                    card_hash, card_prefix) VALUES
                 """
             for (index, item) in chunk.enumerated() {
                 if index > 0 { query += ", " }
@@ -219,7 +220,9 @@ struct SQLFleetOperationsRepository: FleetOperationsRepository {
                     (\(bind: terminal.rawValue), \(bind: item.id), \(bind: orgPath), \(bind: merchantId?.rawValue), \(bind: item.at.millis),
                      \(bind: item.kind.rawValue), \(bind: item.amount), \(bind: item.currency), \(bind: item.tender.rawValue),
                      \(bind: item.approved ? 1 : 0), \(bind: item.responseCode), \(bind: item.maskedPan), \(bind: item.authCode),
-                     \(bind: item.rrn), \(bind: receivedAt.millis))
+                     \(bind: item.rrn), \(bind: receivedAt.millis), \(bind: item.mid), \(bind: item.tid), \(bind: item.cardType?.rawValue),
+                     \(bind: item.entryMode?.rawValue), \(bind: item.latitude), \(bind: item.longitude), \(bind: cardHashes[item.id]),
+                     \(bind: CardIdentity.prefix(item.maskedPan)))
                     """
             }
             // A retried upload meets its own rows: they are skipped, and RETURNING names only the new ones.
@@ -229,20 +232,28 @@ struct SQLFleetOperationsRepository: FleetOperationsRepository {
         return stored
     }
 
+    /// A `terminal_transactions` row (shared with the risk repository).
+    static func storedTransaction(from row: any SQLRow) throws -> StoredTerminalTransaction {
+        let transaction = TerminalTransaction(
+            id: try row.decode(column: "id", as: String.self), at: try row.requiredDate("at"),
+            kind: TerminalTransactionKind(rawValue: try row.decode(column: "kind", as: String.self)) ?? .sale,
+            amount: try row.decode(column: "amount", as: Int64.self), currency: try row.decode(column: "currency", as: String.self),
+            tender: TenderKind(rawValue: try row.decode(column: "tender", as: String.self)) ?? .card,
+            approved: try row.decode(column: "approved", as: Int.self) == 1, responseCode: try row.decode(column: "response_code", as: String.self),
+            maskedPan: try row.decode(column: "masked_pan", as: String?.self), authCode: try row.decode(column: "auth_code", as: String?.self),
+            rrn: try row.decode(column: "rrn", as: String?.self), mid: try row.decode(column: "mid", as: String?.self),
+            tid: try row.decode(column: "tid", as: String?.self),
+            cardType: try row.decode(column: "card_type", as: String?.self).flatMap(CardType.init(rawValue:)),
+            entryMode: try row.decode(column: "entry_mode", as: String?.self).flatMap(EntryMode.init(rawValue:)),
+            latitude: try row.decode(column: "latitude", as: Double?.self), longitude: try row.decode(column: "longitude", as: Double?.self))
+        return StoredTerminalTransaction(terminalId: TerminalID(rawValue: try row.decode(column: "terminal_id", as: String.self)),
+                                         transaction: transaction, receivedAt: try row.requiredDate("received_at"))
+    }
+
     func transactions(of terminal: TerminalID, limit: Int) async throws -> [StoredTerminalTransaction] {
         try await db.raw("""
             SELECT * FROM terminal_transactions WHERE terminal_id = \(bind: terminal.rawValue) ORDER BY at DESC, id DESC LIMIT \(bind: limit)
-            """).all().map { row in
-            let transaction = TerminalTransaction(
-                id: try row.decode(column: "id", as: String.self), at: try row.requiredDate("at"),
-                kind: TerminalTransactionKind(rawValue: try row.decode(column: "kind", as: String.self)) ?? .sale,
-                amount: try row.decode(column: "amount", as: Int64.self), currency: try row.decode(column: "currency", as: String.self),
-                tender: TenderKind(rawValue: try row.decode(column: "tender", as: String.self)) ?? .card,
-                approved: try row.decode(column: "approved", as: Int.self) == 1, responseCode: try row.decode(column: "response_code", as: String.self),
-                maskedPan: try row.decode(column: "masked_pan", as: String?.self), authCode: try row.decode(column: "auth_code", as: String?.self),
-                rrn: try row.decode(column: "rrn", as: String?.self))
-            return StoredTerminalTransaction(terminalId: terminal, transaction: transaction, receivedAt: try row.requiredDate("received_at"))
-        }
+            """).all().map(Self.storedTransaction(from:))
     }
 
     func presence(under path: String, onlineSince: Date) async throws -> [FleetPresence] {

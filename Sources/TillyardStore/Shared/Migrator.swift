@@ -54,6 +54,7 @@ public struct Migrator: Sendable {
         Migration0013Campaigns.migration,
         Migration0014Members.migration,
         Migration0015Service.migration,
+        Migration0016Risk.migration,
     ]
 
     let database: Database

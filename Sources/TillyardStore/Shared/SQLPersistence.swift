@@ -32,6 +32,7 @@ struct SQLRepositories: Repositories {
     var compliance: any ComplianceRepository { SQLComplianceRepository(db: db) }
     var service: any ServiceRepository { SQLServiceRepository(db: db) }
     var members: any MemberRepository { SQLMemberRepository(db: db) }
+    var risk: any RiskRepository { SQLRiskRepository(db: db) }
 }
 
 /// `Persistence` over a SQLite or PostgreSQL `Database`.

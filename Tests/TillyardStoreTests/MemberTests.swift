@@ -178,6 +178,35 @@ import TillyardTestSupport
         }
     }
 
+    /// Cash taken for a top-up at a till goes into that till's drawer in the same transaction, so
+    /// the shift's expected cash still matches what the drawer holds; anything else moves nothing.
+    @Test(arguments: TestBackend.allCases)
+    func cashTopUpAtATillGoesIntoItsDrawer(backend: TestBackend) async throws {
+        try await Club.with(backend) { club in
+            let member = try await club.members.enroll(MemberInput(phone: "13700137000", name: "Han Meimei"), merchantId: nil, by: club.owner)
+            let shift = try await club.sales.openShift(storeId: club.fixtures.storeA, registerId: "R2", openingFloat: 10_000, by: club.owner)
+            _ = try await club.members.topUp(member.id, amount: 20_000, tender: .cash, note: nil, shiftId: shift.id, by: club.owner)
+            #expect(try await club.sales.shift(shift.id, by: club.owner).cashIn == 20_000)
+            let moves = try await club.sales.movements(of: shift.id, by: club.owner)
+            #expect(moves.map(\.amount) == [20_000] && moves.allSatisfy { $0.direction == .in && $0.reason.contains(member.cardNumber) })
+
+            await #expect(throws: DomainError.invalid("shiftId", "only cash goes into a shift's drawer")) {
+                _ = try await club.members.topUp(member.id, amount: 5_000, tender: .card, note: nil, shiftId: shift.id, by: club.owner)
+            }
+            // A shift that cannot be found undoes the whole top-up: balance, ledger and drawer.
+            await #expect(throws: DomainError.self) {
+                _ = try await club.members.topUp(member.id, amount: 5_000, tender: .cash, note: nil, shiftId: .generate(), by: club.owner)
+            }
+            let merchantB = try await club.services.access.principal(commandLineUser: "merchantB.owner")
+            await #expect(throws: DomainError.self, "another merchant's owner cannot reach this member or shift") {
+                _ = try await club.members.topUp(member.id, amount: 5_000, tender: .cash, note: nil, shiftId: shift.id, by: merchantB)
+            }
+            #expect(try await club.stored(member.id).storedValue == 20_000)
+            #expect(try await club.sales.shift(shift.id, by: club.owner).cashIn == 20_000)
+            try await club.expectLedgerMatches(member.id)
+        }
+    }
+
     @Test(arguments: TestBackend.allCases)
     func maskingAuditedReadsErasureAndKeyRotation(backend: TestBackend) async throws {
         try await Club.with(backend) { club in

@@ -271,13 +271,27 @@ public struct MemberService: Sendable {
     // MARK: - Balances
 
     /// Stored value paid in (充值), never above the program's limit per member.
-    public func topUp(_ id: MemberID, amount: Int64, tender: TenderKind, note: String?, by principal: Principal) async throws -> MemberView {
+    ///
+    /// Cash taken at a till names the till's open shift (`shiftId`): the drawer then expects it, in
+    /// the same transaction as the balance, so the shift's count still balances.
+    public func topUp(_ id: MemberID, amount: Int64, tender: TenderKind, note: String?, shiftId: ShiftID? = nil,
+                      by principal: Principal) async throws -> MemberView {
         try principal.require(.membersManage)
         guard amount > 0, amount <= Self.maxMovement else { throw DomainError.invalid("amount", "must be 1 to \(Self.maxMovement) fen") }
         guard tender != .storedValue, tender != .points else { throw DomainError.invalid("tender", "stored value is paid in cash, card or wallet") }
+        if shiftId != nil {
+            guard tender == .cash else { throw DomainError.invalid("shiftId", "only cash goes into a shift's drawer") }
+            try principal.require(.salesSell)
+        }
         let text = try SaleRules.optionalText(note, field: "note", max: 200)
         return try await move(id, balance: .storedValue, delta: amount, reason: .topUp, note: ([tender.rawValue] + [text].compactMap { $0 }).joined(separator: " "),
-                              action: "member.top_up", by: principal)
+                              action: "member.top_up", by: principal) { member, merchant, repos, now in
+            guard let shiftId else { return }
+            let (shift, store) = try await SalesService.visibleShift(shiftId, repos: repos, principal: principal)
+            guard store.parentId == merchant.id else { throw DomainError.invalid("shiftId", "is a shift of another merchant's store") }
+            _ = try await SalesService.moveCash(shift, store: store, direction: .in, amount: amount, reason: "member top-up \(member.cardNumber)",
+                                                principal: principal, repos: repos, at: now)
+        }
     }
 
     /// A manager's correction of points (up or down; never below zero), with the reason noted.
@@ -290,7 +304,8 @@ public struct MemberService: Sendable {
 
     /// One balance moved with its ledger line and audit event in one transaction.
     private func move(_ id: MemberID, balance: MemberBalance, delta: Int64, reason: MemberLedgerReason, note: String, action: String,
-                      by principal: Principal) async throws -> MemberView {
+                      by principal: Principal,
+                      alongside: (@Sendable (Member, Organization, any Repositories, Date) async throws -> Void)? = nil) async throws -> MemberView {
         let now = clock.now()
         return try await store.write { repos in
             let (member, merchant) = try await Self.visible(id, repos: repos, principal: principal)
@@ -309,6 +324,7 @@ public struct MemberService: Sendable {
                                                  orgPath: merchant.path)
             try await Self.audit(action, member: moved, merchant: merchant, principal: principal, repos: repos, at: now,
                                  summary: ["delta": String(delta), "balance": String(after), "note": note])
+            try await alongside?(moved, merchant, repos, now)
             return try view(moved, program: program, principal: principal)
         }
     }

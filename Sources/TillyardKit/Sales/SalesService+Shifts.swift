@@ -24,7 +24,7 @@ extension SalesService {
                               status: .open, openedById: principal.user.id, openedBy: principal.user.username, openedAt: now, openingFloat: float)
             try await repos.shifts.insert(shift, orgPath: storeOrg.path)
             try await repos.sales.saveJournal(store: storeOrg.id, head: head)
-            try await auditShift("shift.open", shift, org: storeOrg, principal: principal, repos: repos, at: now,
+            try await Self.auditShift("shift.open", shift, org: storeOrg, principal: principal, repos: repos, at: now,
                                  summary: ["register": registerId, "number": String(shift.number), "float": Money(minorUnits: float).description])
             return shift
         }
@@ -40,17 +40,25 @@ extension SalesService {
         let now = clock.now()
         return try await store.write { repos in
             let (shift, org) = try await Self.visibleShift(shiftId, repos: repos, principal: principal)
-            guard shift.status == .open else { throw DomainError.conflict("shift \(shift.number) is closed") }
-            let movement = CashMovement(id: UUIDv7.make(now: now), shiftId: shift.id, direction: direction, amount: amount, reason: why,
-                                        by: principal.user.username, at: now)
-            try await repos.shifts.insertMovement(movement)
-            var delta = ShiftDelta()
-            if direction == .in { delta.cashIn = amount } else { delta.cashOut = amount }
-            try await repos.shifts.apply(delta, to: shift.id)
-            try await auditShift("shift.cash_\(direction.rawValue)", shift, org: org, principal: principal, repos: repos, at: now,
-                                 summary: ["amount": Money(minorUnits: amount).description, "reason": why])
-            return movement
+            return try await Self.moveCash(shift, store: org, direction: direction, amount: amount, reason: why, principal: principal, repos: repos, at: now)
         }
+    }
+
+    /// Cash into or out of an open shift's drawer inside the caller's transaction: the movement,
+    /// the running totals and the audit event. Also used by member top-ups paid in cash at a till,
+    /// so the drawer expects the money it holds.
+    static func moveCash(_ shift: Shift, store org: Organization, direction: CashMovement.Direction, amount: Int64, reason: String,
+                         principal: Principal, repos: any Repositories, at now: Date) async throws -> CashMovement {
+        guard shift.status == .open else { throw DomainError.conflict("shift \(shift.number) is closed") }
+        let movement = CashMovement(id: UUIDv7.make(now: now), shiftId: shift.id, direction: direction, amount: amount, reason: reason,
+                                    by: principal.user.username, at: now)
+        try await repos.shifts.insertMovement(movement)
+        var delta = ShiftDelta()
+        if direction == .in { delta.cashIn = amount } else { delta.cashOut = amount }
+        try await repos.shifts.apply(delta, to: shift.id)
+        try await auditShift("shift.cash_\(direction.rawValue)", shift, org: org, principal: principal, repos: repos, at: now,
+                             summary: ["amount": Money(minorUnits: amount).description, "reason": reason])
+        return movement
     }
 
     /// One shift the caller may see, with its running totals.
@@ -118,7 +126,7 @@ extension SalesService {
             try await repos.shifts.insertReport(report, storeId: closed.storeId, orgPath: org.path)
             try await repos.sales.saveJournal(store: closed.storeId, head: head)
             let cash = report.tenders.first { $0.kind == .cash }
-            try await auditShift("shift.close", closed, org: org, principal: principal, repos: repos, at: now,
+            try await Self.auditShift("shift.close", closed, org: org, principal: principal, repos: repos, at: now,
                                  summary: ["z": String(head.zNumber), "sales": String(closed.saleCount),
                                            "cashExpected": Money(minorUnits: cash?.expected ?? 0).description,
                                            "cashCounted": cash?.counted.map { Money(minorUnits: $0).description } ?? "-",
@@ -239,7 +247,7 @@ extension SalesService {
         return (shift, org)
     }
 
-    private func auditShift(_ action: String, _ shift: Shift, org: Organization, principal: Principal, repos: any Repositories, at now: Date,
+    private static func auditShift(_ action: String, _ shift: Shift, org: Organization, principal: Principal, repos: any Repositories, at now: Date,
                             summary: [String: String]) async throws {
         _ = try await repos.audit.append(
             AuditDraft(orgId: org.id, actor: principal.actor, action: action, resourceType: "shift", resourceId: shift.id.rawValue,

@@ -37,7 +37,9 @@ struct TopUpInput: APIInput {
     var amount: Int64
     var tender: TenderKind
     var note: String?
-    enum CodingKeys: String, CodingKey, CaseIterable { case amount, tender, note }
+    /// The open shift whose drawer takes the cash, for a top-up at a till.
+    var shiftId: String?
+    enum CodingKeys: String, CodingKey, CaseIterable { case amount, tender, note, shiftId }
     typealias Field = CodingKeys
 }
 
@@ -159,7 +161,8 @@ struct MemberAPI {
         api.post("members/:id/top-ups") { request, context in
             let id: MemberID = try context.id("id", resource: "member")
             return try await routes.create(request, context) { (body: TopUpInput, principal) in
-                try await members.topUp(id, amount: body.amount, tender: body.tender, note: body.note, by: principal)
+                try await members.topUp(id, amount: body.amount, tender: body.tender, note: body.note,
+                                        shiftId: try ShiftID.parse(ifPresent: body.shiftId, field: "shiftId"), by: principal)
             }
         }
         api.post("members/:id/points-adjustments") { request, context in

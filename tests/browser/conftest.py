@@ -11,6 +11,7 @@ import urllib.request
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -80,4 +81,15 @@ def click_and_wait(browser, button_id):
     """Clicks a submit button and waits until the next page has replaced this one."""
     page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.ID, button_id).click()
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(page))
+
+    def replaced(_):
+        # Mid-navigation Chrome can answer "Node with given id does not belong to the document"
+        # instead of a stale-element error: the old page is gone either way.
+        try:
+            return expected_conditions.staleness_of(page)(browser)
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+
+    WebDriverWait(browser, 20).until(replaced)

@@ -163,9 +163,8 @@ public enum StrictJSON {
 
         /// Whether a `null` literal starts here (without consuming it).
         func isNull() -> Bool {
-            let word = Array("null".utf8)
-            guard position + word.count <= bytes.count else { return false }
-            return (0..<word.count).allSatisfy { bytes[position + $0] == word[$0] }
+            var probe = self
+            return (try? probe.literal("null")) != nil
         }
 
         mutating func literal(_ word: StaticString) throws {

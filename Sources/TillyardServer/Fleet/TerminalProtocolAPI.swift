@@ -87,10 +87,7 @@ struct TerminalProtocolAPI {
             let (caller, body) = try await Self.authenticate(request, context, fleet: fleet)
             let heartbeat = try JSONIO.decode(Heartbeat.self, from: body)
             let reply = try await fleet.heartbeat(heartbeat, from: caller)
-            if let idle = reply.idleJSON {
-                return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: idle)))
-            }
-            return try JSONResponse.make(reply)
+            return try reply.idleJSON.map { JSONResponse.make(json: $0) } ?? JSONResponse.make(reply)
         }
         api.get("terminals/:id/status") { _, context in
             let principal = try context.requirePrincipal()

@@ -100,7 +100,16 @@ public enum JSONIO {
 public enum JSONResponse {
     /// A JSON response with a status.
     public static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: try JSONIO.encode(value)))
+        make(body: try JSONIO.encode(value), status: status)
+    }
+
+    /// A JSON response from text already written as JSON (a hand-written hot-path reply).
+    public static func make(json: String, status: HTTPResponse.Status = .ok) -> Response {
+        make(body: ByteBuffer(string: json), status: status)
+    }
+
+    private static func make(body: ByteBuffer, status: HTTPResponse.Status) -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
     }
 }
 

@@ -22,6 +22,10 @@ struct RiskBenchmark: AsyncParsableCommand {
     @Option(help: "Untimed transactions before timing.") var warmup = 500
     @Option(help: "Transactions per loading transaction.") var batch = 20_000
     @Option(help: "Seed of the generated data.") var seed: UInt64 = 7
+    @Flag(help: "Load the estate and history, then stop without timing (with --data-dir and --keep, for a later --reuse run).")
+    var loadOnly = false
+    @Flag(help: "Time against the estate and history already in --data-dir (from a --load-only run) instead of loading them.")
+    var reuse = false
     @OptionGroup var storage: BenchStorage
 
     func validate() throws {
@@ -29,6 +33,10 @@ struct RiskBenchmark: AsyncParsableCommand {
             throw ValidationError("--transactions ≥ 1,000, --terminals ≥ 100, --merchants ≥ 10, --cards ≥ 10")
         }
         guard iterations >= 1, warmup >= 0, batch >= 1 else { throw ValidationError("--iterations, --warmup and --batch must be positive") }
+        guard !(loadOnly && reuse) else { throw ValidationError("--load-only and --reuse exclude each other") }
+        if loadOnly || reuse, storage.databaseURL == nil, storage.dataDirectory == nil || (loadOnly && !storage.keep) {
+            throw ValidationError("--load-only needs --data-dir and --keep; --reuse needs the same --data-dir")
+        }
     }
 
     func run() async throws {
@@ -48,24 +56,73 @@ struct RiskBenchmark: AsyncParsableCommand {
         Report.say("Tillyard risk benchmark: \(database.backend.rawValue) \(try await EstateBenchmark.engineVersion(database)), \(database.location)")
         Report.say("migrations: \(migrated.applied.joined(separator: ", "))")
         let store = SQLPersistence(database: database)
-        let estate = try await EstateBenchmark.load(database, store: store, terminals: terminals, merchants: merchants, agents: 4, batch: 20_000,
-                                                    seed: seed)
-        Report.say(estate.summary)
-        let deployed = try await database.session { db in
-            try await db.raw("""
-                SELECT id, org_id, merchant_id, owner_path FROM terminals WHERE state IN ('bound', 'installed', 'in_service') ORDER BY id
-                """).all().map { row in
-                Deployed(id: TerminalID(rawValue: try row.decode(column: "id", as: String.self)),
-                         orgId: OrgID(rawValue: try row.decode(column: "org_id", as: String.self)),
-                         merchantId: OrgID(rawValue: try row.decode(column: "merchant_id", as: String.self)),
-                         ownerPath: try row.decode(column: "owner_path", as: String.self))
-            }
-        }
-        guard !deployed.isEmpty else { throw ValidationError("the generated estate has no deployed terminals") }
-        let acquirer = estate.tree.root.id
         let screen = RiskScreen(secret: Data(repeating: 7, count: 32))
         var generator = SeededGenerator(seed: seed &+ 2)
         let now = Date()
+        let acquirer: OrgID
+        if reuse {
+            acquirer = try await database.session { db in
+                guard let id = try await db.raw("SELECT id FROM organizations WHERE parent_id IS NULL AND kind = 'acquirer' ORDER BY id LIMIT 1").first()?
+                    .decode(column: "id", as: String.self) else { throw ValidationError("--reuse: no generated estate in this database") }
+                return OrgID(rawValue: id)
+            }
+        } else {
+            acquirer = try await loadHistory(database, store: store, screen: screen, generator: &generator, now: now)
+        }
+        let deployed = try await Self.deployedTerminals(database)
+        // Timed transactions take ids after every stored one, so a --reuse run can follow another.
+        let stored = try await database.session { db in
+            try await db.raw("SELECT COUNT(*) AS n FROM terminal_transactions").first()?.decode(column: "n", as: Int.self) ?? 0
+        }
+        if reuse { Report.say("reusing \(Report.grouped(stored)) stored transactions on \(Report.grouped(deployed.count)) deployed terminals") }
+        if loadOnly { Report.say("loaded; time it later with --reuse --data-dir \(storage.dataDirectory ?? "")"); return }
+        // Timed: new transactions judged one per write transaction, as an upload of one does.
+        let clock = ContinuousClock()
+        let rules = RiskLibrary.defaults
+        let hours = BusinessHours(opens: 8 * 60, closes: 22 * 60)
+        var judged: [Double] = [], writes: [Double] = []
+        var alerts = 0
+        for index in 0..<(warmup + iterations) {
+            let (terminal, transaction) = Self.transaction(stored + index, at: now.addingTimeInterval(Double(index) * 0.01), deployed: deployed,
+                                                           cards: cards, generator: &generator)
+            let facts = RiskFacts(terminalId: terminal.id.rawValue, transactionId: transaction.id, merchantId: terminal.merchantId.rawValue,
+                                  cardHash: screen.cards.hash(transaction.maskedPan), cardPrefix: CardIdentity.prefix(transaction.maskedPan),
+                                  kind: transaction.kind, amount: transaction.amount, approved: transaction.approved, at: transaction.at,
+                                  businessHours: hours)
+            let subject = RiskSubject(terminalId: terminal.id, orgId: terminal.orgId, merchantId: terminal.merchantId, ownerPath: terminal.ownerPath)
+            let started = clock.now
+            let (inside, raised) = try await store.write { repos -> (Duration, Int) in
+                _ = try await repos.fleetOps.insertTransactions([transaction], cardHashes: facts.cardHash.map { [transaction.id: $0] } ?? [:],
+                                                                terminal: terminal.id, orgPath: terminal.ownerPath, merchantId: terminal.merchantId,
+                                                                receivedAt: transaction.at)
+                let timer = ContinuousClock()
+                let began = timer.now
+                let raised = try await screen.judge(facts, subject: subject, rules: rules, acquirer: acquirer, repos: repos, at: transaction.at)
+                return (timer.now - began, raised.count)
+            }
+            let whole = clock.now - started
+            guard index >= warmup else { continue }
+            judged.append(Self.millis(inside))
+            writes.append(Self.millis(whole))
+            alerts += raised
+        }
+        Report.say("timed \(Report.grouped(iterations)) transactions after \(Report.grouped(warmup)) warm-up ones, one at a time; \(alerts) alerts raised")
+        Report.say("")
+        Report.say(Report.table([
+            Measurement(name: "rules: RiskScreen.judge (added per transaction)", millis: judged, rows: judged.map { _ in 1 }),
+            Measurement(name: "whole write: insert + judge + commit", millis: writes, rows: writes.map { _ in 1 }),
+        ]))
+    }
+
+    /// Loads the generated estate and `transactions` stored ones over 90 days with the counters they
+    /// leave; returns the estate's acquirer.
+    private func loadHistory(_ database: Database, store: SQLPersistence, screen: RiskScreen, generator: inout SeededGenerator,
+                             now: Date) async throws -> OrgID {
+        let estate = try await EstateBenchmark.load(database, store: store, terminals: terminals, merchants: merchants, agents: 4, batch: 20_000,
+                                                    seed: seed)
+        Report.say(estate.summary)
+        let deployed = try await Self.deployedTerminals(database)
+        let acquirer = estate.tree.root.id
 
         // The history: N transactions over 90 days, cards from a pool (a card shops near its first terminal).
         let clock = ContinuousClock()
@@ -97,41 +154,23 @@ struct RiskBenchmark: AsyncParsableCommand {
             try await database.session { db in try await db.raw("VACUUM ANALYZE").run() }
         }
 
-        // Timed: new transactions judged one per write transaction, as an upload of one does.
-        let rules = RiskLibrary.defaults
-        let hours = BusinessHours(opens: 8 * 60, closes: 22 * 60)
-        var judged: [Double] = [], writes: [Double] = []
-        var alerts = 0
-        for index in 0..<(warmup + iterations) {
-            let (terminal, transaction) = Self.transaction(transactions + index, at: now.addingTimeInterval(Double(index) * 0.01), deployed: deployed,
-                                                           cards: cards, generator: &generator)
-            let facts = RiskFacts(terminalId: terminal.id.rawValue, transactionId: transaction.id, merchantId: terminal.merchantId.rawValue,
-                                  cardHash: screen.cards.hash(transaction.maskedPan), cardPrefix: CardIdentity.prefix(transaction.maskedPan),
-                                  kind: transaction.kind, amount: transaction.amount, approved: transaction.approved, at: transaction.at,
-                                  businessHours: hours)
-            let subject = RiskSubject(terminalId: terminal.id, orgId: terminal.orgId, merchantId: terminal.merchantId, ownerPath: terminal.ownerPath)
-            let started = clock.now
-            let (inside, raised) = try await store.write { repos -> (Duration, Int) in
-                _ = try await repos.fleetOps.insertTransactions([transaction], cardHashes: facts.cardHash.map { [transaction.id: $0] } ?? [:],
-                                                                terminal: terminal.id, orgPath: terminal.ownerPath, merchantId: terminal.merchantId,
-                                                                receivedAt: transaction.at)
-                let timer = ContinuousClock()
-                let began = timer.now
-                let raised = try await screen.judge(facts, subject: subject, rules: rules, acquirer: acquirer, repos: repos, at: transaction.at)
-                return (timer.now - began, raised.count)
+        return acquirer
+    }
+
+    /// The deployed terminals of the generated estate, in id order.
+    static func deployedTerminals(_ database: Database) async throws -> [Deployed] {
+        let deployed = try await database.session { db in
+            try await db.raw("""
+                SELECT id, org_id, merchant_id, owner_path FROM terminals WHERE state IN ('bound', 'installed', 'in_service') ORDER BY id
+                """).all().map { row in
+                Deployed(id: TerminalID(rawValue: try row.decode(column: "id", as: String.self)),
+                         orgId: OrgID(rawValue: try row.decode(column: "org_id", as: String.self)),
+                         merchantId: OrgID(rawValue: try row.decode(column: "merchant_id", as: String.self)),
+                         ownerPath: try row.decode(column: "owner_path", as: String.self))
             }
-            let whole = clock.now - started
-            guard index >= warmup else { continue }
-            judged.append(Self.millis(inside))
-            writes.append(Self.millis(whole))
-            alerts += raised
         }
-        Report.say("timed \(Report.grouped(iterations)) transactions after \(Report.grouped(warmup)) warm-up ones, one at a time; \(alerts) alerts raised")
-        Report.say("")
-        Report.say(Report.table([
-            Measurement(name: "rules: RiskScreen.judge (added per transaction)", millis: judged, rows: judged.map { _ in 1 }),
-            Measurement(name: "whole write: insert + judge + commit", millis: writes, rows: writes.map { _ in 1 }),
-        ]))
+        guard !deployed.isEmpty else { throw ValidationError("the generated estate has no deployed terminals") }
+        return deployed
     }
 
     static func millis(_ duration: Duration) -> Double {

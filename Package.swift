@@ -133,7 +133,7 @@ let package = Package(
         .testTarget(
             name: "TillyardServerTests",
             dependencies: [
-                "TillyardServer", "TillyardTestSupport",
+                "TillyardServer", "TillyardTestSupport", "TillyardAgent",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict

@@ -98,42 +98,8 @@ import TillyardTestSupport
             #expect(sync.object["lastSeq"] as? Int == Self.perRegister && sync.object["received"] as? Int == Self.perRegister, "\(sync.text)")
         }
 
-        // 6. The books: every sale once, each with the answer it was first acknowledged with; receipts
-        //    1…n without a gap; the shifts' running totals and the stock exactly what the plan sold.
-        let verification = try await server.client.json("GET", "/api/v1/stores/\(shop.store.rawValue)/journal-verification")
-        #expect(verification.object["checked"] as? Int == sales.count && verification.object["firstBroken"] == nil, "\(verification.text)")
-        var receipts: Set<Int> = []
-        for item in sales {
-            let stored = try await server.client.json("GET", "/api/v1/sales/\(item.id)")
-            #expect(stored.status == 200, "\(stored.text)")
-            let first = try #require(answers[item.id].flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
-            #expect(stored.object["receiptNumber"] as? Int == first["receiptNumber"] as? Int && stored.object["hash"] as? String == first["hash"] as? String,
-                    "\(item.register) #\(item.seq): the stored sale is the one acknowledged")
-            #expect(stored.object["total"] as? Int == Int(item.total))
-            if let number = stored.object["receiptNumber"] as? Int { receipts.insert(number) }
-        }
-        #expect(receipts == Set(1...sales.count), "receipt numbers must be 1…\(sales.count) without gaps or repeats")
-        for register in ["POS-A", "POS-B"] {
-            let mine = sales.filter { $0.register == register }
-            let shift = try await server.client.json("GET", "/api/v1/shifts/\(shop.shifts[register]!.rawValue)")
-            #expect(shift.object["saleCount"] as? Int == mine.count && shift.object["saleAmount"] as? Int == Int(mine.reduce(Int64(0)) { $0 + $1.total }),
-                    "\(register): \(shift.text)")
-        }
-        let stock = try await server.client.json("GET", "/api/v1/stores/\(shop.store.rawValue)/stock?limit=100")
-        for (index, product) in shop.products.enumerated() {
-            let sold = sales.reduce(Int64(0)) { total, item in total + item.lines.filter { $0.product == index }.reduce(0) { $0 + $1.quantity } }
-            let level = stock.items.first { $0["productId"] as? String == product.rawValue }?["quantity"] as? Int
-            #expect(level.map(Int64.init) == ProofShop.openingStock - sold, "stock of product \(index): \(level ?? -1)")
-        }
-        server.stop()
-        // Behind the API: one row per sale id, nothing else.
-        let database = try await Database.open(.sqlite(path: shop.databasePath))
-        let rows = try await database.session { db in
-            try await db.raw("SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS ids, COUNT(DISTINCT receipt_number) AS receipts FROM sales").first()
-        }
-        await database.close()
-        #expect(try rows?.decode(column: "n", as: Int.self) == sales.count && rows?.decode(column: "ids", as: Int.self) == sales.count
-                && rows?.decode(column: "receipts", as: Int.self) == sales.count)
+        // 6. The books: every sale once, with the answer it was first acknowledged with.
+        try await ProofBooks.verify(shop: shop, sales: sales, answers: answers, server: server)
     }
 
     @Test func anOfflineSaleKeepsThePriceThatWasPaidAfterACatalogChange() async throws {
@@ -176,6 +142,48 @@ import TillyardTestSupport
     }
 }
 
+/// The books after an upload proof: every sale once, each with the answer it was first
+/// acknowledged with; receipts 1…n without a gap; the shifts' running totals and the stock exactly
+/// what the plan sold; and behind the API one row per sale id. Stops `server` to read the file.
+enum ProofBooks {
+    static func verify(shop: ProofShop, sales: [ProofSale], answers: [String: String], server: ServerProcess) async throws {
+        let verification = try await server.client.json("GET", "/api/v1/stores/\(shop.store.rawValue)/journal-verification")
+        #expect(verification.object["checked"] as? Int == sales.count && verification.object["firstBroken"] == nil, "\(verification.text)")
+        var receipts: Set<Int> = []
+        for item in sales {
+            let stored = try await server.client.json("GET", "/api/v1/sales/\(item.id)")
+            #expect(stored.status == 200, "\(stored.text)")
+            let first = try #require(answers[item.id].flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+            #expect(stored.object["receiptNumber"] as? Int == first["receiptNumber"] as? Int && stored.object["hash"] as? String == first["hash"] as? String,
+                    "\(item.register) #\(item.seq): the stored sale is the one acknowledged")
+            #expect(stored.object["total"] as? Int == Int(item.total))
+            if let number = stored.object["receiptNumber"] as? Int { receipts.insert(number) }
+        }
+        #expect(receipts == Set(1...sales.count), "receipt numbers must be 1…\(sales.count) without gaps or repeats")
+        for register in ["POS-A", "POS-B"] {
+            let mine = sales.filter { $0.register == register }
+            let shift = try await server.client.json("GET", "/api/v1/shifts/\(shop.shifts[register]!.rawValue)")
+            #expect(shift.object["saleCount"] as? Int == mine.count && shift.object["saleAmount"] as? Int == Int(mine.reduce(Int64(0)) { $0 + $1.total }),
+                    "\(register): \(shift.text)")
+        }
+        let stock = try await server.client.json("GET", "/api/v1/stores/\(shop.store.rawValue)/stock?limit=100")
+        for (index, product) in shop.products.enumerated() {
+            let sold = sales.reduce(Int64(0)) { total, item in total + item.lines.filter { $0.product == index }.reduce(0) { $0 + $1.quantity } }
+            let level = stock.items.first { $0["productId"] as? String == product.rawValue }?["quantity"] as? Int
+            #expect(level.map(Int64.init) == ProofShop.openingStock - sold, "stock of product \(index): \(level ?? -1)")
+        }
+        server.stop()
+        // Behind the API: one row per sale id, nothing else.
+        let database = try await Database.open(.sqlite(path: shop.databasePath))
+        let rows = try await database.session { db in
+            try await db.raw("SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS ids, COUNT(DISTINCT receipt_number) AS receipts FROM sales").first()
+        }
+        await database.close()
+        #expect(try rows?.decode(column: "n", as: Int.self) == sales.count && rows?.decode(column: "ids", as: Int.self) == sales.count
+                && rows?.decode(column: "receipts", as: Int.self) == sales.count)
+    }
+}
+
 /// A store with a small catalog, opening stock and two registers with open shifts, made through
 /// the services on a fresh SQLite data folder before the server process starts on it.
 struct ProofShop: Sendable {
@@ -187,8 +195,13 @@ struct ProofShop: Sendable {
     let products: [ProductID]
     let prices: [Int64]
     let shifts: [String: ShiftID]
+    /// Merchant A, which owns the store and the terminals.
+    let merchant: OrgID
+    /// Terminals bound to merchant A, each with a one-time activation code (when asked for).
+    let terminals: [(sn: String, code: String)]
 
-    static func make() async throws -> ProofShop {
+    /// The shop, and `terminals` certified terminals bound to its merchant with activation codes.
+    static func make(terminals terminalCount: Int = 0) async throws -> ProofShop {
         guard case .sqlite(let path)? = try await TestDatabase.freshLocation(.sqlite) else { throw ProofFailure("no SQLite location") }
         var logger = Logger(label: "proof")
         logger.logLevel = .warning
@@ -213,9 +226,27 @@ struct ProofShop: Sendable {
             for register in ["POS-A", "POS-B"] {
                 shifts[register] = try await services.sales.openShift(storeId: fixtures.storeA, registerId: register, openingFloat: 20_000, by: owner).id
             }
+            var terminals: [(sn: String, code: String)] = []
+            if terminalCount > 0 {
+                let admin = try await services.access.principal(commandLineUser: "admin")
+                let model = try await services.estate.createModel(NewTerminalModel(
+                    manufacturer: "PAX", name: "A920", terminalClass: .smartAndroid, connectivity: ["4G"], ptsApproval: "4-30310",
+                    ptsExpiry: Date().addingTimeInterval(365 * 86400), unionPayCertified: true, unionPayCertificate: nil), by: admin)
+                try await Fixtures.onboard(fixtures.merchantA, services: services, mid: "898310048161234")
+                for index in 0..<terminalCount {
+                    let sn = "PAX-PROOF-\(index + 1)"
+                    let stocked = try await services.estate.stockIn(StockIn(sn: sn, tid: String(10_008_000 + index), modelId: model.id,
+                                                                            ownerId: fixtures.regionA), by: admin)
+                    _ = try await services.estate.bind(stocked.id, BindRequest(merchantId: fixtures.merchantA, storeId: fixtures.storeA,
+                                                                               placement: Placement(address: "A street 1", latitude: 31.2, longitude: 121.4)),
+                                                       by: admin)
+                    terminals.append((sn, try await services.fleet.issueActivationCode(for: stocked.id, by: admin).code))
+                }
+            }
             await database.close()
             return ProofShop(folder: URL(fileURLWithPath: path).deletingLastPathComponent().path, databasePath: path,
-                             token: fixtures.tokens["merchantA.owner"]!, store: fixtures.storeA, products: products, prices: prices, shifts: shifts)
+                             token: fixtures.tokens["merchantA.owner"]!, store: fixtures.storeA, products: products, prices: prices, shifts: shifts,
+                             merchant: fixtures.merchantA, terminals: terminals)
         } catch {
             await database.close()
             throw error

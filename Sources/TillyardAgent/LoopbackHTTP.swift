@@ -75,6 +75,19 @@ public final class LoopbackHTTPConnection {
         return try readAnswer()
     }
 
+    /// Sends a complete request as given (bytes a benchmark prepared, well-formed or not) and reads
+    /// the answer. A server may answer before the whole body arrived (413) and close: the answer is
+    /// read even when sending the rest failed.
+    public func sendRaw(_ request: [UInt8]) throws -> Answer {
+        do {
+            try write(request)
+        } catch {
+            if let answer = try? readAnswer() { return answer }
+            throw error
+        }
+        return try readAnswer()
+    }
+
     private func write(_ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {

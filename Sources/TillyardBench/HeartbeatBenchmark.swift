@@ -57,13 +57,9 @@ struct HeartbeatBenchmark: AsyncParsableCommand {
         Report.say(raw.summary)
 
         let services = AppServices(database: database, bcryptCost: 4, accountKey: key, documents: URL(fileURLWithPath: folder).appendingPathComponent("documents"))
-        let port = try LoopbackHTTPConnection.freePort()
-        let configuration = AppConfiguration(host: "127.0.0.1", port: Int(port), dataDirectory: folder, databaseURL: storage.databaseURL,
-                                             logLevel: .error, bcryptCost: 4)
-        let app = try await buildApplication(configuration: configuration, services: services)
-        let server = Task { try await app.runService() }
-        defer { server.cancel() }
-        try await SalesBenchmark.waitUntilListening(port: port)
+        let server = try await InProcessServer.start(services: services, folder: folder, databaseURL: storage.databaseURL)
+        defer { server.stop() }
+        let port = server.port
         Report.say("server: tillyard on 127.0.0.1:\(port) (in this process), \(clients) clients, keep-alive, signed requests")
 
         // One heartbeat per terminal first: each reads its context once (the cold path), then all are warm.
@@ -84,8 +80,7 @@ struct HeartbeatBenchmark: AsyncParsableCommand {
                      "  max \(Report.decimal(outcome.percentile(100), 2))", "client threads in this process, signing as they go")
         }
         let flushed = try await services.fleet.flushHeartbeats()
-        server.cancel()
-        _ = try? await server.value
+        await server.finish()
 
         let rate = timed.rate
         Report.say("")
@@ -157,21 +152,29 @@ struct BenchFleet: Sendable {
     /// signs it (a random nonce each time).
     func signedHeartbeat(number index: Int) -> AgentRequest {
         let device = devices[index % devices.count]
-        let body = Data("""
+        return RequestSigner(terminalId: device.id, secret: device.secret)
+            .request("POST", "/terminal/v1/heartbeat", body: heartbeatBody(device), timestamp: Int64(Date().timeIntervalSince1970))
+    }
+
+    /// A heartbeat's body as the reference agent sends it: versions, readings and a GPS fix.
+    func heartbeatBody(_ device: Device) -> Data {
+        Data("""
             {"appVersion":"2.3.1","firmwareVersion":"FW-1.7","battery":76,"paper":"ok","signal":-71,"secondsSinceTransaction":240,\
             "location":{"latitude":\(device.latitude),"longitude":\(device.longitude),"source":"gps","accuracy":15,"reportedAt":"\(Date().iso8601)"}}
             """.utf8)
-        return RequestSigner(terminalId: device.id, secret: device.secret)
-            .request("POST", "/terminal/v1/heartbeat", body: body, timestamp: Int64(Date().timeIntervalSince1970))
     }
 
     /// Heartbeat number `index` as the complete HTTP/1.1 request wrk sends.
     func rawHeartbeat(number index: Int, port: UInt16) -> [UInt8] {
-        let signed = signedHeartbeat(number: index)
-        var head = "POST \(signed.path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n"
-        for (name, value) in signed.headers.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
-        head += "Content-Length: \(signed.body.count)\r\n\r\n"
-        return Array(head.utf8) + Array(signed.body)
+        Self.raw(signedHeartbeat(number: index), port: port)
+    }
+
+    /// A request as complete HTTP/1.1 bytes for 127.0.0.1:`port`.
+    static func raw(_ request: AgentRequest, port: UInt16) -> [UInt8] {
+        var head = "\(request.method) \(request.path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n"
+        for (name, value) in request.headers.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
+        head += "Content-Length: \(request.body.count)\r\n\r\n"
+        return Array(head.utf8) + Array(request.body)
     }
 
     /// Sends heartbeat number `range` round-robin over the devices from `clients` threads.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import TillyardAgent
+import TillyardServer
 import TillyardStore
 
 /// The latencies of one kind of query, and how many rows each call answered.
@@ -209,5 +210,37 @@ enum ClientThreads {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         if let failure = shared.failure { throw ValidationError("the load stopped: \(failure)") }
         return LoadOutcome(seconds: seconds, millis: shared.millis)
+    }
+}
+
+/// The product's server (`buildApplication`) in this process on a free loopback port, so a
+/// benchmark drives exactly what `tillyard serve` runs.
+struct InProcessServer {
+    let port: UInt16
+    private let task: Task<Void, any Error>
+
+    /// Builds and starts the application on `services`, and returns once it answers `/health`.
+    static func start(services: AppServices, folder: String, databaseURL: String?) async throws -> InProcessServer {
+        let port = try LoopbackHTTPConnection.freePort()
+        let configuration = AppConfiguration(host: "127.0.0.1", port: Int(port), dataDirectory: folder, databaseURL: databaseURL,
+                                             logLevel: .error, bcryptCost: 4)
+        let app = try await buildApplication(configuration: configuration, services: services)
+        let server = InProcessServer(port: port, task: Task { try await app.runService() })
+        for _ in 0..<300 {
+            if let connection = try? LoopbackHTTPConnection(port: port), let answer = try? connection.send("GET", "/health", token: nil),
+               answer.status == 200 { return server }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        server.stop()
+        throw ValidationError("the server did not start listening on 127.0.0.1:\(port)")
+    }
+
+    /// Asks the server to stop (graceful shutdown follows in the background).
+    func stop() { task.cancel() }
+
+    /// Stops the server and waits until it has.
+    func finish() async {
+        task.cancel()
+        _ = try? await task.value
     }
 }

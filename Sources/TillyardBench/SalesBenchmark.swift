@@ -57,13 +57,9 @@ struct SalesBenchmark: AsyncParsableCommand {
         let raw = try await RawCommits.measure(database, count: commits, clients: clients)
         Report.say(raw.summary)
 
-        let port = try LoopbackHTTPConnection.freePort()
-        let configuration = AppConfiguration(host: "127.0.0.1", port: Int(port), dataDirectory: folder, databaseURL: storage.databaseURL,
-                                             logLevel: .error, bcryptCost: 4)
-        let app = try await buildApplication(configuration: configuration, services: services)
-        let server = Task { try await app.runService() }
-        defer { server.cancel() }
-        try await Self.waitUntilListening(port: port)
+        let server = try await InProcessServer.start(services: services, folder: folder, databaseURL: storage.databaseURL)
+        defer { server.stop() }
+        let port = server.port
         Report.say("server: tillyard on 127.0.0.1:\(port) (in this process, the product's buildApplication), \(clients) clients, keep-alive")
 
         let load = SalesLoad(shop: shop, port: port)
@@ -72,8 +68,7 @@ struct SalesBenchmark: AsyncParsableCommand {
             Report.say("warm-up: \(Report.grouped(warmup)) sales in \(Report.decimal(warm.seconds, 1)) s")
         }
         let timed = try await load.drive(range: warmup..<(warmup + sales), clients: clients)
-        server.cancel()
-        _ = try? await server.value
+        await server.finish()
 
         let rate = Double(sales) / timed.seconds
         Report.say("")
@@ -91,15 +86,6 @@ struct SalesBenchmark: AsyncParsableCommand {
         try await SalesCheck(shop: shop, services: services, database: database).verify(total: warmup + sales)
     }
 
-    /// Polls the port until the server accepts connections (at most 30 s).
-    static func waitUntilListening(port: UInt16) async throws {
-        for _ in 0..<300 {
-            if let connection = try? LoopbackHTTPConnection(port: port), let answer = try? connection.send("GET", "/health", token: nil),
-               answer.status == 200 { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw ValidationError("the server did not start listening on 127.0.0.1:\(port)")
-    }
 }
 
 /// The installation the sales run against, made through the product's services: an acquirer,

@@ -24,20 +24,24 @@ enum WrkLoad {
 
     /// Runs wrk with `threads` threads and `connections` keep-alive connections against
     /// 127.0.0.1:`port`, each thread sending its share of `requests` (complete HTTP/1.1 requests),
-    /// bounded by `limit` seconds.
-    static func run(requests: [[UInt8]], port: UInt16, threads: Int, connections: Int, limit: Int, folder: String) async throws -> Outcome {
+    /// bounded by `limit` seconds. With `until`, each thread sends its share over and over instead,
+    /// until a file appears at that path (or the limit passes).
+    static func run(requests: [[UInt8]], port: UInt16, threads: Int, connections: Int, limit: Int, folder: String,
+                    until stopFile: String? = nil) async throws -> Outcome {
         // The waiting blocks, so it runs on a thread of its own: on Swift's cooperative pool it
         // would take a thread the in-process server needs (two cores: two threads).
         try await withCheckedThrowingContinuation { continuation in
             Thread {
                 continuation.resume(with: Result {
-                    try runBlocking(requests: requests, port: port, threads: threads, connections: connections, limit: limit, folder: folder)
+                    try runBlocking(requests: requests, port: port, threads: threads, connections: connections, limit: limit, folder: folder,
+                                    stopFile: stopFile)
                 })
             }.start()
         }
     }
 
-    private static func runBlocking(requests: [[UInt8]], port: UInt16, threads: Int, connections: Int, limit: Int, folder: String) throws -> Outcome {
+    private static func runBlocking(requests: [[UInt8]], port: UInt16, threads: Int, connections: Int, limit: Int, folder: String,
+                                    stopFile: String?) throws -> Outcome {
         guard let wrk = locate() else { throw ValidationError("wrk is not installed (apt-get install -y wrk)") }
         let directory = URL(fileURLWithPath: folder).appendingPathComponent("wrk-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -52,7 +56,7 @@ enum WrkLoad {
             try Data(bytes).write(to: directory.appendingPathComponent("requests-\(thread + 1).bin"))
         }
         let script = directory.appendingPathComponent("replay.lua")
-        try luaScript(folder: directory.path).write(to: script, atomically: true, encoding: .utf8)
+        try luaScript(folder: directory.path, cycle: stopFile != nil).write(to: script, atomically: true, encoding: .utf8)
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: wrk)
@@ -71,7 +75,7 @@ enum WrkLoad {
         sigemptyset(&none)
         pthread_sigmask(SIG_SETMASK, &none, nil)
         try process.run()
-        let markers = (1...threads).map { directory.appendingPathComponent("sent-\($0)").path }
+        let markers = stopFile.map { [$0] } ?? (1...threads).map { directory.appendingPathComponent("sent-\($0)").path }
         let deadline = Date().addingTimeInterval(TimeInterval(limit))
         while process.isRunning, Date() < deadline, !markers.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) {
             usleep(5_000)
@@ -117,8 +121,9 @@ enum WrkLoad {
             .map { "\($0)/wrk" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    /// Each thread loads its own file and sends its requests in order, then stops.
-    private static func luaScript(folder: String) -> String {
+    /// Each thread loads its own file and sends its requests in order, then stops (or, with
+    /// `cycle`, starts over).
+    private static func luaScript(folder: String, cycle: Bool) -> String {
         """
         local counter = 0
         function setup(thread)
@@ -139,7 +144,9 @@ enum WrkLoad {
                 start = stop + 1
             end
         end
+        local cycle = \(cycle)
         function request()
+            if cycle and next > #requests then next = 1 end
             if next > #requests then
                 -- Its share is sent: say so and stop. A connection may ask once more before the
                 -- stop takes hold; it gets a harmless request, never a replay of a used nonce.

@@ -140,4 +140,43 @@ import TillyardTestSupport
             #expect(Set(regional.items.compactMap { $0["reason"] as? String }) == reasons.subtracting(["unknown_terminal"]), "\(regional.text)")
         }
     }
+
+    /// A flood of identical refusals is one security event with a count, not a write per request:
+    /// forged pings naming one terminal, and a scan of made-up terminal ids from one origin.
+    @Test(arguments: TestBackend.allCases)
+    func aFloodOfRefusalsIsOneEventWithACount(backend: TestBackend) async throws {
+        try await Harness.run(backend) { h in
+            let (terminal, _) = try await Self.terminals(h)
+            let id = terminal.id.rawValue
+            let now = Int64(h.env.clock.clock.now().timeIntervalSince1970)
+            for _ in 0..<25 {
+                let forged = Self.signed("GET", "/terminal/v1/ping", terminal: id, secret: Data(repeating: 9, count: 32), at: now)
+                expectProblem(try await h.send(.get, "/terminal/v1/ping", headers: forged), 401, "forged")
+            }
+            for index in 0..<15 {
+                let made = Self.signed("GET", "/terminal/v1/ping", terminal: "made-up-\(index)", secret: Data(repeating: 9, count: 32), at: now)
+                expectProblem(try await h.send(.get, "/terminal/v1/ping", headers: made), 401, "unknown")
+            }
+            func events() async throws -> [[String: Any]] {
+                try await h.send(.get, "/api/v1/security-events?limit=50", as: "security").items
+            }
+            var stored = try await events()
+            #expect(stored.count == 2, "one row per burst: \(stored)")
+            // The counts land when the window closes (the timer, or the next refusal after it).
+            h.env.clock.advance(61)
+            try await h.env.services.fleet.flushRefusals(at: h.env.clock.clock.now())
+            stored = try await events()
+            // (Never activated, so its refusals say credential_revoked.)
+            let forged = stored.first { $0["terminalRef"] as? String == id }
+            let unknown = stored.first { $0["reason"] as? String == "unknown_terminal" }
+            #expect(forged?["reason"] as? String == "credential_revoked" && forged?["repeats"] as? Int == 24, "\(stored)")
+            #expect(unknown?["terminalRef"] as? String == "made-up-0" && unknown?["repeats"] as? Int == 14, "\(stored)")
+            // A new window opens a new row.
+            let later = Int64(h.env.clock.clock.now().timeIntervalSince1970)
+            expectProblem(try await h.send(.get, "/terminal/v1/ping",
+                                           headers: Self.signed("GET", "/terminal/v1/ping", terminal: id, secret: Data(repeating: 9, count: 32), at: later)),
+                          401, "forged again")
+            #expect(try await events().count == 3)
+        }
+    }
 }

@@ -55,14 +55,17 @@ public struct SecurityEvent: Codable, Sendable, Equatable {
     public var origin: String
     public var path: String
     public var at: Date
+    /// Identical refusals after this one in its window (`RefusalThrottle`): the row stands for 1 + repeats.
+    public var repeats: Int
 
-    public init(id: String, terminalRef: String, reason: String, origin: String, path: String, at: Date) {
+    public init(id: String, terminalRef: String, reason: String, origin: String, path: String, at: Date, repeats: Int = 0) {
         self.id = id
         self.terminalRef = terminalRef
         self.reason = reason
         self.origin = origin
         self.path = path
         self.at = at
+        self.repeats = repeats
     }
 }
 
@@ -78,6 +81,8 @@ public protocol FleetRepository: Sendable {
     func replaceCredential(with credential: TerminalCredential) async throws
     /// Records a refusal under the terminal owner's path ("/" when no terminal was identified).
     func record(_ event: SecurityEvent, orgPath: String) async throws
+    /// Adds to the `repeats` of recorded events (by id).
+    func addRepeats(_ counts: [String: Int]) async throws
     /// Upserts the latest status of each terminal (one batch).
     func saveStatuses(_ statuses: [TerminalStatus]) async throws
     /// Appends history samples (a sample already stored is skipped).
@@ -137,6 +142,8 @@ public struct FleetService: Sendable {
     public let riskNotifier: RiskNotifierSlot
     /// The scheduled risk sweep, started off the request path after uploads (set by the composition root).
     public let riskSchedule: RiskSchedule
+    /// Identical refusals in a window become one security event with a count.
+    public let refusals: RefusalThrottle
 
     /// `secret` is the installation key (terminal secrets are sealed under a key derived from it).
     public init(store: any Persistence, secret: Data, clock: Clock = .system, window: TimeInterval = TerminalSigning.defaultWindow,
@@ -153,6 +160,7 @@ public struct FleetService: Sendable {
         self.risk = RiskScreen(secret: secret)
         self.riskNotifier = RiskNotifierSlot()
         self.riskSchedule = RiskSchedule()
+        self.refusals = RefusalThrottle()
         self.clock = clock
         self.cipher = InstallationCipher(secret: secret, purpose: "terminal secrets")
         self.nonces = NonceWindow(window: window)
@@ -255,6 +263,7 @@ public struct FleetService: Sendable {
     /// A terminal's context: from memory when fresh, else read in one transaction (nil when no such terminal).
     public func context(of id: TerminalID, now: Date) async throws -> TerminalContext? {
         if let cached = directory.context(of: id, now: now) { return cached }
+        if directory.isKnownAbsent(id, now: now) { return nil }
         let generation = directory.currentGeneration
         let cipher = self.cipher
         let loaded = try await store.read { repos -> TerminalContext? in
@@ -271,7 +280,11 @@ public struct FleetService: Sendable {
                 policy: try await repos.fleetOps.relocationPolicy(of: owner.rootId) ?? RelocationPolicy(),
                 alertOpen: try await repos.fleetOps.openAlert(of: id) != nil)
         }
-        if let loaded { directory.store(loaded, loadedAt: now, generation: generation) }
+        if let loaded {
+            directory.store(loaded, loadedAt: now, generation: generation)
+        } else {
+            directory.storeAbsent(id, loadedAt: now, generation: generation)
+        }
         return loaded
     }
 
@@ -321,6 +334,7 @@ public struct FleetService: Sendable {
     /// for the next try. Returns how many terminals were written.
     @discardableResult
     public func flushHeartbeats() async throws -> Int {
+        try await flushRefusals(at: clock.now())
         let drained = hub.drain()
         guard !drained.statuses.isEmpty || !drained.samples.isEmpty else { return 0 }
         do {
@@ -357,10 +371,28 @@ public struct FleetService: Sendable {
         }
     }
 
+    /// Records a refusal: the first of its kind in a window as a row, the identical ones after it
+    /// as a count on that row (written when the window closes), so a flood of bad requests cannot
+    /// turn into a flood of writes. A refusal naming no known terminal is grouped by origin alone:
+    /// its terminal id is the sender's choice.
     private func recordRefusal(terminalRef: String, reason: String, origin: String, path: String, orgPath: String?, at now: Date) async throws {
         let event = SecurityEvent(id: UUIDv7.make(now: now), terminalRef: String(terminalRef.prefix(64)), reason: reason, origin: origin,
                                   path: String(path.prefix(200)), at: now)
-        try await store.write { try await $0.fleet.record(event, orgPath: orgPath ?? "/") }
+        let key = RefusalThrottle.Key(terminal: orgPath == nil ? "" : event.terminalRef, reason: reason, origin: origin)
+        let (write, closed) = refusals.admit(key, eventId: event.id, at: now)
+        guard write || !closed.isEmpty else { return }
+        try await store.write { repos in
+            if write { try await repos.fleet.record(event, orgPath: orgPath ?? "/") }
+            if !closed.isEmpty { try await repos.fleet.addRepeats(closed) }
+        }
+    }
+
+    /// Writes the counts of refusal windows that have closed (also called by the heartbeat flush,
+    /// so a burst's count lands even when no refusal follows it).
+    public func flushRefusals(at now: Date) async throws {
+        let closed = refusals.closed(at: now)
+        guard !closed.isEmpty else { return }
+        try await store.write { try await $0.fleet.addRepeats(closed) }
     }
 }
 

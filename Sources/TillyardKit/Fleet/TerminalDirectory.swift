@@ -32,6 +32,10 @@ public final class TerminalDirectory: @unchecked Sendable {
 
     private let lock = NSLock()
     private var entries: [TerminalID: Entry] = [:]
+    /// Ids found in no terminal, and when: a sender repeating a made-up id costs one read per
+    /// `absentTTL`, not one per request.
+    private var absent: [TerminalID: Date] = [:]
+    public let absentTTL: TimeInterval = 60
     /// Bumped by every invalidation: a load that started before one does not store what it read.
     private var generation = 0
     public let ttl: TimeInterval
@@ -52,6 +56,20 @@ public final class TerminalDirectory: @unchecked Sendable {
         }
     }
 
+    /// Whether `id` was looked up lately and is no terminal.
+    public func isKnownAbsent(_ id: TerminalID, now: Date) -> Bool {
+        lock.withLock { absent[id].map { now.timeIntervalSince($0) < absentTTL } ?? false }
+    }
+
+    /// Remembers that no terminal has `id` (unless something was invalidated since the read began).
+    public func storeAbsent(_ id: TerminalID, loadedAt: Date, generation loadGeneration: Int) {
+        lock.withLock {
+            guard loadGeneration == generation else { return }
+            if absent.count >= capacity / 20 { absent.removeAll(keepingCapacity: true) }
+            absent[id] = loadedAt
+        }
+    }
+
     /// The generation to pass to `store` for a load starting now.
     public var currentGeneration: Int { lock.withLock { generation } }
 
@@ -69,6 +87,7 @@ public final class TerminalDirectory: @unchecked Sendable {
         lock.withLock {
             generation += 1
             entries[id] = nil
+            absent[id] = nil
         }
     }
 
@@ -77,6 +96,7 @@ public final class TerminalDirectory: @unchecked Sendable {
         lock.withLock {
             generation += 1
             entries.removeAll(keepingCapacity: true)
+            absent.removeAll(keepingCapacity: true)
         }
     }
 }

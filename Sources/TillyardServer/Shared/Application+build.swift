@@ -74,16 +74,23 @@ public struct AppServices: Sendable {
 
 extension AppServices {
     /// Starts the background clockwork of `serve`: the service desk's `tick` (SLA escalations,
-    /// auto-close, inspection planning) every `interval`. `tick` is idempotent, so several nodes may
+    /// auto-close, inspection planning) and the counts of refused terminal requests whose window
+    /// closed (`RefusalThrottle`) every `interval`. `tick` is idempotent, so several nodes may
     /// run it; a failed tick is logged and the next one tries again. Cancel the task to stop it.
     public func startTimers(every interval: Duration = .seconds(60), logger: Logger = Logger(label: "tillyard.timers")) -> Task<Void, Never> {
         let service = self.service
+        let fleet = self.fleet
         return Task {
             while !Task.isCancelled {
                 do {
                     try await service.tick()
                 } catch {
                     logger.error("service desk tick failed: \(error)")
+                }
+                do {
+                    try await fleet.flushRefusals(at: fleet.clock.now())
+                } catch {
+                    logger.error("writing the counts of refused terminal requests failed: \(error)")
                 }
                 try? await Task.sleep(for: interval)
             }

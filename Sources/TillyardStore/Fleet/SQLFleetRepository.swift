@@ -53,10 +53,16 @@ struct SQLFleetRepository: FleetRepository {
 
     func record(_ event: SecurityEvent, orgPath: String) async throws {
         try await db.raw("""
-            INSERT INTO security_events (id, terminal_ref, org_path, reason, origin, path, at)
+            INSERT INTO security_events (id, terminal_ref, org_path, reason, origin, path, at, repeats)
             VALUES (\(bind: event.id), \(bind: event.terminalRef), \(bind: orgPath), \(bind: event.reason), \(bind: event.origin),
-                    \(bind: event.path), \(bind: event.at.millis))
+                    \(bind: event.path), \(bind: event.at.millis), \(bind: event.repeats))
             """).run()
+    }
+
+    func addRepeats(_ counts: [String: Int]) async throws {
+        for (id, count) in counts.sorted(by: { $0.key < $1.key }) {
+            try await db.raw("UPDATE security_events SET repeats = repeats + \(bind: count) WHERE id = \(bind: id)").run()
+        }
     }
 
     func securityEvents(under path: String, unattributed: Bool, terminalRef: String?, limit: Int) async throws -> [SecurityEvent] {
@@ -68,7 +74,8 @@ struct SQLFleetRepository: FleetRepository {
         return try await db.raw(query).all().map { row in
             SecurityEvent(id: try row.decode(column: "id", as: String.self), terminalRef: try row.decode(column: "terminal_ref", as: String.self),
                           reason: try row.decode(column: "reason", as: String.self), origin: try row.decode(column: "origin", as: String.self),
-                          path: try row.decode(column: "path", as: String.self), at: try row.requiredDate("at"))
+                          path: try row.decode(column: "path", as: String.self), at: try row.requiredDate("at"),
+                          repeats: try row.decode(column: "repeats", as: Int.self))
         }
     }
 }

@@ -96,7 +96,7 @@ struct AbuseBenchmark: AsyncParsableCommand {
         // wrk needs a moment to connect before the honest load starts.
         try await Task.sleep(for: .milliseconds(500))
         let during = try await fleet.drive(next..<(next + heartbeats), clients: clients, port: port)
-        FileManager.default.createFile(atPath: stop, contents: nil)
+        _ = FileManager.default.createFile(atPath: stop, contents: nil)
         let abuse = try await flood
         // Close every refusal window now (the server's timer would a minute later) so the counts are in.
         try await services.fleet.flushRefusals(at: Date().addingTimeInterval(services.fleet.refusals.window + 1))
@@ -110,13 +110,16 @@ struct AbuseBenchmark: AsyncParsableCommand {
         Report.say("honest heartbeats (\(clients) clients)   rate /s   p50 ms   p99 ms")
         Report.say("-----------------------------------------------------------")
         for (name, outcome) in [("alone", alone), ("during the abuse", during)] {
-            Report.say(name.padding(toLength: 36, withPad: " ", startingAt: 0)
-                       + Report.grouped(Int(Double(heartbeats) / outcome.seconds)).leftPadded(7)
-                       + Report.decimal(outcome.percentile(50), 2).leftPadded(9) + Report.decimal(outcome.percentile(99), 2).leftPadded(9))
+            Report.say(Report.pad(name, 36) + Report.left(Report.grouped(Int(Double(heartbeats) / outcome.seconds)), 7)
+                       + Report.left(Report.decimal(outcome.percentile(50), 2), 9) + Report.left(Report.decimal(outcome.percentile(99), 2), 9))
         }
         Report.say("")
         Report.say("security events stored: \(Report.grouped(eventsAfter.rows - eventsBefore.rows)) rows for the flood, "
                    + "recording \(Report.grouped(eventsAfter.refusals - eventsBefore.refusals)) refusals")
+        Report.summary("honest heartbeats during a protocol flood (\(Report.grouped(Int(abuse.perSecond))) bad requests/s, all refused)",
+                       "p99 \(Report.decimal(during.percentile(99), 1)) ms, \(Report.grouped(Int(Double(heartbeats) / during.seconds))) /s",
+                       ceiling: "alone: p99 \(Report.decimal(alone.percentile(99), 1)) ms, \(Report.grouped(Int(Double(heartbeats) / alone.seconds))) /s",
+                       ratio: Report.decimal(during.seconds > 0 ? alone.seconds / during.seconds : 0, 2))
         guard abuse.failed == abuse.requests else {
             throw ValidationError("CHECK FAILED: \(abuse.requests - abuse.failed) bad requests were answered 2xx/3xx")
         }
@@ -206,8 +209,4 @@ struct AbuseBenchmark: AsyncParsableCommand {
             return (rows, rows + (try row?.decode(column: "repeats", as: Int.self) ?? 0))
         }
     }
-}
-
-private extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
 }

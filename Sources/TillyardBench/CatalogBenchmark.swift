@@ -92,6 +92,13 @@ struct CatalogBenchmark: AsyncParsableCommand {
         }
         Report.say("")
         Report.say(Report.table(results))
+        let searches = results.filter { $0.name.hasPrefix("search:") }
+        if let worst = searches.max(by: { $0.percentile(99) < $1.percentile(99) }), let ceiling = results.first(where: { $0.name.hasPrefix("ceiling:") }) {
+            Report.summary("catalog search p99 at \(Report.grouped(products)) products (\(database.backend.rawValue), worst of \(searches.count) kinds)",
+                           "\(Report.decimal(worst.percentile(99), 2)) ms (\(worst.name.dropFirst(8)))",
+                           ceiling: "\(Report.decimal(ceiling.percentile(99), 2)) ms product by id",
+                           ratio: Report.decimal(worst.percentile(99) / max(ceiling.percentile(99), 0.001), 1) + "x")
+        }
     }
 
     private func load(_ database: Database, merchant: Organization) async throws -> LoadedCatalog {

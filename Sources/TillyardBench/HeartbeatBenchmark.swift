@@ -90,6 +90,9 @@ struct HeartbeatBenchmark: AsyncParsableCommand {
         Report.say("raw single-row commits: \(Report.grouped(Int(raw.sequential))) /s one client, \(Report.grouped(Int(raw.concurrent))) /s \(clients) clients")
         Report.say("ratio heartbeats/s to raw commits/s: \(Report.decimal(rate / raw.sequential, 1)) (one client), "
                    + "\(Report.decimal(rate / raw.concurrent, 1)) (\(clients) clients)")
+        Report.summary("signed heartbeats over HTTP (\(database.backend.rawValue), \(clients) connections, \(load))",
+                       "\(Report.grouped(Int(rate))) /s, p50 \(Report.decimal(timed.p50, 1)) ms, p99 \(Report.decimal(timed.p99, 1)) ms",
+                       ceiling: "\(Report.grouped(Int(raw.concurrent))) commits/s", ratio: Report.decimal(rate / raw.concurrent, 1))
         Report.say("9M terminals at a 5-minute interval need 30,000/s: \(rate >= 30_000 ? "met" : "not met") on this machine")
 
         // What storage holds afterwards: every terminal's latest status, and sampled history.

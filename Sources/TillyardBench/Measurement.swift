@@ -51,6 +51,21 @@ enum Report {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
+    /// Adds one row to the summary table `bench/run all` prints at the end (the file named by
+    /// BENCH_SUMMARY; nothing without it): what was measured, its figure, the database ceiling
+    /// measured in the same run, and the figure as a share of that ceiling.
+    static func summary(_ measured: String, _ figure: String, ceiling: String = "-", ratio: String = "-") {
+        guard let path = ProcessInfo.processInfo.environment["BENCH_SUMMARY"], !path.isEmpty else { return }
+        let line = [measured, figure, ceiling, ratio].map { $0.replacingOccurrences(of: "\t", with: " ") }.joined(separator: "\t") + "\n"
+        if let handle = FileHandle(forWritingAtPath: path) {
+            handle.seekToEndOfFile()
+            handle.write(Data(line.utf8))
+            try? handle.close()
+        } else {
+            _ = FileManager.default.createFile(atPath: path, contents: Data(line.utf8))
+        }
+    }
+
     /// The table of measurements: name, p50 and p99 in milliseconds, mean rows per call.
     static func table(_ measurements: [Measurement]) -> String {
         let width = max(44, (measurements.map(\.name.count).max() ?? 0) + 2)
@@ -79,11 +94,13 @@ enum Report {
         String(format: "%.\(places)f", value)
     }
 
-    private static func pad(_ text: String, _ width: Int) -> String {
+    /// `text` left-aligned in `width` columns (and at least one space after it).
+    static func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
     }
 
-    private static func left(_ text: String, _ width: Int) -> String {
+    /// `text` right-aligned in `width` columns (and at least one space before it).
+    static func left(_ text: String, _ width: Int) -> String {
         text.count >= width ? " " + text : String(repeating: " ", count: width - text.count) + text
     }
 }

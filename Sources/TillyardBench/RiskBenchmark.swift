@@ -106,6 +106,12 @@ struct RiskBenchmark: AsyncParsableCommand {
             writes.append(Self.millis(whole))
             alerts += raised
         }
+        let judge = Measurement(name: "", millis: judged, rows: [])
+        let whole = Measurement(name: "", millis: writes, rows: [])
+        Report.summary("risk rules per uploaded transaction at \(Report.grouped(stored)) stored (\(database.backend.rawValue))",
+                       "p50 \(Report.decimal(judge.percentile(50), 2)) ms, p99 \(Report.decimal(judge.percentile(99), 2)) ms",
+                       ceiling: "whole write p99 \(Report.decimal(whole.percentile(99), 2)) ms",
+                       ratio: Report.decimal(judge.percentile(99) / max(whole.percentile(99), 0.001), 2))
         Report.say("timed \(Report.grouped(iterations)) transactions after \(Report.grouped(warmup)) warm-up ones, one at a time; \(alerts) alerts raised")
         Report.say("")
         Report.say(Report.table([

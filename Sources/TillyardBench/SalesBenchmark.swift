@@ -80,6 +80,9 @@ struct SalesBenchmark: AsyncParsableCommand {
                    + "\(Report.grouped(Int(raw.concurrent))) /s \(clients) clients")
         Report.say("ratio sales/s to raw commits/s: \(Report.decimal(rate / raw.sequential, 2)) (one client), "
                    + "\(Report.decimal(rate / raw.concurrent, 2)) (\(clients) clients)")
+        Report.summary("complete sales over HTTP (\(database.backend.rawValue), \(clients) clients)",
+                       "\(Report.grouped(Int(rate))) /s, p50 \(Report.decimal(timed.percentile(50), 1)) ms, p99 \(Report.decimal(timed.percentile(99), 1)) ms",
+                       ceiling: "\(Report.grouped(Int(raw.concurrent))) commits/s", ratio: Report.decimal(rate / raw.concurrent, 2))
         let groupCommit = database.backend == .sqlite ? (noGroupCommit ? "off (--no-group-commit)" : "on") : "n/a (PostgreSQL)"
         Report.say("group commit: \(groupCommit)")
         Report.say("")

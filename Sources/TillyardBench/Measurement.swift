@@ -243,13 +243,23 @@ struct InProcessServer {
                                              logLevel: .error, bcryptCost: 4)
         let app = try await buildApplication(configuration: configuration, services: services)
         let server = InProcessServer(port: port, task: Task { try await app.runService() })
-        for _ in 0..<300 {
+        do {
+            try await waitUntilListening(port: port)
+        } catch {
+            server.stop()
+            throw error
+        }
+        return server
+    }
+
+    /// Polls /health on the port until a server answers 200 (at most a minute).
+    static func waitUntilListening(port: UInt16) async throws {
+        for _ in 0..<600 {
             if let connection = try? LoopbackHTTPConnection(port: port), let answer = try? connection.send("GET", "/health", token: nil),
-               answer.status == 200 { return server }
+               answer.status == 200 { return }
             try await Task.sleep(for: .milliseconds(100))
         }
-        server.stop()
-        throw ValidationError("the server did not start listening on 127.0.0.1:\(port)")
+        throw ValidationError("no server started listening on 127.0.0.1:\(port)")
     }
 
     /// Asks the server to stop (graceful shutdown follows in the background).

@@ -58,7 +58,7 @@ struct MemoryBenchmark: AsyncParsableCommand {
         let port = try LoopbackHTTPConnection.freePort()
         let server = try ServeProcess.start(binary: binary, folder: folder, port: port)
         defer { server.kill() }
-        try await server.waitUntilListening()
+        try await InProcessServer.waitUntilListening(port: port)
         var readings: [(String, MemoryReading)] = [("started on the data folder (idle)", try server.memory())]
 
         _ = try await fleet.drive(0..<fleet.devices.count, clients: clients, port: port)
@@ -140,15 +140,6 @@ struct ServeProcess {
         process.standardError = handle
         try process.run()
         return ServeProcess(pid: process.processIdentifier, port: port)
-    }
-
-    func waitUntilListening() async throws {
-        for _ in 0..<600 {
-            if let connection = try? LoopbackHTTPConnection(port: port), let answer = try? connection.send("GET", "/health", token: nil),
-               answer.status == 200 { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw ValidationError("tillyard serve did not start listening on 127.0.0.1:\(port)")
     }
 
     func memory() throws -> MemoryReading {

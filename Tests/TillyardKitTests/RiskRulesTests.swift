@@ -106,6 +106,11 @@ import Testing
         let today = [facts("t1", card: "x", amount: 50_000), facts("t2", card: "y", amount: 4_000), facts("t3", card: "z", amount: 1)]
         #expect(run(Array(history) + today, rules: only(.volumeSpike)).suffix(3) == [[], [], [.volumeSpike]])
         #expect(run(today, rules: only(.volumeSpike)).allSatisfy { $0.isEmpty }, "a merchant without history has no average")
+        // A young merchant has no baseline: 29 days of sales are too few, 30 are enough (same daily average of 9,000 over 90 days).
+        let young = (1...29).map { facts("y\($0)", card: "c\($0)", amount: 27_931, at: morning.addingTimeInterval(-Double($0) * 86_400)) }.reversed()
+        #expect(run(Array(young) + today, rules: only(.volumeSpike)).suffix(3) == [[], [], []])
+        let enough = (1...30).map { facts("e\($0)", card: "c\($0)", amount: 27_000, at: morning.addingTimeInterval(-Double($0) * 86_400)) }.reversed()
+        #expect(run(Array(enough) + today, rules: only(.volumeSpike)).suffix(3) == [[], [], [.volumeSpike]])
     }
 
     @Test func aDormantTerminalWakesUp() {

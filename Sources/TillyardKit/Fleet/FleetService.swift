@@ -111,6 +111,12 @@ public struct AuthenticatedTerminal: Sendable, Equatable {
     public var context: TerminalContext
     public var terminal: Terminal { context.terminal }
     public var keyId: String { context.credential?.keyId ?? "" }
+
+    /// For in-process callers only (demo data): what a request that passed `authenticate` carries.
+    /// Over the wire there is no way to one but `FleetService.authenticate`.
+    public init(context: TerminalContext) {
+        self.context = context
+    }
 }
 
 /// The terminal protocol: activation codes issued by operators, activation (一机一密), and the

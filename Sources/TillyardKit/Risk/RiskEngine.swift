@@ -116,11 +116,14 @@ public struct RiskSnapshot: Sendable, Equatable {
     public var counters: [RiskCounterKey: RiskCount]
     /// Sum of the merchant's daily volume over the history window.
     public var historyAmount: Int64
+    /// Days of the history window on which the merchant had sales.
+    public var historyDays: Int64
     public var lastSeen: [String: RiskLastSeen]
 
-    public init(counters: [RiskCounterKey: RiskCount] = [:], historyAmount: Int64 = 0, lastSeen: [String: RiskLastSeen] = [:]) {
+    public init(counters: [RiskCounterKey: RiskCount] = [:], historyAmount: Int64 = 0, historyDays: Int64 = 0, lastSeen: [String: RiskLastSeen] = [:]) {
         self.counters = counters
         self.historyAmount = historyAmount
+        self.historyDays = historyDays
         self.lastSeen = lastSeen
     }
 }
@@ -319,7 +322,9 @@ public enum RiskEngine {
                            summary: "refunds of \(yuan(refunds)) today exceed sales of \(yuan(sales))")
         case .volumeSpike:
             guard facts.isSale, facts.approved, let merchant = facts.merchantId else { return nil }
-            // The average is over the `historyDays` before today, days without sales counting as zero.
+            // The average is over the `historyDays` before today, days without sales counting as zero;
+            // a merchant with sales on fewer than `minHistoryDays` of them has no baseline yet.
+            guard snapshot.historyDays >= rule.parameter("minHistoryDays") else { return nil }
             let average = snapshot.historyAmount / Int64(historyDays)
             guard average > 0 else { return nil }
             let today = count(snapshot, salesKey(merchant), day).amount + facts.amount
@@ -355,7 +360,9 @@ public struct RiskMemoryCounters: Sendable {
         for key in reads.counters { if let value = counters[key] { snapshot.counters[key] = value } }
         if let history = reads.history {
             for day in history.from..<history.to {
-                snapshot.historyAmount += counters[RiskCounterKey(key: history.key, day: day)]?.amount ?? 0
+                guard let amount = counters[RiskCounterKey(key: history.key, day: day)]?.amount else { continue }
+                snapshot.historyAmount += amount
+                snapshot.historyDays += 1
             }
         }
         for key in reads.lastSeen { if let value = lastSeen[key] { snapshot.lastSeen[key] = value } }

@@ -96,7 +96,8 @@ public enum RiskLibrary {
         RiskRule(kind: .offHours, severity: .low, parameters: ["quietStart": 60, "quietEnd": 300]),
         RiskRule(kind: .splitTerminals, severity: .high, parameters: ["windowMinutes": 30]),
         RiskRule(kind: .refundsExceedSales, severity: .high, parameters: [:]),
-        RiskRule(kind: .volumeSpike, severity: .medium, parameters: ["percent": 600]),
+        // A merchant with fewer days of sales than `minHistoryDays` in the window has no baseline yet.
+        RiskRule(kind: .volumeSpike, severity: .medium, parameters: ["percent": 600, "minHistoryDays": 30]),
         RiskRule(kind: .dormantTerminal, severity: .medium, parameters: ["days": 90]),
         RiskRule(kind: .refusedTerminal, severity: .critical, parameters: [:]),
         RiskRule(kind: .relocation, severity: .high, parameters: [:]),
@@ -118,7 +119,7 @@ public enum RiskLibrary {
                     "margin": 1...100_000, "minRepeats": 2...10_000]
         case .offHours: return ["quietStart": 0...1439, "quietEnd": 0...1439]
         case .splitTerminals: return ["windowMinutes": 1...1440]
-        case .volumeSpike: return ["percent": 100...100_000]
+        case .volumeSpike: return ["percent": 100...100_000, "minHistoryDays": 0...90]
         case .dormantTerminal: return ["days": 1...3650]
         case .refundsExceedSales, .refusedTerminal, .relocation: return [:]
         }

@@ -64,7 +64,8 @@ public enum DemoData {
         try await seedPromotions(services.promotions, owner: try await access.principal(commandLineUser: "lotus.owner"))
         let members = try await DemoMembers.seed(services)
         try await DemoSales.seed(services, store: lotusXuhui, members: members)
-        try await seedFleet(services.fleet, root: root, lotus: lotus)
+        let deployed = try await seedFleet(services.fleet, root: root, lotus: lotus)
+        try await DemoRisk.seed(services.fleet, terminals: deployed)
         try await seedService(services, root: root, lotus: lotus, east: east)
         return logins
     }
@@ -125,7 +126,8 @@ public enum DemoData {
 
     /// Parameter templates for the acquirer and Lotus, and a last heartbeat from four in five
     /// deployed terminals (no real terminal talks to the demo, so they go offline as it runs).
-    static func seedFleet(_ fleet: FleetService, root: Principal, lotus: OrgID) async throws {
+    /// Parameter templates and the deployed terminals' latest heartbeats (four in five online); returns those terminals.
+    static func seedFleet(_ fleet: FleetService, root: Principal, lotus: OrgID) async throws -> [Terminal] {
         _ = try await fleet.saveTemplate(level: .defaults, target: root.rootId.rawValue,
                                          values: ["host.primary": "10.8.0.10:8583", "host.backup": "10.8.1.10:8583", "timeout.online": "60",
                                                   "tender.card": "on", "tender.wechat": "on", "tender.alipay": "on", "tender.unionpay_qr": "on"],
@@ -151,6 +153,7 @@ public enum DemoData {
                                                                  location: fix, secondsSinceTransaction: 60 * (index % 90))))
         }
         try await fleet.flushHeartbeats()
+        return deployed
     }
 
     /// Lotus Supermarket's catalog: packaged goods with real-format barcodes, weighed goods with

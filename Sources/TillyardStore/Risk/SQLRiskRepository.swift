@@ -54,10 +54,12 @@ struct SQLRiskRepository: RiskRepository {
             }
         }
         if let history = reads.history {
-            snapshot.historyAmount = try await db.raw("""
-                SELECT CAST(SUM(amount) AS BIGINT) AS total FROM risk_counters
+            let row = try await db.raw("""
+                SELECT CAST(SUM(amount) AS BIGINT) AS total, COUNT(*) AS days FROM risk_counters
                 WHERE key = \(bind: history.key) AND day >= \(bind: Int64(history.from)) AND day < \(bind: Int64(history.to))
-                """).first()?.decode(column: "total", as: Int64?.self) ?? 0
+                """).first()
+            snapshot.historyAmount = try row?.decode(column: "total", as: Int64?.self) ?? 0
+            snapshot.historyDays = try row?.decode(column: "days", as: Int64.self) ?? 0
         }
         if !reads.lastSeen.isEmpty {
             var query: SQLQueryString = "SELECT key, terminal_id, at FROM risk_last_seen WHERE key IN ("

@@ -83,6 +83,59 @@ import TillyardTestSupport
         }
     }
 
+    /// Warm heartbeats take the terminal gateway's fast lane (answered on the connection, counted
+    /// in /metrics); a replay of one, a forgery and a pending command still get the router's full
+    /// answer, and the fast lane's replies read exactly as the router's.
+    @Test func heartbeatsTakeTheFastLaneAndRefusalsStillGetTheFullAnswer() async throws {
+        try await Self.withServer { live in
+            let directory = AgentDirectory(FileManager.default.temporaryDirectory.appendingPathComponent("agent-lane-\(UUID().uuidString)").path)
+            defer { try? FileManager.default.removeItem(at: directory.url) }
+            let agent = try await TerminalAgent.activate(server: live.url, sn: "PAX-A920-7001", code: try await live.issueCode(), directory: directory)
+            func fastLane() async throws -> Int {
+                let text = try await live.api("GET", "/metrics").text
+                let line = text.split(separator: "\n").first { $0.hasPrefix("tillyard_heartbeat_fast_lane_total ") }
+                return Int(line?.split(separator: " ").last ?? "") ?? -1
+            }
+            let before = try await fastLane()
+            let first = try await agent.heartbeat()
+            for _ in 0..<5 { _ = try await agent.heartbeat() }
+            let warm = try await agent.heartbeat()
+            #expect(try await fastLane() - before >= 5, "warm heartbeats answered by the gateway")
+            #expect(warm.nextHeartbeatSeconds == first.nextHeartbeatSeconds && warm.parametersVersion == first.parametersVersion && !warm.locked)
+
+            // Raw requests on one keep-alive connection: a fresh one (fast lane), the same bytes again (a
+            // replay: the router refuses and records it), a forgery, and a fresh one after both.
+            let signer = try RequestSigner(agent.credential)
+            let body = Data(#"{"battery": 80, "paper": "ok"}"#.utf8)
+            let connection = try LoopbackHTTPConnection(port: live.port)
+            func send(_ request: AgentRequest) throws -> LoopbackHTTPConnection.Answer {
+                try connection.send(request.method, request.path, headers: request.headers.filter { $0.key != "Content-Type" }.map { ($0.key, $0.value) },
+                                    body: Array(request.body))
+            }
+            let now = Int64(Date().timeIntervalSince1970)
+            let signed = signer.request("POST", "/terminal/v1/heartbeat", body: body, timestamp: now)
+            let fresh = try send(signed)
+            #expect(fresh.status == 200 && fresh.text.contains("\"nextHeartbeatSeconds\":300") && fresh.headers["date"]?.hasSuffix(" GMT") == true,
+                    "\(fresh.status) \(fresh.text) \(fresh.headers)")
+            let replay = try send(signed)
+            #expect(replay.status == 401 && replay.text.contains("replayed_nonce"), "\(replay.text)")
+            let forged = try send(RequestSigner(terminalId: agent.credential.terminalId, secret: Data(repeating: 3, count: 32))
+                .request("POST", "/terminal/v1/heartbeat", body: body, timestamp: now))
+            #expect(forged.status == 401 && forged.text.contains("bad_signature"), "\(forged.text)")
+            let after = try send(signer.request("POST", "/terminal/v1/heartbeat", body: body, timestamp: now))
+            #expect(after.status == 200, "\(after.text)")
+            let events = try await live.api("GET", "/api/v1/security-events?limit=10", as: "security").text
+            #expect(events.contains("replayed_nonce") && events.contains("bad_signature"), "refusals are recorded: \(events)")
+
+            // A command queued for the terminal: the next reply carries it, from either lane.
+            let reboot = try await live.api("POST", "/api/v1/terminals/\(agent.credential.terminalId)/commands", json: #"{"kind": "reboot", "reason": "frozen screen"}"#)
+            #expect(reboot.status == 201, "\(reboot.text)")
+            let commanded = try send(signer.request("POST", "/terminal/v1/heartbeat", body: body, timestamp: now))
+            #expect(commanded.status == 200 && commanded.text.contains("\"reboot\""), "\(commanded.text)")
+            await agent.close()
+        }
+    }
+
     @Test func parametersUploadsAcrossACrashAndALock() async throws {
         try await Self.withServer { live in
             let directory = AgentDirectory(FileManager.default.temporaryDirectory.appendingPathComponent("agent-e2e-\(UUID().uuidString)").path)

@@ -311,29 +311,67 @@ public struct FleetService: Sendable {
     public func heartbeat(_ heartbeat: Heartbeat, from caller: AuthenticatedTerminal) async throws -> HeartbeatReply {
         try heartbeat.validate()
         let now = clock.now()
-        hub.record(TerminalStatus(terminalId: caller.terminal.id, lastSeenAt: now, heartbeat: heartbeat))
+        var context = caller.context
+        record(heartbeat, of: context.terminal.id, at: now)
+        if let recent = rememberLocation(heartbeat, context: context),
+           let finding = RelocationRules.check(recent, placement: context.terminal.placement!, business: context.business, policy: context.policy) {
+            // Rare: the one heartbeat that finds a move writes the alert (and the block) before it answers.
+            try await raiseRelocationAlert(finding, context: context, at: now)
+            context = try await self.context(of: context.terminal.id, now: now) ?? context
+        }
+        return reply(to: heartbeat, context: context, at: now)
+    }
+
+    /// A heartbeat decided from memory alone, without waiting on anything: for the terminal gateway,
+    /// which answers on the connection's own thread. Nil when that is not possible (the terminal's
+    /// context is not in memory, any check fails, or the position would raise a relocation alert);
+    /// nothing is consumed then (not the nonce, not the position), so `authenticate` and
+    /// `heartbeat` decide the same request in full, recording a refusal as they do.
+    public func quickHeartbeat(_ heartbeat: Heartbeat, headers: SignedRequestHeaders, method: String, path: String, body: Data) -> HeartbeatReply? {
+        let now = clock.now()
+        guard let named = headers.terminalId, !named.isEmpty, let context = directory.context(of: TerminalID(rawValue: named), now: now),
+              let (_, timestamp, nonce, signature) = try? TerminalSigning.precheck(headers, now: now, window: window),
+              context.credential != nil, let secret = context.secret, Self.activatable.contains(context.terminal.state),
+              (try? heartbeat.validate()) != nil,
+              TerminalSigning.matches(signature, secret: Data(secret), method: method, path: path, timestamp: timestamp, nonce: nonce, body: body)
+        else { return nil }
+        if let location = heartbeat.location, let placement = context.terminal.placement, !context.alertOpen {
+            let recent = locations.peek(adding: location, terminal: context.terminal.id, keep: Self.kept(context.policy))
+            guard RelocationRules.check(recent, placement: placement, business: context.business, policy: context.policy) == nil else { return nil }
+        }
+        guard nonces.use(nonce, terminal: context.terminal.id.rawValue, at: now) else { return nil }
+        record(heartbeat, of: context.terminal.id, at: now)
+        _ = rememberLocation(heartbeat, context: context)
+        return reply(to: heartbeat, context: context, at: now)
+    }
+
+    /// The heartbeat into the hub; a batch write when one is due, off the terminal's answer.
+    private func record(_ heartbeat: Heartbeat, of terminal: TerminalID, at now: Date) {
+        hub.record(TerminalStatus(terminalId: terminal, lastSeenAt: now, heartbeat: heartbeat))
         if flushes.claim(at: now, every: flushEvery) {
-            // Off the terminal's answer: the batch write never adds to a heartbeat's latency.
             let service = self
             Task {
                 defer { service.flushes.release() }
                 _ = try? await service.flushHeartbeats()
             }
         }
-        var context = caller.context
-        if let location = heartbeat.location, let placement = context.terminal.placement, !context.alertOpen {
-            let policy = context.policy
-            let recent = locations.add(location, terminal: context.terminal.id, keep: min(max(policy.confirmations, 1), LocationMemory.maxConfirmations))
-            if let finding = RelocationRules.check(recent, placement: placement, business: context.business, policy: policy) {
-                // Rare: the one heartbeat that finds a move writes the alert (and the block) before it answers.
-                try await raiseRelocationAlert(finding, context: context, at: now)
-                context = try await self.context(of: context.terminal.id, now: now) ?? context
-            }
-        }
-        return HeartbeatReply(serverTime: now, nextHeartbeatSeconds: heartbeatInterval, parametersVersion: context.parameters.version,
-                              locked: context.lock != nil, commands: context.commands,
-                              update: context.lock == nil
-                                ? updates.offer(terminal: context.terminal, ownerPath: context.ownerPath, heartbeat: heartbeat, now: now) : nil)
+    }
+
+    /// Positions kept per terminal for its relocation policy.
+    private static func kept(_ policy: RelocationPolicy) -> Int { min(max(policy.confirmations, 1), LocationMemory.maxConfirmations) }
+
+    /// Adds the heartbeat's position to the terminal's recent ones when a relocation check applies
+    /// (a placement to compare with, no alert open); the recent positions, or nil.
+    private func rememberLocation(_ heartbeat: Heartbeat, context: TerminalContext) -> [LocationReport]? {
+        guard let location = heartbeat.location, context.terminal.placement != nil, !context.alertOpen else { return nil }
+        return locations.add(location, terminal: context.terminal.id, keep: Self.kept(context.policy))
+    }
+
+    /// The answer to a heartbeat: time, interval, parameter version, lock, commands, an update offer.
+    private func reply(to heartbeat: Heartbeat, context: TerminalContext, at now: Date) -> HeartbeatReply {
+        HeartbeatReply(serverTime: now, nextHeartbeatSeconds: heartbeatInterval, parametersVersion: context.parameters.version,
+                       locked: context.lock != nil, commands: context.commands,
+                       update: context.lock == nil ? updates.offer(terminal: context.terminal, ownerPath: context.ownerPath, heartbeat: heartbeat, now: now) : nil)
     }
 
     /// Writes what the hub holds since the last write in one transaction; on failure it is put back

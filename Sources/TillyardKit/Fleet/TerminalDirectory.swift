@@ -114,12 +114,22 @@ public final class LocationMemory: @unchecked Sendable {
     /// Adds a report and returns the terminal's recent reports, oldest first.
     public func add(_ report: LocationReport, terminal: TerminalID, keep: Int) -> [LocationReport] {
         lock.withLock {
-            var recent = reports[terminal] ?? []
-            recent.append(report)
-            if recent.count > keep { recent.removeFirst(recent.count - keep) }
+            let recent = Self.appending(report, to: reports[terminal], keep: keep)
             reports[terminal] = recent
             return recent
         }
+    }
+
+    /// What `add` would return, without keeping the report.
+    public func peek(adding report: LocationReport, terminal: TerminalID, keep: Int) -> [LocationReport] {
+        lock.withLock { Self.appending(report, to: reports[terminal], keep: keep) }
+    }
+
+    private static func appending(_ report: LocationReport, to reports: [LocationReport]?, keep: Int) -> [LocationReport] {
+        var recent = reports ?? []
+        recent.append(report)
+        if recent.count > keep { recent.removeFirst(recent.count - keep) }
+        return recent
     }
 
     /// Starts a terminal's count afresh (after an alert is raised or cleared).

@@ -94,6 +94,20 @@ extension Date {
     private static let endMillis: Int64 = 253_402_300_800_000
 }
 
+extension Date {
+    /// The HTTP Date header's form (RFC 9110 IMF-fixdate), e.g. "Mon, 07 Dec 2026 07:45:00 GMT".
+    public var httpDate: String {
+        let seconds = Int64(timeIntervalSince1970.rounded(.down))
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let civil = CivilDays.civil(days)
+        let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][Int(((days % 7) + 7) % 7)]
+        let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][Int(civil.month) - 1]
+        let time = seconds - days * 86_400
+        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(weekday), \(two(civil.day)) \(month) \(civil.year) \(two(time / 3600)):\(two(time / 60 % 60)):\(two(time % 60)) GMT"
+    }
+}
+
 /// Days since 1970-01-01 ⇄ proleptic Gregorian dates (Howard Hinnant's algorithms).
 enum CivilDays {
     static func civil(_ days: Int64) -> (year: Int64, month: Int64, day: Int64) {

@@ -176,7 +176,10 @@ public func buildApplication(configuration: AppConfiguration, services: AppServi
     logger.logLevel = configuration.logLevel
     let console = try await ConsoleRenderer.load(resources: ConsoleRenderer.bundledResources)
     let router = try buildRouter(services: services, configuration: configuration, console: console)
+    let fleet = services.fleet, metrics = services.metrics
+    // The heartbeat fast lane sits in each connection's pipeline, in front of the router.
     return Application(router: router,
+                       server: .http1(configuration: .init(additionalChannelHandlers: [TerminalGateway(fleet: fleet, metrics: metrics)])),
                        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Tillyard"),
                        logger: logger)
 }

@@ -13,7 +13,13 @@ public struct AppMetrics: Sendable {
     static let buckets: [Duration] = [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25),
                                       .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(1000), .seconds(5)]
 
-    public init() {}
+    /// Heartbeats the terminal gateway answered from memory (the rest of them took the router).
+    let fastLane: Counter
+
+    public init() {
+        fastLane = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "tillyard", metricName: "heartbeat_fast_lane", unitName: "total",
+                                                                         helpText: "Heartbeats answered by the terminal gateway without the router"))
+    }
 
     /// The series of one route and status, found once: every request records into them, and
     /// asking the registry each time costs a descriptor, label arrays and its lock.

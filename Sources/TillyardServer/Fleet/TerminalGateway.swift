@@ -111,9 +111,9 @@ final class TerminalGateway: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// HTTP/1.1 keeps a connection open unless the client says close; the fast lane leaves
-    /// closing to the router's connection handling.
+    /// closing, and `Expect: 100-continue` (a client waiting before it sends the body), to the router.
     private static func keepsAlive(_ head: HTTPRequest) -> Bool {
-        !(head.headerFields[.connection]?.lowercased().contains("close") ?? false)
+        !(head.headerFields[.connection]?.lowercased().contains("close") ?? false) && head.headerFields[.expect] == nil
     }
 
     static let terminalIdName = HTTPField.Name(SignedRequestHeaders.terminalIdName)!

@@ -7,5 +7,6 @@ struct TillyardBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tillyard-bench",
         abstract: "Benchmarks of Tillyard's storage paths on a throwaway database.",
-        subcommands: [EstateBenchmark.self, SalesBenchmark.self, CatalogBenchmark.self, HeartbeatBenchmark.self, RiskBenchmark.self])
+        subcommands: [EstateBenchmark.self, SalesBenchmark.self, CatalogBenchmark.self, HeartbeatBenchmark.self, RiskBenchmark.self,
+                      ReportsBenchmark.self])
 }

@@ -94,6 +94,7 @@ import TillyardKit
             "knowledge.manage",
             "members.read", "members.manage", "members.privacy",
             "risk.read", "risk.manage",
+            "reports.sales", "reports.fleet",
         ])
         #expect(Role.allCases.map(\.rawValue) == [
             "administrator", "finance", "technical", "security", "service_desk", "inspector", "merchant_owner", "cashier",

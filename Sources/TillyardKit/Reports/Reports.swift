@@ -189,6 +189,11 @@ public struct TransactionReport: Codable, Sendable, Equatable {
     public var total: TransactionReportRow
 }
 
+/// How the daily transaction rows are summed in a query.
+public enum TransactionGrouping: Sendable {
+    case day, path, all
+}
+
 /// A count under a key (state, model, region, version, severity, day).
 public struct ReportCount: Codable, Sendable, Equatable {
     public var key: String
@@ -258,10 +263,11 @@ public protocol ReportsRepository: Sendable {
     func addTransactions(_ deltas: [TransactionRollupDelta]) async throws
     /// Sales rollup rows of a dimension in a subtree over a range, grouped by day, store or key.
     func sales(under path: String, dimension: SalesRollupDimension, grouping: SalesGrouping, range: ReportRange) async throws -> [SalesRollupRow]
-    /// Transaction figures per (business day, owner path) in a subtree.
-    func transactionDays(under path: String, range: ReportRange) async throws -> [(day: Int, orgPath: String, figures: TransactionFigures)]
-    /// Transaction figures per merchant in a subtree, summed from the merchant blocks.
-    func transactionMerchants(under path: String, range: ReportRange) async throws -> [(merchantId: String, figures: TransactionFigures)]
+    /// Transaction figures of a subtree over a range from the daily rows, summed per business day (key: the day
+    /// number), per owner path, or all together (one row, key "").
+    func transactionTotals(under path: String, range: ReportRange, grouping: TransactionGrouping) async throws -> [(key: String, figures: TransactionFigures)]
+    /// The merchants of a subtree with the largest approved amounts over a range (at most `limit`), from the merchant blocks.
+    func transactionMerchants(under path: String, range: ReportRange, limit: Int) async throws -> [(merchantId: String, figures: TransactionFigures)]
     /// Organisation names by id.
     func names(of ids: [String]) async throws -> [String: String]
     /// The terminals visible in a subtree (owned there or bound to a merchant there), grouped.

@@ -71,38 +71,51 @@ public struct ReportsService: Sendable {
         -> TransactionReport {
         try principal.require(.reportsSales)
         guard (1...1000).contains(limit) else { throw DomainError.invalid("limit", "must be from 1 to 1000") }
+        return try await store.read { try await Self.transactions(by: dimension, range: range, limit: limit, principal: principal, repos: $0) }
+    }
+
+    /// The dashboard's three transaction reports (by day, by region, the top `limit` merchants) in one read.
+    public func transactionOverview(range: ReportRange, limit: Int = 10, principal: Principal) async throws
+        -> (byDay: TransactionReport, byRegion: TransactionReport, byMerchant: TransactionReport) {
+        try principal.require(.reportsSales)
+        guard (1...1000).contains(limit) else { throw DomainError.invalid("limit", "must be from 1 to 1000") }
         return try await store.read { repos in
-            var rows: [TransactionReportRow] = []
-            var total = TransactionFigures()
-            switch dimension {
-            case .day, .region:
-                let days = try await repos.reports.transactionDays(under: principal.orgPath, range: range)
-                var grouped: [String: TransactionFigures] = [:]
-                for entry in days {
-                    total += entry.figures
-                    let key = dimension == .day ? String(entry.day) : Self.child(of: entry.orgPath, below: principal.orgPath)
-                    grouped[key, default: TransactionFigures()] += entry.figures
-                }
-                if dimension == .day {
-                    rows = grouped.sorted { (Int($0.key) ?? 0) < (Int($1.key) ?? 0) }.map {
-                        TransactionReportRow(key: ReportDay.text(Int($0.key) ?? 0), label: ReportDay.text(Int($0.key) ?? 0), figures: $0.value)
-                    }
-                } else {
-                    let names = try await repos.reports.names(of: Array(grouped.keys))
-                    rows = grouped.sorted { ($0.value.amount, $1.key) > ($1.value.amount, $0.key) }.map {
-                        TransactionReportRow(key: $0.key, label: names[$0.key] ?? $0.key, figures: $0.value)
-                    }
-                }
-            case .merchant:
-                let merchants = try await repos.reports.transactionMerchants(under: principal.orgPath, range: range)
-                for entry in merchants { total += entry.figures }
-                let top = merchants.sorted { ($0.figures.amount, $1.merchantId) > ($1.figures.amount, $0.merchantId) }.prefix(limit)
-                let names = try await repos.reports.names(of: top.map(\.merchantId).filter { !$0.isEmpty })
-                rows = top.map { TransactionReportRow(key: $0.merchantId, label: names[$0.merchantId] ?? $0.merchantId, figures: $0.figures) }
-            }
-            return TransactionReport(by: dimension, from: ReportDay.text(range.from), to: ReportDay.text(range.to), rows: rows,
-                                     total: TransactionReportRow(key: "total", label: "total", figures: total))
+            (try await Self.transactions(by: .day, range: range, limit: limit, principal: principal, repos: repos),
+             try await Self.transactions(by: .region, range: range, limit: limit, principal: principal, repos: repos),
+             try await Self.transactions(by: .merchant, range: range, limit: limit, principal: principal, repos: repos))
         }
+    }
+
+    static func transactions(by dimension: TransactionReportDimension, range: ReportRange, limit: Int, principal: Principal,
+                             repos: any Repositories) async throws -> TransactionReport {
+        let path = principal.orgPath
+        var rows: [TransactionReportRow] = []
+        var total = TransactionFigures()
+        switch dimension {
+        case .day:
+            for entry in try await repos.reports.transactionTotals(under: path, range: range, grouping: .day) {
+                total += entry.figures
+                let day = ReportDay.text(Int(entry.key) ?? 0)
+                rows.append(TransactionReportRow(key: day, label: day, figures: entry.figures))
+            }
+        case .region:
+            var grouped: [String: TransactionFigures] = [:]
+            for entry in try await repos.reports.transactionTotals(under: path, range: range, grouping: .path) {
+                total += entry.figures
+                grouped[Self.child(of: entry.key, below: path), default: TransactionFigures()] += entry.figures
+            }
+            let names = try await repos.reports.names(of: Array(grouped.keys))
+            rows = grouped.sorted { ($0.value.amount, $1.key) > ($1.value.amount, $0.key) }.map {
+                TransactionReportRow(key: $0.key, label: names[$0.key] ?? $0.key, figures: $0.value)
+            }
+        case .merchant:
+            total = try await repos.reports.transactionTotals(under: path, range: range, grouping: .all).first?.figures ?? TransactionFigures()
+            let top = try await repos.reports.transactionMerchants(under: path, range: range, limit: limit)
+            let names = try await repos.reports.names(of: top.map(\.merchantId).filter { !$0.isEmpty })
+            rows = top.map { TransactionReportRow(key: $0.merchantId, label: names[$0.merchantId] ?? $0.merchantId, figures: $0.figures) }
+        }
+        return TransactionReport(by: dimension, from: ReportDay.text(range.from), to: ReportDay.text(range.to), rows: rows,
+                                 total: TransactionReportRow(key: "total", label: "total", figures: total))
     }
 
     /// The organisation one level below `parent` on the way to `path` (the region a path rolls up to);

@@ -127,9 +127,7 @@ struct ReportsConsole {
             ] as [String: Any]
         }
         if principal.can(.reportsSales) {
-            let byDay = try await reports.transactions(by: .day, range: range, principal: principal)
-            let byRegion = try await reports.transactions(by: .region, range: range, principal: principal)
-            let byMerchant = try await reports.transactions(by: .merchant, range: range, limit: 10, principal: principal)
+            let (byDay, byRegion, byMerchant) = try await reports.transactionOverview(range: range, limit: 10, principal: principal)
             let days = ReportChartData.days(range: range, values: byDay.rows.map { ($0.key, Double($0.amount)) })
             let rows = { (rows: [TransactionReportRow]) -> [[String: Any]] in
                 rows.map { ["label": $0.label, "count": $0.count, "approved": $0.approved,

@@ -65,6 +65,8 @@ public enum DemoData {
         let members = try await DemoMembers.seed(services)
         try await DemoSales.seed(services, store: lotusXuhui, members: members)
         try await seedFleet(services.fleet, root: root, lotus: lotus)
+        // Reports (issue 9): terminal payments for the acquirer dashboard.
+        try await DemoTransactions.seed(services, root: root)
         try await seedService(services, root: root, lotus: lotus, east: east)
         return logins
     }

@@ -112,18 +112,27 @@ struct SQLReportsRepository: ReportsRepository {
                                   refundAmount: try value("refund_amount"))
     }
 
-    func transactionDays(under path: String, range: ReportRange) async throws -> [(day: Int, orgPath: String, figures: TransactionFigures)] {
+    func transactionTotals(under path: String, range: ReportRange, grouping: TransactionGrouping) async throws
+        -> [(key: String, figures: TransactionFigures)] {
         let subtree = Subtree(path)
+        let (select, group): (String, String)
+        switch grouping {
+        case .day: (select, group) = ("CAST(day AS TEXT)", " GROUP BY day ORDER BY day")
+        case .path: (select, group) = ("org_path", " GROUP BY org_path ORDER BY org_path")
+        case .all: (select, group) = ("''", "")
+        }
         return try await db.raw("""
-            SELECT org_path, day, count, approved, amount, refund_amount FROM report_transactions_daily
+            SELECT \(unsafeRaw: select) AS g, \(Self.sums(Self.transactionFigures)) FROM report_transactions_daily
             WHERE org_path >= \(bind: subtree.lower) AND org_path < \(bind: subtree.upper)
-              AND day >= \(bind: Int64(range.from)) AND day <= \(bind: Int64(range.to))
-            """).all().map { row in
-            (Int(try row.decode(column: "day", as: Int64.self)), try row.decode(column: "org_path", as: String.self), try Self.transactionFigures(row))
+              AND day >= \(bind: Int64(range.from)) AND day <= \(bind: Int64(range.to))\(unsafeRaw: group)
+            """).all().compactMap { row in
+            // An aggregate over no rows is one row of NULLs: nothing to report.
+            guard try row.decode(column: "count", as: Int64?.self) != nil else { return nil }
+            return (try row.decode(column: "g", as: String.self), try Self.transactionFigures(row))
         }
     }
 
-    func transactionMerchants(under path: String, range: ReportRange) async throws -> [(merchantId: String, figures: TransactionFigures)] {
+    func transactionMerchants(under path: String, range: ReportRange, limit: Int) async throws -> [(merchantId: String, figures: TransactionFigures)] {
         let subtree = Subtree(path)
         // Runs of equal-span blocks are contiguous: one range condition per run.
         var runs: [(span: Int, first: Int, last: Int)] = []
@@ -142,7 +151,7 @@ struct SQLReportsRepository: ReportsRepository {
         return try await db.raw("""
             SELECT merchant_id, \(Self.sums(Self.transactionFigures)) FROM report_transaction_merchants
             WHERE (\(condition)) AND org_path >= \(bind: subtree.lower) AND org_path < \(bind: subtree.upper)
-            GROUP BY merchant_id
+            GROUP BY merchant_id ORDER BY amount DESC, merchant_id LIMIT \(bind: limit)
             """).all().map { row in (try row.decode(column: "merchant_id", as: String.self), try Self.transactionFigures(row)) }
     }
 

@@ -22,10 +22,7 @@ struct ReportsBenchmark: AsyncParsableCommand {
     @Option(help: "Untimed dashboard loads before timing.") var warmup = 20
     @Option(help: "Transactions per loading transaction.") var batch = 20_000
     @Option(help: "Seed of the generated data.") var seed: UInt64 = 11
-    @Flag(help: "Load the estate, transactions and rollups, then stop without timing (with --data-dir and --keep, for a later --reuse run).")
-    var loadOnly = false
-    @Flag(help: "Time against what --data-dir already holds (from a --load-only run) instead of loading it.")
-    var reuse = false
+    @OptionGroup var history: BenchReuse
     @OptionGroup var storage: BenchStorage
 
     func validate() throws {
@@ -33,10 +30,7 @@ struct ReportsBenchmark: AsyncParsableCommand {
             throw ValidationError("--transactions ≥ 1,000, --days ≥ 90, --terminals ≥ 100, --merchants ≥ 10")
         }
         guard iterations >= 1, warmup >= 0, batch >= 1 else { throw ValidationError("--iterations, --warmup and --batch must be positive") }
-        guard !(loadOnly && reuse) else { throw ValidationError("--load-only and --reuse exclude each other") }
-        if loadOnly || reuse, storage.databaseURL == nil, storage.dataDirectory == nil || (loadOnly && !storage.keep) {
-            throw ValidationError("--load-only needs --data-dir and --keep; --reuse needs the same --data-dir")
-        }
+        try history.check(storage)
     }
 
     func run() async throws {
@@ -48,7 +42,7 @@ struct ReportsBenchmark: AsyncParsableCommand {
         Report.say("Tillyard reports benchmark: \(database.backend.rawValue) \(try await EstateBenchmark.engineVersion(database)), \(database.location)")
         Report.say("migrations: \(migrated.applied.joined(separator: ", "))")
         let store = SQLPersistence(database: database)
-        if !reuse { try await load(database, store: store) }
+        if !history.reuse { try await load(database, store: store) }
         let counts = try await database.session { db -> (Int, Int, Int) in
             func count(_ table: String) async throws -> Int {
                 try await db.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()?.decode(column: "n", as: Int.self) ?? 0
@@ -60,7 +54,7 @@ struct ReportsBenchmark: AsyncParsableCommand {
             stored: \(Report.grouped(counts.0)) transactions; rollups: \(Report.grouped(counts.1)) daily rows per owner path, \
             \(Report.grouped(counts.2)) merchant block rows
             """)
-        if loadOnly { Report.say("loaded; time it later with --reuse --data-dir \(storage.dataDirectory ?? "")"); return }
+        if history.loadOnly { Report.say("loaded; time it later with --reuse --data-dir \(storage.dataDirectory ?? "")"); return }
 
         // The acquirer's administrator, as the console's session would carry them.
         let root = try await database.session { db -> (String, String) in

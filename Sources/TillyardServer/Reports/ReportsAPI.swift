@@ -36,6 +36,14 @@ struct ReportsAPI {
         try ReportRange.parse(from: request.query("from"), to: request.query("to"), today: reports.today, defaultDays: defaultDays)
     }
 
+    /// A whole-number query parameter (nil when absent); anything else is a field error.
+    static func integer(_ request: Request, _ name: String) throws -> Int? {
+        try request.query(name).map { text in
+            guard let value = Int(text) else { throw DomainError.invalid(name, "must be a number") }
+            return value
+        }
+    }
+
     static func sales(_ request: Request, context: AppRequestContext, reports: ReportsService) async throws -> SalesReport {
         let principal = try context.requirePrincipal()
         return try await reports.sales(by: try request.query("by", as: SalesReportDimension.self) ?? .day, range: try range(request, reports: reports),
@@ -44,20 +52,14 @@ struct ReportsAPI {
 
     static func transactions(_ request: Request, context: AppRequestContext, reports: ReportsService) async throws -> TransactionReport {
         let principal = try context.requirePrincipal()
-        let limit = try request.query("limit").map { text -> Int in
-            guard let value = Int(text) else { throw DomainError.invalid("limit", "must be a number") }
-            return value
-        } ?? 100
+        let limit = try integer(request, "limit") ?? 100
         return try await reports.transactions(by: try request.query("by", as: TransactionReportDimension.self) ?? .day,
                                               range: try range(request, reports: reports, defaultDays: 90), limit: limit, principal: principal)
     }
 
     static func estate(_ request: Request, context: AppRequestContext, reports: ReportsService) async throws -> EstateDashboard {
         let principal = try context.requirePrincipal()
-        let days = try request.query("days").map { text -> Int in
-            guard let value = Int(text) else { throw DomainError.invalid("days", "must be a number") }
-            return value
-        } ?? 90
+        let days = try integer(request, "days") ?? 90
         return try await reports.estate(days: days, principal: principal)
     }
 }

@@ -14,11 +14,12 @@ struct ReportsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Rebuild the daily report rollups from stored history.")
 
         @OptionGroup var storage: StorageOptions
+        @Option(name: .customLong("as"), help: "Administrator to act as (recorded in the audit trail).") var actor = "admin"
 
         func run() async throws {
             try await withServices(try storage.configuration()) { services in
                 let started = Date()
-                let replayed = try await services.store.write { try await ReportsService.rebuild($0) }
+                let replayed = try await services.reports.rebuild(by: try await services.access.principal(commandLineUser: actor))
                 print("Report rollups rebuilt: \(replayed) sales and refunds replayed, terminal transactions regrouped in "
                       + String(format: "%.1f s.", Date().timeIntervalSince(started)))
             }

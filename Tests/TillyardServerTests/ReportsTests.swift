@@ -298,4 +298,35 @@ import TillyardTestSupport
             #expect(try await h.browse(.get, "/console/reports", jar: &cashier).status == .forbidden)
         }
     }
+
+    /// `tillyard reports rebuild` on the demo installation gives back exactly the rollups its sales and
+    /// payments left, is audited, and only an administrator at the top of the tree may run it.
+    @Test func theRebuildCommandReproducesTheDemoRollups() async throws {
+        guard CLITests.binaryIsBuilt() else { return }
+        guard let (storage, location) = try await CLITests.freshStorage(.sqlite) else { return }
+        #expect(try CLITests.run(["demo"], storage: storage).status == 0)
+        func snapshot() async throws -> [String] {
+            let database = try await Database.open(location)
+            let lines = try await database.session { db in
+                try await db.raw("""
+                    SELECT dimension || ' ' || org_path || ' ' || CAST(day AS TEXT) || ' ' || key || ' ' || CAST(sales AS TEXT) || ' ' ||
+                           CAST(amount AS TEXT) || ' ' || CAST(refund_amount AS TEXT) || ' ' || CAST(cost AS TEXT) AS line
+                    FROM report_sales_daily ORDER BY dimension, org_path, day, key
+                    """).all().map { try $0.decode(column: "line", as: String.self) }
+                    + db.raw("SELECT org_path || ' ' || CAST(day AS TEXT) || ' ' || CAST(count AS TEXT) || ' ' || CAST(amount AS TEXT) AS line FROM report_transactions_daily ORDER BY org_path, day")
+                    .all().map { try $0.decode(column: "line", as: String.self) }
+            }
+            await database.close()
+            return lines
+        }
+        let kept = try await snapshot()
+        #expect(kept.count > 100, "the demo's sales and payments left rollups")
+        let refused = try CLITests.run(["reports", "rebuild", "--as", "lotus.owner"], storage: storage)
+        #expect(refused.status != 0 && refused.output.contains("reports.fleet"), "\(refused.output)")
+        let rebuilt = try CLITests.run(["reports", "rebuild"], storage: storage)
+        #expect(rebuilt.status == 0 && rebuilt.output.contains("sales and refunds replayed"), "\(rebuilt.output)")
+        #expect(try await snapshot() == kept)
+        let audited = try CLITests.run(["audit", "verify"], storage: storage)
+        #expect(audited.status == 0)
+    }
 }

@@ -165,6 +165,25 @@ public struct ReportsService: Sendable {
 
     // MARK: Rebuild
 
+    /// Rebuilds the rollups of the whole installation (`tillyard reports rebuild`), audited. Only for
+    /// people at the top of a tree holding both report permissions (administrators): the rollups are shared.
+    public func rebuild(by principal: Principal) async throws -> Int {
+        try principal.require(.reportsSales)
+        try principal.require(.reportsFleet)
+        guard principal.orgPath.split(separator: "/").count == 1 else {
+            throw DomainError.forbidden("the report rollups are rebuilt from the top of the organisation tree")
+        }
+        let now = clock.now()
+        return try await store.write { repos in
+            let replayed = try await Self.rebuild(repos)
+            _ = try await repos.audit.append(
+                AuditDraft(orgId: principal.rootId, actor: principal.actor, action: "reports.rebuild", resourceType: "reports", resourceId: "rollups",
+                           origin: principal.origin, summary: ["replayed": String(replayed)]),
+                orgPath: principal.orgPath, at: now)
+            return replayed
+        }
+    }
+
     /// Rebuilds every rollup from stored history in the caller's transaction: the transaction rollups
     /// in SQL, the sales rollup by replaying each completed sale and refund through `SalesRollup`
     /// (costs and categories as the catalog has them now). Returns the documents replayed.

@@ -81,10 +81,10 @@ import TillyardKit
                        TerminalTransaction(id: "4", at: at, kind: .preAuth, amount: 5000, approved: true, responseCode: "00")]
             .reduce(TransactionFigures()) { $0 + .of($1) }
         #expect(figures == TransactionFigures(count: 4, approved: 3, amount: 1000, refundAmount: 300) && figures.approvalBasisPoints == 7500)
-        // Any range is covered exactly once by aligned blocks, at most 19 of them for 90 days.
+        // Any range is covered exactly once by aligned blocks, at most 10 of them for 90 days.
         for from in stride(from: 20_000, to: 20_130, by: 7) {
             let blocks = TransactionRollup.blocks(from: from, to: from + 89)
-            #expect(blocks.count <= 19)
+            #expect(blocks.count <= 10)
             #expect(blocks.flatMap { Array($0.start..<($0.start + $0.span)) } == Array(from...(from + 89)))
             #expect(blocks.allSatisfy { $0.start % $0.span == 0 })
         }

@@ -3,7 +3,7 @@ import TillyardKit
 
 /// Report rollups kept by the writes they summarise: the daily sales rollup per (dimension, store
 /// path, business day, key) from completed sales and refunds, terminal transactions per (owner path,
-/// business day), and per merchant in aligned blocks of 1, 4, 16 and 64 days. The step fills them
+/// business day), and per merchant in aligned blocks of 1, 2, 4 … 64 days. The step fills them
 /// from the history already stored (the same code as `tillyard reports rebuild`).
 enum Migration0017Reports {
     static let migration = Migration(version: 17, name: "reports", statements: [
@@ -52,6 +52,10 @@ enum Migration0017Reports {
             PRIMARY KEY (span, start_day, org_path, merchant_id)
         )
         """,
+        // The fleet dashboard groups the terminals of a subtree by state, model, owner and version: covering
+        // indexes for its two halves (owned in the subtree, bound to a merchant in it) make that an index-only scan.
+        "CREATE INDEX terminals_report_owner ON terminals(owner_path, state, model_id, app_version, merchant_path)",
+        "CREATE INDEX terminals_report_merchant ON terminals(merchant_path, state, model_id, app_version, owner_path)",
     ], step: { db in
         _ = try await ReportsService.rebuild(SQLRepositories(db: db, backend: db.dialect.name == "sqlite" ? .sqlite : .postgres))
     })

@@ -169,11 +169,12 @@ struct SQLReportsRepository: ReportsRepository {
     func estate(under path: String) async throws -> [EstateGroup] {
         let subtree = Subtree(path)
         return try await db.raw("""
-            SELECT t.state, t.model_id, m.name AS model_name, t.owner_path, t.app_version, COUNT(*) AS n
-            FROM terminals t JOIN terminal_models m ON m.id = t.model_id
-            WHERE (t.owner_path >= \(bind: subtree.lower) AND t.owner_path < \(bind: subtree.upper))
-               OR (t.merchant_path >= \(bind: subtree.lower) AND t.merchant_path < \(bind: subtree.upper))
-            GROUP BY t.state, t.model_id, m.name, t.owner_path, t.app_version
+            SELECT g.state, g.model_id, m.name AS model_name, g.owner_path, g.app_version, g.n
+            FROM (SELECT state, model_id, owner_path, app_version, COUNT(*) AS n FROM terminals
+                  WHERE (owner_path >= \(bind: subtree.lower) AND owner_path < \(bind: subtree.upper))
+                     OR (merchant_path >= \(bind: subtree.lower) AND merchant_path < \(bind: subtree.upper))
+                  GROUP BY state, model_id, owner_path, app_version) g
+            JOIN terminal_models m ON m.id = g.model_id
             """).all().map { row in
             EstateGroup(state: try row.decode(column: "state", as: String.self), modelId: try row.decode(column: "model_id", as: String.self),
                         modelName: try row.decode(column: "model_name", as: String.self), ownerPath: try row.decode(column: "owner_path", as: String.self),

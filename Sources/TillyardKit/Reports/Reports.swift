@@ -206,21 +206,34 @@ public struct ReportCount: Codable, Sendable, Equatable {
     }
 }
 
-/// A group of the caller's terminals as stored: state, model, owner path and app version with its count.
+/// A group of the caller's terminals as stored: state, model and app version with its count.
 public struct EstateGroup: Sendable, Equatable {
     public var state: String
     public var modelId: String
     public var modelName: String
-    public var ownerPath: String
     public var appVersion: String?
     public var count: Int
-    public init(state: String, modelId: String, modelName: String, ownerPath: String, appVersion: String?, count: Int) {
+    public init(state: String, modelId: String, modelName: String, appVersion: String?, count: Int) {
         self.state = state
         self.modelId = modelId
         self.modelName = modelName
-        self.ownerPath = ownerPath
         self.appVersion = appVersion
         self.count = count
+    }
+}
+
+/// The caller's terminals grouped twice: by state, model and version, and by owner path (regions are
+/// made from those); two small groupings instead of one of every combination.
+public struct EstateGroups: Sendable, Equatable {
+    public var groups: [EstateGroup]
+    public var owners: [(path: String, count: Int)]
+    public init(groups: [EstateGroup], owners: [(path: String, count: Int)]) {
+        self.groups = groups
+        self.owners = owners
+    }
+
+    public static func == (lhs: EstateGroups, rhs: EstateGroups) -> Bool {
+        lhs.groups == rhs.groups && lhs.owners.map(\.path) == rhs.owners.map(\.path) && lhs.owners.map(\.count) == rhs.owners.map(\.count)
     }
 }
 
@@ -271,7 +284,7 @@ public protocol ReportsRepository: Sendable {
     /// Organisation names by id.
     func names(of ids: [String]) async throws -> [String: String]
     /// The terminals visible in a subtree (owned there or bound to a merchant there), grouped.
-    func estate(under path: String) async throws -> [EstateGroup]
+    func estate(under path: String) async throws -> EstateGroups
     /// Terminal activations (credentials issued) per business day since `from`, terminals owned in the subtree.
     func activations(under path: String, since from: Date) async throws -> [Int: Int]
     /// Open (or investigating) enforced risk alerts in a subtree by severity.

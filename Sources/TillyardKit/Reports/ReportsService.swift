@@ -134,14 +134,14 @@ public struct ReportsService: Sendable {
         let now = clock.now()
         let from = today - days + 1
         return try await store.read { repos in
-            let groups = try await repos.reports.estate(under: principal.orgPath)
+            let estate = try await repos.reports.estate(under: principal.orgPath)
             var states: [String: Int] = [:], models: [String: (String, Int)] = [:], regions: [String: Int] = [:], versions: [String: Int] = [:]
-            for group in groups {
+            for group in estate.groups {
                 states[group.state, default: 0] += group.count
                 models[group.modelId, default: (group.modelName, 0)].1 += group.count
-                regions[Self.child(of: group.ownerPath, below: principal.orgPath), default: 0] += group.count
                 versions[group.appVersion ?? "", default: 0] += group.count
             }
+            for owner in estate.owners { regions[Self.child(of: owner.path, below: principal.orgPath), default: 0] += owner.count }
             let names = try await repos.reports.names(of: Array(regions.keys))
             func counts(_ values: [String: Int], label: (String) -> String) -> [ReportCount] {
                 values.map { ReportCount(key: $0.key, label: label($0.key), count: $0.value) }.sorted { ($0.count, $1.key) > ($1.count, $0.key) }
@@ -151,7 +151,7 @@ public struct ReportsService: Sendable {
             let activated = try await repos.reports.activations(under: principal.orgPath, since: RiskClock.start(ofDay: from))
             let alerts = try await repos.reports.openAlerts(under: principal.orgPath)
             return EstateDashboard(
-                terminals: groups.reduce(0) { $0 + $1.count }, byState: counts(states) { $0 },
+                terminals: estate.groups.reduce(0) { $0 + $1.count }, byState: counts(states) { $0 },
                 byModel: models.map { ReportCount(key: $0.key, label: $0.value.0, count: $0.value.1) }.sorted { ($0.count, $1.key) > ($1.count, $0.key) },
                 byRegion: counts(regions) { names[$0] ?? $0 }, byVersion: counts(versions) { $0 },
                 deployed: deployed, online: online,

@@ -166,20 +166,25 @@ struct SQLReportsRepository: ReportsRepository {
         return names
     }
 
-    func estate(under path: String) async throws -> [EstateGroup] {
+    func estate(under path: String) async throws -> EstateGroups {
         let subtree = Subtree(path)
-        return try await db.raw("""
-            SELECT g.state, g.model_id, m.name AS model_name, g.owner_path, g.app_version, g.n
-            FROM (SELECT state, model_id, owner_path, app_version, COUNT(*) AS n FROM terminals
-                  WHERE (owner_path >= \(bind: subtree.lower) AND owner_path < \(bind: subtree.upper))
-                     OR (merchant_path >= \(bind: subtree.lower) AND merchant_path < \(bind: subtree.upper))
-                  GROUP BY state, model_id, owner_path, app_version) g
+        let visible: SQLQueryString = """
+            (owner_path >= \(bind: subtree.lower) AND owner_path < \(bind: subtree.upper))
+               OR (merchant_path >= \(bind: subtree.lower) AND merchant_path < \(bind: subtree.upper))
+            """
+        let groups = try await db.raw("""
+            SELECT g.state, g.model_id, m.name AS model_name, g.app_version, g.n
+            FROM (SELECT state, model_id, app_version, COUNT(*) AS n FROM terminals WHERE \(visible) GROUP BY state, model_id, app_version) g
             JOIN terminal_models m ON m.id = g.model_id
             """).all().map { row in
             EstateGroup(state: try row.decode(column: "state", as: String.self), modelId: try row.decode(column: "model_id", as: String.self),
-                        modelName: try row.decode(column: "model_name", as: String.self), ownerPath: try row.decode(column: "owner_path", as: String.self),
+                        modelName: try row.decode(column: "model_name", as: String.self),
                         appVersion: try row.decode(column: "app_version", as: String?.self), count: try row.decode(column: "n", as: Int.self))
         }
+        let owners = try await db.raw("SELECT owner_path, COUNT(*) AS n FROM terminals WHERE \(visible) GROUP BY owner_path").all().map { row in
+            (path: try row.decode(column: "owner_path", as: String.self), count: try row.decode(column: "n", as: Int.self))
+        }
+        return EstateGroups(groups: groups, owners: owners)
     }
 
     func activations(under path: String, since from: Date) async throws -> [Int: Int] {

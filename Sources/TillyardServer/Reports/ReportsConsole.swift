@@ -17,8 +17,6 @@ struct ReportsConsole {
         console.get("reports/estate", use: estate)
     }
 
-    static func yuan(_ fen: Int64) -> String { Money(minorUnits: fen).decimalText }
-
     static func percent(_ value: Double?) -> String {
         guard let value else { return "—" }
         return (value > 0 ? "+" : "") + String(format: "%.1f%%", value)
@@ -32,7 +30,7 @@ struct ReportsConsole {
     }
 
     /// The range of the query, or the default one and a readable message when the query's is wrong.
-    func range(_ request: Request, defaultDays: Int, locale: String) -> (ReportRange, String?) {
+    func range(_ request: Request, defaultDays: Int) -> (ReportRange, String?) {
         do {
             return (try ReportsAPI.range(request, reports: reports, defaultDays: defaultDays), nil)
         } catch let error as DomainError {
@@ -46,7 +44,7 @@ struct ReportsConsole {
         let principal = try context.requirePrincipal()
         let locale = context.locale
         let t = { (key: String) in renderer.text(key, locale: locale) }
-        var (range, error) = range(request, defaultDays: 30, locale: locale)
+        var (range, error) = range(request, defaultDays: 30)
         var by = SalesReportDimension.day
         if let raw = request.query("by") {
             if let value = SalesReportDimension(rawValue: raw) { by = value } else { error = error ?? "by: \(t("reports_unknown_breakdown"))" }
@@ -65,8 +63,8 @@ struct ReportsConsole {
         }
         let days = ReportChartData.days(range: range, values: trend.rows.map { ($0.key, Double($0.net)) })
         let charts = [
-            SVGChart.line(days.data, title: t("reports_chart_trend"), width: 640, colour: "#2f6f9f", maximum: days.maximum, tick: { Self.yuan(Int64($0)) }),
-            SVGChart.bars(report.rows.prefix(12).map { .init(label: label($0), value: Double(max($0.net, 0)), caption: Self.yuan($0.net)) },
+            SVGChart.line(days.data, title: t("reports_chart_trend"), width: 640, colour: "#2f6f9f", maximum: days.maximum, tick: { ReportCSV.yuan(Int64($0)) }),
+            SVGChart.bars(report.rows.prefix(12).map { .init(label: label($0), value: Double(max($0.net, 0)), caption: ReportCSV.yuan($0.net)) },
                           title: "\(t("reports_chart_breakdown")) · \(t("reports_by_\(by.rawValue)"))", width: 640),
         ]
         let total = report.total
@@ -78,7 +76,7 @@ struct ReportsConsole {
             "byLabel": t("reports_by_\(by.rawValue)"),
             "charts": charts,
             "total": Self.row(total, label: t("reports_total")),
-            "change": Self.percent(total.changePercent), "previousNet": Self.yuan(total.previousNet),
+            "change": Self.percent(total.changePercent), "previousNet": ReportCSV.yuan(total.previousNet),
             "rows": report.rows.map { Self.row($0, label: label($0)) },
             "top": report.topProducts.map { Self.row($0, label: $0.label) },
             "csv": "/api/v1/reports/sales.csv?by=\(by.rawValue)&\(filters)",
@@ -88,9 +86,10 @@ struct ReportsConsole {
     }
 
     static func row(_ row: SalesReportRow, label: String) -> [String: Any] {
-        ["key": row.key, "label": label, "sales": row.sales, "amount": yuan(row.amount), "refunds": row.refunds, "refundAmount": yuan(row.refundAmount),
-         "net": yuan(row.net), "quantity": ReportCSV.units(row.quantity), "margin": row.margin.map(yuan) ?? "—",
-         "previousNet": yuan(row.previousNet), "change": percent(row.changePercent)]
+        let yuan = ReportCSV.yuan
+        return ["key": row.key, "label": label, "sales": row.sales, "amount": yuan(row.amount), "refunds": row.refunds, "refundAmount": yuan(row.refundAmount),
+                "net": yuan(row.net), "quantity": ReportCSV.units(row.quantity), "margin": row.margin.map(yuan) ?? "—",
+                "previousNet": yuan(row.previousNet), "change": percent(row.changePercent)]
     }
 
     @Sendable func estate(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -100,7 +99,7 @@ struct ReportsConsole {
         guard principal.can(.reportsFleet) || principal.can(.reportsSales) else {
             throw DomainError.forbidden("the dashboard needs permission reports.fleet or reports.sales")
         }
-        let (range, error) = range(request, defaultDays: 90, locale: locale)
+        let (range, error) = range(request, defaultDays: 90)
         var data: [String: Any] = ["error": error as Any, "from": ReportDay.text(range.from), "to": ReportDay.text(range.to)]
         if principal.can(.reportsFleet) {
             let dashboard = try await reports.estate(days: range.days, principal: principal)
@@ -131,8 +130,8 @@ struct ReportsConsole {
             let days = ReportChartData.days(range: range, values: byDay.rows.map { ($0.key, Double($0.amount)) })
             let rows = { (rows: [TransactionReportRow]) -> [[String: Any]] in
                 rows.map { ["label": $0.label, "count": $0.count, "approved": $0.approved,
-                                   "rate": $0.approvalRate.map { String(format: "%.1f%%", $0) } ?? "—", "amount": Self.yuan($0.amount),
-                                   "refundAmount": Self.yuan($0.refundAmount)] }
+                                   "rate": $0.approvalRate.map { String(format: "%.1f%%", $0) } ?? "—", "amount": ReportCSV.yuan($0.amount),
+                                   "refundAmount": ReportCSV.yuan($0.refundAmount)] }
             }
             let filters = Self.query([("from", byDay.from), ("to", byDay.to)])
             data["money"] = [
@@ -143,10 +142,10 @@ struct ReportsConsole {
                 "daysCsv": "/api/v1/reports/transactions.csv?by=day&\(filters)",
                 "charts": [
                     SVGChart.line(days.data, title: t("reports_chart_transactions"), width: 640, colour: "#2f6f9f", maximum: days.maximum,
-                                  tick: { Self.yuan(Int64($0)) }),
-                    SVGChart.bars(byRegion.rows.prefix(12).map { .init(label: $0.label, value: Double($0.amount), caption: Self.yuan($0.amount)) },
+                                  tick: { ReportCSV.yuan(Int64($0)) }),
+                    SVGChart.bars(byRegion.rows.prefix(12).map { .init(label: $0.label, value: Double($0.amount), caption: ReportCSV.yuan($0.amount)) },
                                   title: t("reports_chart_region_amounts"), colour: "#b8860b"),
-                    SVGChart.bars(byMerchant.rows.map { .init(label: $0.label, value: Double($0.amount), caption: Self.yuan($0.amount)) },
+                    SVGChart.bars(byMerchant.rows.map { .init(label: $0.label, value: Double($0.amount), caption: ReportCSV.yuan($0.amount)) },
                                   title: t("reports_chart_merchant_amounts")),
                 ],
             ] as [String: Any]

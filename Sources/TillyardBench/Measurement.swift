@@ -123,6 +123,22 @@ struct BenchStorage: ParsableArguments {
     }
 }
 
+/// Load once, time later: the flags of the benchmarks whose data takes long to load (`risk`, `reports`).
+struct BenchReuse: ParsableArguments {
+    @Flag(help: "Load the generated data, then stop without timing (with --data-dir and --keep, for a later --reuse run).")
+    var loadOnly = false
+    @Flag(help: "Time against what --data-dir already holds (from a --load-only run) instead of loading it.")
+    var reuse = false
+
+    /// Refuses flags that cannot work with the storage options.
+    func check(_ storage: BenchStorage) throws {
+        guard !(loadOnly && reuse) else { throw ValidationError("--load-only and --reuse exclude each other") }
+        if loadOnly || reuse, storage.databaseURL == nil, storage.dataDirectory == nil || (loadOnly && !storage.keep) {
+            throw ValidationError("--load-only needs --data-dir and --keep; --reuse needs the same --data-dir")
+        }
+    }
+}
+
 enum BenchDatabase {
     /// Opens the database, runs `body` with it and the data folder, closes it, and removes a folder it
     /// made (also when `body` throws), or says where the kept SQLite file is.

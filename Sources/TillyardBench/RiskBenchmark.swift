@@ -22,10 +22,7 @@ struct RiskBenchmark: AsyncParsableCommand {
     @Option(help: "Untimed transactions before timing.") var warmup = 500
     @Option(help: "Transactions per loading transaction.") var batch = 20_000
     @Option(help: "Seed of the generated data.") var seed: UInt64 = 7
-    @Flag(help: "Load the estate and history, then stop without timing (with --data-dir and --keep, for a later --reuse run).")
-    var loadOnly = false
-    @Flag(help: "Time against the estate and history already in --data-dir (from a --load-only run) instead of loading them.")
-    var reuse = false
+    @OptionGroup var history: BenchReuse
     @OptionGroup var storage: BenchStorage
 
     func validate() throws {
@@ -33,10 +30,7 @@ struct RiskBenchmark: AsyncParsableCommand {
             throw ValidationError("--transactions ≥ 1,000, --terminals ≥ 100, --merchants ≥ 10, --cards ≥ 10")
         }
         guard iterations >= 1, warmup >= 0, batch >= 1 else { throw ValidationError("--iterations, --warmup and --batch must be positive") }
-        guard !(loadOnly && reuse) else { throw ValidationError("--load-only and --reuse exclude each other") }
-        if loadOnly || reuse, storage.databaseURL == nil, storage.dataDirectory == nil || (loadOnly && !storage.keep) {
-            throw ValidationError("--load-only needs --data-dir and --keep; --reuse needs the same --data-dir")
-        }
+        try history.check(storage)
     }
 
     func run() async throws {
@@ -60,7 +54,7 @@ struct RiskBenchmark: AsyncParsableCommand {
         var generator = SeededGenerator(seed: seed &+ 2)
         let now = Date()
         let acquirer: OrgID
-        if reuse {
+        if history.reuse {
             acquirer = try await database.session { db in
                 guard let id = try await db.raw("SELECT id FROM organizations WHERE parent_id IS NULL AND kind = 'acquirer' ORDER BY id LIMIT 1").first()?
                     .decode(column: "id", as: String.self) else { throw ValidationError("--reuse: no generated estate in this database") }
@@ -74,8 +68,8 @@ struct RiskBenchmark: AsyncParsableCommand {
         let stored = try await database.session { db in
             try await db.raw("SELECT COUNT(*) AS n FROM terminal_transactions").first()?.decode(column: "n", as: Int.self) ?? 0
         }
-        if reuse { Report.say("reusing \(Report.grouped(stored)) stored transactions on \(Report.grouped(deployed.count)) deployed terminals") }
-        if loadOnly { Report.say("loaded; time it later with --reuse --data-dir \(storage.dataDirectory ?? "")"); return }
+        if history.reuse { Report.say("reusing \(Report.grouped(stored)) stored transactions on \(Report.grouped(deployed.count)) deployed terminals") }
+        if history.loadOnly { Report.say("loaded; time it later with --reuse --data-dir \(storage.dataDirectory ?? "")"); return }
         // Timed: new transactions judged one per write transaction, as an upload of one does.
         let clock = ContinuousClock()
         let rules = RiskLibrary.defaults

@@ -8,5 +8,5 @@ struct TillyardBench: AsyncParsableCommand {
         commandName: "tillyard-bench",
         abstract: "Benchmarks of Tillyard's storage paths on a throwaway database.",
         subcommands: [EstateBenchmark.self, SalesBenchmark.self, CatalogBenchmark.self, HeartbeatBenchmark.self, RiskBenchmark.self,
-                      AbuseBenchmark.self, MemoryBenchmark.self])
+                      AbuseBenchmark.self, MemoryBenchmark.self, ReportsBenchmark.self])
 }

@@ -12,7 +12,8 @@ struct Tillyard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tillyard",
         abstract: "Tillyard: POS terminal estate management and cloud register.",
-        subcommands: [Serve.self, Migrate.self, Demo.self, Users.self, Audit.self, ReceiptCommand.self, TerminalAgentCommand.self])
+        subcommands: [Serve.self, Migrate.self, Demo.self, Users.self, Audit.self, ReceiptCommand.self, TerminalAgentCommand.self,
+                      ReportsCommand.self])
 }
 
 /// Where the data lives and how loud to log; flags win over `TILLYARD_*` variables, which win over defaults.

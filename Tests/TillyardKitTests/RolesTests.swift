@@ -23,10 +23,10 @@ import TillyardKit
     }
 
     @Test func theMatrix() {
-        #expect(Role.security.permissions == [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage, .estateRead,
+        #expect(Role.security.permissions.subtracting([.reportsSales, .reportsFleet]) == [.dashboardView, .orgsRead, .usersRead, .auditRead, .tokensManage, .estateRead,
                                               .merchantsRead, .merchantsReview, .fleetManage, .serviceRead, .riskRead, .riskManage])
-        #expect(Role.finance.permissions == [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateCosts, .merchantsRead, .riskRead])
-        #expect(Role.technical.permissions == [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateManage, .estateBind,
+        #expect(Role.finance.permissions.subtracting([.reportsSales, .reportsFleet]) == [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateCosts, .merchantsRead, .riskRead])
+        #expect(Role.technical.permissions.subtracting([.reportsSales, .reportsFleet]) == [.dashboardView, .orgsRead, .tokensManage, .estateRead, .estateManage, .estateBind,
                                                .estateInstall, .modelsManage, .merchantsRead, .merchantsOnboard, .fleetManage, .fleetRelease,
                                                .serviceRead, .serviceOpen, .serviceHandle, .serviceRepair, .inspectionsManage,
                                                .inspectionsRecord, .knowledgeManage])
@@ -34,12 +34,17 @@ import TillyardKit
                                                  .serviceHandle, .inspectionsManage, .knowledgeManage])
         #expect(Role.inspector.permissions == [.dashboardView, .orgsRead, .estateRead, .estateInstall, .merchantsRead, .serviceRead,
                                                .serviceHandle, .serviceRepair, .inspectionsRecord])
-        #expect(Role.merchantOwner.permissions == [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage,
+        #expect(Role.merchantOwner.permissions.subtracting([.reportsSales, .reportsFleet]) == [.dashboardView, .orgsRead, .orgsManage, .usersRead, .usersManage, .tokensManage,
                                                    .estateRead, .merchantsRead, .merchantsOnboard, .catalogRead, .catalogManage, .salesSell,
                                                    .salesRead, .salesApprove, .stockManage, .serviceRead, .serviceOpen,
                                                    .membersRead, .membersManage, .membersPrivacy])
         #expect(Set(Role.allCases.filter { $0.permissions.contains(.membersPrivacy) }) == [.administrator, .merchantOwner],
                 "only the merchant's owner (and administrators) see members' phone numbers")
+    }
+
+    @Test func financeSeesSalesReportsAndTechnicalStaffTheFleetDashboard() {
+        #expect(Set(Role.allCases.filter { $0.permissions.contains(.reportsSales) }) == [.administrator, .finance, .merchantOwner])
+        #expect(Set(Role.allCases.filter { $0.permissions.contains(.reportsFleet) }) == [.administrator, .technical, .security])
     }
 
     @Test func onlyFinanceAndAdministratorsSeeCostsAndMerchantsNeverChangeTheEstate() {
@@ -89,6 +94,7 @@ import TillyardKit
             "knowledge.manage",
             "members.read", "members.manage", "members.privacy",
             "risk.read", "risk.manage",
+            "reports.sales", "reports.fleet",
         ])
         #expect(Role.allCases.map(\.rawValue) == [
             "administrator", "finance", "technical", "security", "service_desk", "inspector", "merchant_owner", "cashier",

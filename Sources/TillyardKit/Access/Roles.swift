@@ -68,6 +68,12 @@ public enum Permission: String, Codable, Sendable, CaseIterable, Comparable {
     /// Investigate alerts (assign, comment, close) and change risk rules.
     case riskManage = "risk.manage"
 
+    // Reports (issue 9): money and fleet figures are separate permissions.
+    /// Sales statistics, margins and terminal transaction amounts (finance, merchant owners).
+    case reportsSales = "reports.sales"
+    /// The fleet dashboard: terminals, online share, activations, alerts, ticket SLA; no money (fleet operators).
+    case reportsFleet = "reports.fleet"
+
     public static func < (lhs: Permission, rhs: Permission) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
@@ -91,7 +97,19 @@ public enum Role: String, Codable, Sendable, CaseIterable {
     case cashier
 
     /// The permissions of each role: the one table that decides who may do what.
-    public var permissions: Set<Permission> {
+    public var permissions: Set<Permission> { basePermissions.union(reportPermissions) }
+
+    // Reports (issue 9): finance and merchant owners see money, technical and security staff the fleet.
+    private var reportPermissions: Set<Permission> {
+        switch self {
+        case .administrator: return [.reportsSales, .reportsFleet]
+        case .finance, .merchantOwner: return [.reportsSales]
+        case .technical, .security: return [.reportsFleet]
+        case .serviceDesk, .inspector, .cashier: return []
+        }
+    }
+
+    private var basePermissions: Set<Permission> {
         switch self {
         case .administrator:
             return Set(Permission.allCases)

@@ -395,6 +395,8 @@ extension FleetService {
             let stored = try await repos.fleetOps.insertTransactions(batch, cardHashes: cards, terminal: context.terminal.id, orgPath: context.ownerPath,
                                                                      merchantId: context.terminal.merchantId, receivedAt: now)
             let screen = try await risk.screen(batch.filter { stored.contains($0.id) }, context: context, repos: repos, at: now)
+            try await TransactionRollup.record(batch.filter { stored.contains($0.id) }, orgPath: context.ownerPath,
+                                               merchantId: context.terminal.merchantId, repos: repos)
             return (stored, screen, nil)
         }
         riskNotifier.notify(outcome.screen.raised)

@@ -136,6 +136,7 @@ public struct SalesService: Sendable {
             head.hash = sale.hash ?? ""
             if existing != nil { try await repos.sales.update(sale) } else { try await repos.sales.insert(sale, orgPath: storeOrg.path) }
             try await record(sale, head: head, restock: true, repos: repos, at: now)
+            try await SalesRollup.record(sale, storePath: storeOrg.path, products: context.catalog.products, repos: repos)
             if let memberPlan {
                 try await MemberPosting.post(sale, plan: memberPlan, orgPath: merchant.path, actor: principal.user.username, repos: repos)
             }
@@ -265,6 +266,10 @@ public struct SalesService: Sendable {
             tenders[index].providerTransactionId = answer.transactionId
         }
         let finalTenders = tenders
+        // Costs and categories of the refunded goods, for the report rollup (read before the write).
+        let refundProducts = try await store.read { repos in
+            Dictionary(try await repos.products.find(ids: plan.lines.map(\.productId)).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        }
         return try await store.write { repos in
             let (stored, storeOrg) = try await Self.visibleSale(saleId, repos: repos, principal: principal)
             var head = try await repos.sales.lockJournal(store: stored.storeId)
@@ -292,6 +297,7 @@ public struct SalesService: Sendable {
             try await repos.sales.insert(refund, orgPath: storeOrg.path)
             try await repos.shifts.apply(.of(refund), to: shift.id)
             try await record(refund, head: head, restock: input.restock, repos: repos, at: now)
+            try await SalesRollup.record(refund, storePath: storeOrg.path, products: refundProducts, repos: repos)
             if stored.memberId != nil, let merchant = try await repos.orgs.find(stored.merchantId) {
                 try await MemberPosting.reverse(refund, original: stored, orgPath: merchant.path, actor: principal.user.username, repos: repos)
             }

@@ -32,7 +32,9 @@ public struct ConsoleRenderer: Sendable {
     /// Every page template the controllers use; checked at load.
     static let requiredTemplates = ["layout", "login", "dashboard", "orgs", "users", "tokens", "audit", "error",
                                     "models", "terminals", "dossier", "purchases", "merchants", "merchant", "promotions", "register", "catalog",
-                                    "packages", "campaigns", "campaign", "compliance", "service", "service_ticket", "inspections", "knowledge", "risk", "risk_alert", "risk_rules"]
+                                    "packages", "campaigns", "campaign", "compliance", "service", "service_ticket", "inspections", "knowledge", "risk", "risk_alert", "risk_rules",
+                                    // Reports (issue 9)
+                                    "reports", "reports_estate"]
 
     /// The navigation, by area. Later areas append their pages here.
     static let navigation: [NavItem] = [
@@ -54,6 +56,9 @@ public struct ConsoleRenderer: Sendable {
         NavItem(area: "area_fleet", label: "nav_compliance", href: "/console/compliance", permission: .estateRead),
         NavItem(area: "area_risk", label: "nav_risk", href: "/console/risk", permission: .riskRead),
         NavItem(area: "area_risk", label: "nav_risk_rules", href: "/console/risk/rules", permission: .riskRead),
+        // Reports (issue 9)
+        NavItem(area: "reports_area", label: "reports_nav_sales", href: "/console/reports", permission: .reportsSales),
+        NavItem(area: "reports_area", label: "reports_nav_estate", href: "/console/reports/estate", permission: .reportsFleet),
         NavItem(area: "area_access", label: "nav_orgs", href: "/console/orgs", permission: .orgsRead),
         NavItem(area: "area_access", label: "nav_users", href: "/console/users", permission: .usersRead),
         NavItem(area: "area_access", label: "nav_tokens", href: "/console/tokens", permission: .tokensManage),

@@ -37,21 +37,25 @@ enum SVGChart {
         return svg + "</svg>"
     }
 
-    /// A line of percentages (0–100) over time, with the first and last labels under the axis.
-    static func line(_ data: [Datum], title: String, width: Int = 560, height: Int = 180, colour: String = "#3a8a3a") -> String {
-        let left = 36.0, top = 26.0, bottom = 24.0
+    /// A line over time, with the first and last labels under the axis: percentages (0–100) by
+    /// default, or values up to `maximum` with `tick` writing the axis labels (amounts, counts).
+    static func line(_ data: [Datum], title: String, width: Int = 560, height: Int = 180, colour: String = "#3a8a3a", maximum: Double = 100,
+                     tick: (Double) -> String = { "\(Int($0))%" }) -> String {
+        let maximum = max(maximum, 1)
+        let marks = [0.0, 50, 100].map { (share: $0, text: tick(maximum * $0 / 100)) }
+        let left = max(36.0, Double(marks.map(\.text.count).max() ?? 0) * 7 + 4), top = 26.0, bottom = 24.0
         let plotWidth = Double(width) - left - 10, plotHeight = Double(height) - top - bottom
         var svg = #"<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width="\#(width)" height="\#(height)" viewBox="0 0 \#(width) \#(height)">"#
         svg += "<title>\(escape(title))</title>"
         svg += #"<text x="0" y="16" font-size="13" font-weight="bold" fill="rgb(34,34,34)">\#(escape(title))</text>"#
-        for mark in [0.0, 50, 100] {
-            let y = top + plotHeight * (1 - mark / 100)
+        for mark in marks {
+            let y = top + plotHeight * (1 - mark.share / 100)
             svg += #"<line x1="\#(left)" y1="\#(number(y))" x2="\#(number(left + plotWidth))" y2="\#(number(y))" stroke="rgb(221,221,221)"/>"#
-            svg += #"<text x="0" y="\#(number(y + 4))" font-size="11" fill="rgb(85,85,85)">\#(Int(mark))%</text>"#
+            svg += #"<text x="0" y="\#(number(y + 4))" font-size="11" fill="rgb(85,85,85)">\#(escape(mark.text))</text>"#
         }
         let step = data.count > 1 ? plotWidth / Double(data.count - 1) : 0
         let points = data.enumerated().map { index, datum in
-            "\(number(left + Double(index) * step)),\(number(top + plotHeight * (1 - min(max(datum.value, 0), 100) / 100)))"
+            "\(number(left + Double(index) * step)),\(number(top + plotHeight * (1 - min(max(datum.value, 0), maximum) / maximum)))"
         }
         if points.count == 1 {
             let xy = points[0].split(separator: ",")

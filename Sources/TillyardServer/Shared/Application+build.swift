@@ -24,6 +24,9 @@ public struct AppServices: Sendable {
     public let members: MemberService
     /// Risk rules, alerts and cases, settlement reconciliation, monitoring.
     public let risk: RiskService
+    // Reports (issue 9)
+    /// Sales statistics, transaction figures and the fleet dashboard, from the rollups.
+    public let reports: ReportsService
     public let metrics: AppMetrics
 
     /// Wires the domain services over an open database.
@@ -57,6 +60,8 @@ public struct AppServices: Sendable {
         self.compliance = ComplianceService(store: store, clock: clock)
         self.members = MemberService(store: store, keyring: .installation(accountKey, extra: memberKeys), clock: clock)
         self.risk = RiskService(store: store, clock: clock)
+        // Reports (issue 9): online means heard from within the fleet's own threshold.
+        self.reports = ReportsService(store: store, clock: clock, onlineThreshold: fleet.onlineThreshold)
         if let riskWebhook { fleet.riskNotifier.set(WebhookNotifier(url: riskWebhook)) }
         // The merchant-day rules also run on a schedule, started by uploads off their request path.
         let risk = self.risk
@@ -146,6 +151,8 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     ServiceAPI(service: services.service, fleet: services.fleet, routes: routes).register(api: api, terminal: router.group("terminal/v1"))
     RiskAPI(risk: services.risk, fleet: services.fleet, routes: routes).register(api: api, terminal: router.group("terminal/v1"))
     Printouts.register(sales: services.sales, api: api, router: router)
+    // Reports (issue 9)
+    ReportsAPI(reports: services.reports).register(on: api)
 
     ConsoleController(access: services.access, renderer: console, secureCookies: configuration.secureCookies).register(on: router)
     EstateConsole(estate: services.estate, access: services.access, merchants: services.merchants, renderer: console,
@@ -166,6 +173,8 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     CampaignConsole(campaigns: services.campaigns, compliance: services.compliance, renderer: console,
                     forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     ServiceConsole(service: services.service, renderer: console, forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
+    // Reports (issue 9)
+    ReportsConsole(reports: services.reports, renderer: console, forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     return router
 }
 

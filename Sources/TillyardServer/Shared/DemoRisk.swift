@@ -1,7 +1,7 @@
 import Foundation
 import TillyardKit
 
-/// The demo's card and QR traffic: a week of transactions from every deployed demo terminal,
+/// The demo's card and QR traffic: a month of transactions from every deployed demo terminal,
 /// uploaded through the same path a terminal's upload takes (`FleetService.upload`: stored, risk
 /// counters moved, rules judged), so the risk monitor shows live counts, approval rates and a few
 /// alerts a risk officer would work: a large single payment, a card used again and again in a day,
@@ -19,9 +19,9 @@ enum DemoRisk {
             guard let context = try await fleet.context(of: terminal.id, now: now) else { continue }
             let caller = AuthenticatedTerminal(context: context)
             var batch: [TerminalTransaction] = []
-            for day in stride(from: 6, through: 0, by: -1) {
+            for day in stride(from: 29, through: 0, by: -1) {
                 let opening = calendar.date(byAdding: .hour, value: 9, to: calendar.date(byAdding: .day, value: -day, to: today)!)!
-                for _ in 0..<Int.random(in: 8...20, using: &generator) {
+                for _ in 0..<Int.random(in: 3...10, using: &generator) {
                     let at = opening.addingTimeInterval(Double.random(in: 0...(12 * 3600), using: &generator))
                     guard at < now else { continue }
                     // Refunds only in the afternoon, after the morning's sales (a refund with no sale that day is an alert).

@@ -55,6 +55,7 @@ public struct Migrator: Sendable {
         Migration0014Members.migration,
         Migration0015Service.migration,
         Migration0016Risk.migration,
+        Migration0017Reports.migration,
         Migration0020SecurityEventRepeats.migration,
     ]
 

@@ -33,6 +33,8 @@ struct SQLRepositories: Repositories {
     var service: any ServiceRepository { SQLServiceRepository(db: db) }
     var members: any MemberRepository { SQLMemberRepository(db: db) }
     var risk: any RiskRepository { SQLRiskRepository(db: db) }
+    // Reports (issue 9)
+    var reports: any ReportsRepository { SQLReportsRepository(db: db) }
 }
 
 /// `Persistence` over a SQLite or PostgreSQL `Database`.

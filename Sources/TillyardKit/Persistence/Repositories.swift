@@ -126,6 +126,8 @@ public protocol Repositories: Sendable {
     var service: any ServiceRepository { get }
     var members: any MemberRepository { get }
     var risk: any RiskRepository { get }
+    /// The console inbox (messages to one person).
+    var notifications: any NotificationRepository { get }
 }
 
 /// Entry point to storage for services: units of work over the repositories.

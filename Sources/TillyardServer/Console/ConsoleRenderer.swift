@@ -32,7 +32,8 @@ public struct ConsoleRenderer: Sendable {
     /// Every page template the controllers use; checked at load.
     static let requiredTemplates = ["layout", "login", "dashboard", "orgs", "users", "tokens", "audit", "error",
                                     "models", "terminals", "dossier", "purchases", "merchants", "merchant", "promotions", "register", "catalog",
-                                    "packages", "campaigns", "campaign", "compliance", "service", "service_ticket", "inspections", "knowledge", "risk", "risk_alert", "risk_rules"]
+                                    "packages", "campaigns", "campaign", "compliance", "service", "service_ticket", "inspections", "knowledge", "risk", "risk_alert", "risk_rules",
+                                    "inspection", "service_sla", "notifications"]
 
     /// The navigation, by area. Later areas append their pages here.
     static let navigation: [NavItem] = [
@@ -45,6 +46,7 @@ public struct ConsoleRenderer: Sendable {
         NavItem(area: "area_service", label: "nav_service", href: "/console/service", permission: .serviceRead),
         NavItem(area: "area_service", label: "nav_inspections", href: "/console/service/inspections", permission: .serviceRead),
         NavItem(area: "area_service", label: "nav_knowledge", href: "/console/service/knowledge", permission: .serviceRead),
+        NavItem(area: "area_service", label: "nav_service_sla", href: "/console/service/sla", permission: .serviceRead),
         NavItem(area: "area_sales", label: "nav_register", href: "/console/register", permission: .salesSell),
         NavItem(area: "area_sales", label: "nav_catalog", href: "/console/catalog", permission: .catalogRead),
         NavItem(area: "area_sales", label: "nav_promotions", href: "/console/promotions", permission: .catalogRead),
@@ -123,6 +125,7 @@ public struct ConsoleRenderer: Sendable {
                             "role": text("role_\(principal.user.role.rawValue)", locale: locale)]
             if case .session(_, let csrf) = principal.credential { values["csrf"] = csrf }
             values["nav"] = navigation(for: principal, locale: locale, current: template)
+            if context.unreadNotifications > 0 { values["unread"] = context.unreadNotifications }
         }
         let html = library.render(values, withTemplate: template) ?? "template \(template) failed to render"
         var allHeaders = headers

@@ -24,6 +24,8 @@ public struct AppServices: Sendable {
     public let members: MemberService
     /// Risk rules, alerts and cases, settlement reconciliation, monitoring.
     public let risk: RiskService
+    /// The console inbox of each person (escalations, …).
+    public let notifications: NotificationService
     public let metrics: AppMetrics
 
     /// Wires the domain services over an open database.
@@ -35,10 +37,11 @@ public struct AppServices: Sendable {
     /// `defaultDocumentsFolder(for:)` when nil). `packages` is the folder of software package files
     /// (`<data dir>/packages` for `serve`; beside the documents folder when nil). `memberKeys` are
     /// further member data keys after `k1` (the installation key), the last one sealing (`TILLYARD_MEMBER_KEYS`).
-    /// `riskWebhook` receives enforced risk alerts as JSON (none when nil).
+    /// `riskWebhook` receives enforced risk alerts as JSON (none when nil); `serviceWebhook` the
+    /// service desk's escalations.
     public init(database: Database, bcryptCost: UInt8 = 12, clock: Clock = .system,
                 accountKey: Data = AccountKey.random(), documents: URL? = nil, packages: URL? = nil,
-                memberKeys: [(id: String, secret: Data)] = [], riskWebhook: URL? = nil) {
+                memberKeys: [(id: String, secret: Data)] = [], riskWebhook: URL? = nil, serviceWebhook: URL? = nil) {
         self.database = database
         self.store = SQLPersistence(database: database)
         self.access = AccessService(store: store, hasher: BcryptHasher(cost: bcryptCost), clock: clock)
@@ -49,7 +52,9 @@ public struct AppServices: Sendable {
         let vault = FileDocumentVault(root: folder, cipher: DocumentCipher(secret: accountKey))
         self.merchants = MerchantService(store: store, vault: vault, protector: AccountProtector(key: accountKey), clock: clock)
         // Ticket attachments share the documents' encrypted vault.
-        self.service = ServiceDeskService(store: store, estate: estate, vault: vault, clock: clock)
+        self.service = ServiceDeskService(store: store, estate: estate, vault: vault, clock: clock,
+                                          notifier: serviceWebhook.map { WebhookNotifier(url: $0) })
+        self.notifications = NotificationService(store: store, clock: clock)
         self.catalog = CatalogService(store: store, clock: clock)
         self.promotions = PromotionService(store: store, clock: clock)
         self.fleet = FleetService(store: store, secret: accountKey, clock: clock, directory: terminalContexts)
@@ -119,6 +124,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     router.add(middleware: MetricsMiddleware(metrics: services.metrics))
     router.add(middleware: ErrorMiddleware(console: console))
     router.add(middleware: AuthMiddleware(access: services.access, bodyLimit: configuration.maxBodyBytes))
+    router.add(middleware: UnreadNotificationsMiddleware(notifications: services.notifications))
 
     let openAPI = try String(contentsOf: ConsoleRenderer.bundledResources.appendingPathComponent("openapi.yaml"), encoding: .utf8)
     OperationsRoutes(database: services.database, metrics: services.metrics, openAPI: openAPI).register(on: router)
@@ -159,6 +165,8 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     CampaignConsole(campaigns: services.campaigns, compliance: services.compliance, renderer: console,
                     forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     ServiceConsole(service: services.service, renderer: console, forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
+    NotificationConsole(notifications: services.notifications, renderer: console,
+                        forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     return router
 }
 

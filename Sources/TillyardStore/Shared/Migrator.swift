@@ -55,6 +55,7 @@ public struct Migrator: Sendable {
         Migration0014Members.migration,
         Migration0015Service.migration,
         Migration0016Risk.migration,
+        Migration0018ServiceDesk2.migration,
     ]
 
     let database: Database

@@ -33,6 +33,7 @@ struct SQLRepositories: Repositories {
     var service: any ServiceRepository { SQLServiceRepository(db: db) }
     var members: any MemberRepository { SQLMemberRepository(db: db) }
     var risk: any RiskRepository { SQLRiskRepository(db: db) }
+    var notifications: any NotificationRepository { SQLNotificationRepository(db: db) }
 }
 
 /// `Persistence` over a SQLite or PostgreSQL `Database`.

@@ -65,7 +65,9 @@ func withServices<T>(_ configuration: AppConfiguration, migrate: Bool = true,
                                packages: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("packages"),
                                memberKeys: try ProcessInfo.processInfo.environment["TILLYARD_MEMBER_KEYS"].map(MemberKeyring.parse) ?? [],
                                // Enforced risk alerts are posted there as JSON.
-                               riskWebhook: ProcessInfo.processInfo.environment["TILLYARD_RISK_WEBHOOK"].flatMap(URL.init(string:)))
+                               riskWebhook: ProcessInfo.processInfo.environment["TILLYARD_RISK_WEBHOOK"].flatMap(URL.init(string:)),
+                               // Service desk escalations are posted there as JSON.
+                               serviceWebhook: ProcessInfo.processInfo.environment["TILLYARD_SERVICE_WEBHOOK"].flatMap(URL.init(string:)))
     } catch {
         await database.close()
         throw CLIError(message: "cannot load the account or member keys: \(describe(error))")

@@ -91,7 +91,7 @@ import TillyardKit
             "merchants.read", "merchants.onboard", "merchants.review", "catalog.read", "catalog.manage",
             "sales.sell", "sales.read", "sales.approve", "stock.manage", "fleet.manage", "fleet.release",
             "service.read", "service.open", "service.handle", "service.repair", "inspections.manage", "inspections.record",
-            "knowledge.manage",
+            "knowledge.manage", "service.admin",
             "members.read", "members.manage", "members.privacy",
             "risk.read", "risk.manage",
             "reports.sales", "reports.fleet",

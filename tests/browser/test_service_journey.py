@@ -4,7 +4,11 @@ Starts a real `tillyard serve --demo`, then walks: the hotline (desk) opens a re
 merchant number and terminal number a caller gives, and assigns it -> the technician starts it and
 closes it with a swap-out (the demo's spare terminal) -> both dossiers show the repair, the faulty
 terminal in repair and the spare in service -> the merchant rates it and the ticket is closed.
+On the way the technician uploads a photo of the fault, shown on the ticket as a thumbnail.
 """
+import struct
+import zlib
+
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
@@ -14,7 +18,17 @@ SPARE = "PAX-SPARE-0001"
 REPAIR_LABELS = ("Repair (service ticket)", "维修（服务工单）")
 
 
-def test_a_repair_opened_by_mid_and_tid_is_closed_with_a_swap_out(server, browser):
+def tiny_png(path):
+    """Writes a valid 2x2 red PNG (what a phone photo is to the server: bytes that start as a PNG)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_repair_opened_by_mid_and_tid_is_closed_with_a_swap_out(server, browser, tmp_path):
     log_in_fresh(browser, server, "desk")
     browser.get(server + "/console/service")
     # The demo's open tickets carry the MID and TID of a terminal at Lotus; a caller would read them off the terminal.
@@ -45,6 +59,13 @@ def test_a_repair_opened_by_mid_and_tid_is_closed_with_a_swap_out(server, browse
     Select(browser.find_element(By.ID, "ticket-action")).select_by_value("start")
     click_and_wait(browser, "action-submit")
     assert browser.find_element(By.ID, "ticket-state").get_attribute("data-state") == "in_progress"
+    # A photo of the fault: uploaded from the ticket page, shown as a thumbnail that really loads.
+    browser.find_element(By.ID, "attachment-file").send_keys(str(tiny_png(tmp_path / "fault.png")))
+    click_and_wait(browser, "attachment-submit")
+    assert not browser.find_elements(By.CSS_SELECTOR, "p.error")
+    thumb = browser.find_element(By.CSS_SELECTOR, "#file-list img.thumb")
+    assert thumb.get_attribute("alt") == "fault.png"
+    assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", thumb) == 2
     Select(browser.find_element(By.ID, "repair-diagnosis")).select_by_value("hardware")
     browser.find_element(By.ID, "repair-parts").send_keys("display")
     browser.find_element(By.ID, "repair-result").send_keys("换机 swapped for the spare")

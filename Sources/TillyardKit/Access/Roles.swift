@@ -57,6 +57,8 @@ public enum Permission: String, Codable, Sendable, CaseIterable, Comparable {
     case inspectionsRecord = "inspections.record"
     /// Write knowledge-base articles.
     case knowledgeManage = "knowledge.manage"
+    /// Set the acquirer's SLA table (response and fix targets per ticket kind and priority).
+    case serviceAdmin = "service.admin"
     /// Recognise members at the till, see member lists (phones masked), ledgers and offers.
     case membersRead = "members.read"
     /// Enrol and edit members, top up stored value, adjust points, import lists, run the member program.

@@ -128,6 +128,8 @@ public protocol Repositories: Sendable {
     var risk: any RiskRepository { get }
     // Reports (issue 9)
     var reports: any ReportsRepository { get }
+    /// The console inbox (messages to one person).
+    var notifications: any NotificationRepository { get }
 }
 
 /// Entry point to storage for services: units of work over the repositories.

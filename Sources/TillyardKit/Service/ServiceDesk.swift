@@ -116,10 +116,30 @@ public enum ServiceRules {
     }
 
     /// Which of a ticket's targets are missed at `now`: a response is missed when the ticket was not
-    /// started by its due time, a fix when it was not resolved by its due time.
+    /// started by its due time, a fix when it was not resolved by its due time. While the ticket waits
+    /// for the merchant or for parts its clock stands at the moment the wait began.
     public static func breaches(_ ticket: ServiceTicket, at now: Date) -> (response: Bool, fix: Bool) {
+        let clock = ticket.pausedAt.map { min($0, now) } ?? now
         // Resolving stamps the response too, so a ticket settled on the phone is never "unanswered".
-        ((ticket.respondedAt ?? now) > ticket.responseDueAt, (ticket.resolvedAt ?? now) > ticket.fixDueAt)
+        return ((ticket.respondedAt ?? clock) > ticket.responseDueAt, (ticket.resolvedAt ?? clock) > ticket.fixDueAt)
+    }
+
+    /// Whether the SLA clock stands still in `state` (the ticket waits for someone else).
+    public static func pauses(_ state: TicketState) -> Bool { state == .waitingMerchant || state == .waitingParts }
+
+    /// Stops or restarts a ticket's SLA clock for a move into `state` at `now`: entering a waiting state
+    /// notes when; leaving it moves both due times on by the wait and adds it to `pausedSeconds`.
+    public static func moveClock(_ ticket: inout ServiceTicket, into state: TicketState, at now: Date) {
+        if pauses(state) {
+            if ticket.pausedAt == nil { ticket.pausedAt = now }
+            return
+        }
+        guard let since = ticket.pausedAt else { return }
+        let waited = max(0, now.timeIntervalSince(since))
+        ticket.responseDueAt = ticket.responseDueAt.addingTimeInterval(waited)
+        ticket.fixDueAt = ticket.fixDueAt.addingTimeInterval(waited)
+        ticket.pausedSeconds = (ticket.pausedSeconds ?? 0) + waited
+        ticket.pausedAt = nil
     }
 
     /// A required or optional free text, trimmed, at most `max` characters.
@@ -129,6 +149,74 @@ public enum ServiceRules {
             return nil
         }
         return try AccessRules.text(raw, field: field, max: max)
+    }
+}
+
+/// One row of an SLA table: the targets of one kind and priority.
+public struct ServiceLevelEntry: Codable, Sendable, Equatable {
+    public var kind: TicketKind
+    public var priority: TicketPriority
+    public var responseHours: Double
+    public var fixHours: Double
+
+    public init(kind: TicketKind, priority: TicketPriority, responseHours: Double, fixHours: Double) {
+        self.kind = kind
+        self.priority = priority
+        self.responseHours = responseHours
+        self.fixHours = fixHours
+    }
+}
+
+/// An acquirer's SLA table, one entry per kind × priority. Until an acquirer saves one, its tickets
+/// take `ServiceLevelTable.defaults` (`ServiceRules.level`); a ticket keeps the targets it opened with.
+public struct ServiceLevelTable: Codable, Sendable, Equatable {
+    public var levels: [ServiceLevelEntry]
+
+    public init(levels: [ServiceLevelEntry]) { self.levels = levels }
+
+    /// The built-in table: the normal targets per kind scaled by `ServiceRules.priorityFactor`.
+    public static let defaults = ServiceLevelTable(levels: TicketKind.allCases.flatMap { kind in
+        TicketPriority.allCases.map { priority in
+            let level = ServiceRules.level(kind, priority)
+            return ServiceLevelEntry(kind: kind, priority: priority, responseHours: level.responseHours, fixHours: level.fixHours)
+        }
+    })
+
+    /// Longest target a table may set (a year).
+    public static let maxHours = 8760.0
+
+    /// The targets of a kind and priority (the built-in ones for a row the table lacks).
+    public func level(_ kind: TicketKind, _ priority: TicketPriority) -> ServiceLevel {
+        guard let entry = levels.first(where: { $0.kind == kind && $0.priority == priority }) else { return ServiceRules.level(kind, priority) }
+        return ServiceLevel(responseHours: entry.responseHours, fixHours: entry.fixHours)
+    }
+
+    /// The table in the order of `defaults`, checked: every kind × priority exactly once, hours
+    /// positive (at most a year) and the response no later than the fix. Problems name the row.
+    public func checked() throws -> ServiceLevelTable {
+        var seen = Set<String>()
+        for (index, entry) in levels.enumerated() {
+            let field = "levels.\(index)"
+            guard seen.insert("\(entry.kind.rawValue)/\(entry.priority.rawValue)").inserted else {
+                throw DomainError.invalid(field, "\(entry.kind.rawValue) / \(entry.priority.rawValue) is given twice")
+            }
+            for (name, hours) in [("responseHours", entry.responseHours), ("fixHours", entry.fixHours)] {
+                guard hours.isFinite, hours > 0, hours <= Self.maxHours else {
+                    throw DomainError.invalid("\(field).\(name)", "must be more than 0 and at most \(Int(Self.maxHours)) hours")
+                }
+            }
+            guard entry.responseHours <= entry.fixHours else {
+                throw DomainError.invalid("\(field).responseHours", "the response target must not be later than the fix target")
+            }
+        }
+        let missing = Self.defaults.levels.filter { !seen.contains("\($0.kind.rawValue)/\($0.priority.rawValue)") }
+        if let first = missing.first {
+            throw DomainError.invalid("levels", "give every kind and priority; missing \(first.kind.rawValue) / \(first.priority.rawValue)")
+        }
+        let order = Self.defaults.levels.map { "\($0.kind.rawValue)/\($0.priority.rawValue)" }
+        return ServiceLevelTable(levels: levels.sorted {
+            (order.firstIndex(of: "\($0.kind.rawValue)/\($0.priority.rawValue)") ?? 0) < (order.firstIndex(of: "\($1.kind.rawValue)/\($1.priority.rawValue)") ?? 0)
+        })
     }
 }
 
@@ -214,6 +302,10 @@ public struct ServiceTicket: Codable, Sendable, Equatable {
     /// Set once, by `tick`, when a target was missed: who was told.
     public var escalatedAt: Date?
     public var escalatedTo: String?
+    /// Since when the SLA clock stands still (the ticket waits for the merchant or for parts).
+    public var pausedAt: Date?
+    /// Seconds the ticket has waited in all (its due times were moved on by as much); nil = never.
+    public var pausedSeconds: Double?
     public var repair: RepairRecord?
     public var rating: Int?
     public var ratingComment: String?
@@ -226,7 +318,8 @@ public struct ServiceTicket: Codable, Sendable, Equatable {
                 tid: String?, kind: TicketKind, priority: TicketPriority, source: TicketSource, state: TicketState = .new, caller: String,
                 callerPhone: String?, symptom: String, assigneeId: UserID? = nil, assigneeName: String? = nil, openedBy: String, openedAt: Date,
                 responseDueAt: Date, fixDueAt: Date, respondedAt: Date? = nil, resolvedAt: Date? = nil, closedAt: Date? = nil,
-                resolution: String? = nil, escalatedAt: Date? = nil, escalatedTo: String? = nil, repair: RepairRecord? = nil,
+                resolution: String? = nil, escalatedAt: Date? = nil, escalatedTo: String? = nil, pausedAt: Date? = nil,
+                pausedSeconds: Double? = nil, repair: RepairRecord? = nil,
                 rating: Int? = nil, ratingComment: String? = nil, articleIds: [String] = [], attachments: [TicketAttachment] = [],
                 updatedAt: Date, version: Int = 1) {
         self.id = id
@@ -256,6 +349,8 @@ public struct ServiceTicket: Codable, Sendable, Equatable {
         self.resolution = resolution
         self.escalatedAt = escalatedAt
         self.escalatedTo = escalatedTo
+        self.pausedAt = pausedAt
+        self.pausedSeconds = pausedSeconds
         self.repair = repair
         self.rating = rating
         self.ratingComment = ratingComment
@@ -401,4 +496,8 @@ public protocol ServiceRepository: Sendable {
     func inspectionCandidates(after: String?, limit: Int) async throws -> [InspectionCandidate]
     func inspectionPlan(of acquirer: OrgID) async throws -> InspectionPlan?
     func saveInspectionPlan(_ plan: InspectionPlan, of acquirer: OrgID, by: String, at: Date) async throws
+
+    /// The acquirer's saved SLA table, nil until one is saved.
+    func serviceLevels(of acquirer: OrgID) async throws -> ServiceLevelTable?
+    func saveServiceLevels(_ table: ServiceLevelTable, of acquirer: OrgID, by: String, at: Date) async throws
 }

@@ -28,10 +28,7 @@ extension ServiceDeskService {
 
     /// Sets the acquirer's plan (people at the top of its tree).
     public func saveInspectionPlan(_ plan: InspectionPlan, by principal: Principal) async throws -> InspectionPlan {
-        try principal.require(.inspectionsManage)
-        guard principal.orgPath.split(separator: "/").count == 1 else {
-            throw DomainError.forbidden("the inspection plan is the acquirer's: set it from the top of the organisation tree")
-        }
+        try Self.requireAcquirerTop(principal, .inspectionsManage, setting: "inspection plan")
         let plan = try plan.checked()
         let now = clock.now()
         try await store.write { repos in

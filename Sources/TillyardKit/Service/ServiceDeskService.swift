@@ -66,6 +66,31 @@ public struct TicketDetail: Sendable {
     public var fixBreached: Bool
 }
 
+/// An escalation as announced outside Tillyard (the service webhook): the ticket's facts without
+/// the caller's personal details.
+public struct TicketEscalation: Codable, Sendable, Equatable {
+    public var ticketId: TicketID
+    public var kind: TicketKind
+    public var priority: TicketPriority
+    public var state: TicketState
+    public var merchantId: OrgID
+    public var merchantName: String
+    public var mid: String?
+    public var tid: String?
+    public var sn: String?
+    /// Which target was missed: `response` or `fix`.
+    public var missed: String
+    public var responseDueAt: Date
+    public var fixDueAt: Date
+    public var escalatedTo: String
+    public var escalatedAt: Date
+}
+
+/// Where escalations are announced (a webhook); called after the escalation committed, must not block.
+public protocol ServiceNotifier: Sendable {
+    func escalated(_ escalations: [TicketEscalation])
+}
+
 /// What one `tick` did.
 public struct ServiceTickReport: Sendable, Equatable {
     public var escalated: Int = 0
@@ -85,12 +110,16 @@ public struct ServiceDeskService: Sendable {
     /// Where attachment bytes live (the merchants' encrypted document vault).
     public let vault: any DocumentVault
     public let clock: Clock
+    /// Announces escalations outside Tillyard (the service webhook), nil for none.
+    public let notifier: (any ServiceNotifier)?
 
-    public init(store: any Persistence, estate: EstateService, vault: any DocumentVault, clock: Clock = .system) {
+    public init(store: any Persistence, estate: EstateService, vault: any DocumentVault, clock: Clock = .system,
+                notifier: (any ServiceNotifier)? = nil) {
         self.store = store
         self.estate = estate
         self.vault = vault
         self.clock = clock
+        self.notifier = notifier
     }
 
     /// Most attachments on one ticket.
@@ -152,7 +181,8 @@ public struct ServiceDeskService: Sendable {
                 }
             }
             let owner = try await terminal.asyncMap { try await repos.orgs.find($0.orgId) } ?? nil
-            let ticket = Self.newTicket(kind: input.kind, priority: input.priority, source: source, caller: caller, phone: phone,
+            let level = try await Self.level(input.kind, input.priority, answeringPath: owner?.path ?? merchant.path, repos: repos)
+            let ticket = Self.newTicket(kind: input.kind, priority: input.priority, level: level, source: source, caller: caller, phone: phone,
                                         symptom: symptom, terminal: terminal, mid: mid, merchant: merchant, owner: owner,
                                         openedBy: principal.user.username, articleIds: input.articleIds, at: now)
             try await Self.store(ticket, orgPath: owner?.path ?? merchant.path, merchantPath: merchant.path, actor: principal.actor,
@@ -185,7 +215,8 @@ public struct ServiceDeskService: Sendable {
             }
             let owner = try await repos.orgs.find(terminal.orgId)
             let mid = try await repos.bindings.active(for: terminal.id)?.mid
-            let ticket = Self.newTicket(kind: .repair, priority: .high, source: .terminal, caller: "terminal \(terminal.sn)", phone: nil,
+            let level = try await Self.level(.repair, .high, answeringPath: owner?.path ?? merchant.path, repos: repos)
+            let ticket = Self.newTicket(kind: .repair, priority: .high, level: level, source: .terminal, caller: "terminal \(terminal.sn)", phone: nil,
                                         symptom: code.map { "[\($0)] \(symptom)" } ?? symptom, terminal: terminal, mid: mid, merchant: merchant,
                                         owner: owner, openedBy: "terminal \(terminal.sn)", articleIds: [], at: now)
             try await Self.store(ticket, orgPath: owner?.path ?? merchant.path, merchantPath: merchant.path,
@@ -194,11 +225,17 @@ public struct ServiceDeskService: Sendable {
         }
     }
 
-    private static func newTicket(kind: TicketKind, priority: TicketPriority, source: TicketSource, caller: String, phone: String?,
-                                  symptom: String, terminal: Terminal?, mid: String?, merchant: Organization, owner: Organization?,
+    /// The targets a new ticket takes: the SLA table of the acquirer at the top of the answering
+    /// organisation's path (the built-in table until the acquirer saves one).
+    static func level(_ kind: TicketKind, _ priority: TicketPriority, answeringPath: String, repos: any Repositories) async throws -> ServiceLevel {
+        let acquirer = OrgID(rawValue: answeringPath.split(separator: "/").first.map(String.init) ?? "")
+        return (try await repos.service.serviceLevels(of: acquirer) ?? .defaults).level(kind, priority)
+    }
+
+    private static func newTicket(kind: TicketKind, priority: TicketPriority, level: ServiceLevel, source: TicketSource, caller: String,
+                                  phone: String?, symptom: String, terminal: Terminal?, mid: String?, merchant: Organization, owner: Organization?,
                                   openedBy: String, articleIds: [String], at now: Date) -> ServiceTicket {
-        let level = ServiceRules.level(kind, priority)
-        return ServiceTicket(id: .generate(now: now), orgId: owner?.id ?? merchant.id, merchantId: merchant.id, merchantName: merchant.name,
+        ServiceTicket(id: .generate(now: now), orgId: owner?.id ?? merchant.id, merchantId: merchant.id, merchantName: merchant.name,
                              mid: mid, terminalId: terminal?.id, sn: terminal?.sn, tid: terminal?.tid, kind: kind, priority: priority,
                              source: source, caller: caller, callerPhone: phone, symptom: symptom, openedBy: openedBy, openedAt: now,
                              responseDueAt: now.addingTimeInterval(level.responseHours * 3600),
@@ -322,6 +359,7 @@ public struct ServiceDeskService: Sendable {
         case .closed: ticket.closedAt = now
         default: break
         }
+        ServiceRules.moveClock(&ticket, into: to, at: now)
         if action == .reopen {
             ticket.resolvedAt = nil
             ticket.closedAt = nil
@@ -624,14 +662,16 @@ public struct ServiceDeskService: Sendable {
         let now = now ?? clock.now()
         var report = ServiceTickReport()
         let breached = try await store.read { try await $0.service.breachedUnescalated(at: now, limit: 500) }
+        var announced: [TicketEscalation] = []
         for ticket in breached {
             do {
-                try await store.write { repos in
-                    guard let (current, orgPath, _) = try await repos.service.ticket(ticket.id), current.version == ticket.version else { return }
+                let escalation = try await store.write { repos -> TicketEscalation? in
+                    guard let (current, orgPath, _) = try await repos.service.ticket(ticket.id), current.version == ticket.version else { return nil }
                     let breaches = ServiceRules.breaches(current, at: now)
+                    let target = try await Self.escalationTarget(current, orgPath: orgPath, repos: repos)
                     var changed = current
                     changed.escalatedAt = now
-                    changed.escalatedTo = try await Self.escalationTarget(current, orgPath: orgPath, repos: repos)
+                    changed.escalatedTo = target.name
                     changed.updatedAt = now
                     changed.version += 1
                     try await repos.service.updateTicket(changed)
@@ -644,12 +684,27 @@ public struct ServiceDeskService: Sendable {
                         AuditDraft(orgId: current.orgId, actor: .system, action: "ticket.escalate", resourceType: "service_ticket",
                                    resourceId: ticket.id.rawValue, origin: "timer", summary: ["missed": what, "to": changed.escalatedTo ?? ""]),
                         orgPath: orgPath, at: now)
+                    // The responsible people read it in their console inbox, stored with the escalation itself.
+                    let subject = [current.merchantName, current.tid.map { "TID \($0)" }, String(current.symptom.prefix(80))]
+                        .compactMap { $0 }.joined(separator: " · ")
+                    try await NotificationService.deliver(to: target.recipients, orgId: current.orgId, kind: "ticket.escalated.\(what)",
+                                                          subject: subject, link: "/console/service/tickets/\(ticket.id.rawValue)", at: now,
+                                                          repos: repos)
+                    return TicketEscalation(ticketId: current.id, kind: current.kind, priority: current.priority, state: current.state,
+                                            merchantId: current.merchantId, merchantName: current.merchantName, mid: current.mid,
+                                            tid: current.tid, sn: current.sn, missed: what, responseDueAt: current.responseDueAt,
+                                            fixDueAt: current.fixDueAt, escalatedTo: target.name, escalatedAt: now)
                 }
-                report.escalated += 1
+                if let escalation {
+                    report.escalated += 1
+                    announced.append(escalation)
+                }
             } catch DomainError.conflict {
                 continue
             }
         }
+        // Announced after the escalations committed, off this path (the notifier does not block).
+        if !announced.isEmpty { notifier?.escalated(announced) }
         let stale = try await store.read { try await $0.service.resolvedBefore(now.addingTimeInterval(-Double(ServiceRules.autoCloseDays) * 86400), limit: 500) }
         for ticket in stale {
             do {
@@ -670,13 +725,83 @@ public struct ServiceDeskService: Sendable {
     }
 
     /// Who hears of a missed target: the terminal's responsible person, else the administrators of the
-    /// answering organisation (the region's responsible people).
-    static func escalationTarget(_ ticket: ServiceTicket, orgPath: String, repos: any Repositories) async throws -> String {
-        if let terminalId = ticket.terminalId, let person = try await repos.terminals.find(terminalId)?.responsiblePerson {
-            return person
+    /// answering organisation (the region's responsible people). `recipients` are the people whose
+    /// console inbox gets the message: the responsible person when they are an active user of the
+    /// answering organisation or above it (by username or display name), else those administrators,
+    /// else the nearest administrators above.
+    static func escalationTarget(_ ticket: ServiceTicket, orgPath: String, repos: any Repositories) async throws
+        -> (name: String, recipients: [UserID]) {
+        let chain = orgPath.split(separator: "/").map(String.init)
+        var people: [User] = []
+        var page = PageRequest(limit: PageRequest.maxLimit)
+        while true {
+            let found = try await repos.users.list(under: "/\(chain.first ?? "")/", page: page)
+            people += found.items.filter { $0.status == .active && chain.contains($0.orgId.rawValue) }
+            guard let next = found.nextCursor, people.count < 2000 else { break }
+            page.cursor = next
         }
-        let admins = try await repos.users.list(under: orgPath, page: PageRequest(limit: PageRequest.maxLimit)).items
-            .filter { $0.orgId == ticket.orgId && $0.role == .administrator && $0.status == .active }.map(\.username)
-        return admins.isEmpty ? "administrators of \(ticket.orgId.rawValue)" : admins.sorted().joined(separator: ", ")
+        if let terminalId = ticket.terminalId, let person = try await repos.terminals.find(terminalId)?.responsiblePerson {
+            let named = people.filter { $0.username.caseInsensitiveCompare(person) == .orderedSame || $0.displayName == person }
+            if !named.isEmpty { return (person, named.map(\.id)) }
+            return (person, Self.nearestAdministrators(people, chain: chain).map(\.id))
+        }
+        let admins = people.filter { $0.orgId == ticket.orgId && $0.role == .administrator }
+        let name = admins.isEmpty ? "administrators of \(ticket.orgId.rawValue)" : admins.map(\.username).sorted().joined(separator: ", ")
+        return (name, Self.nearestAdministrators(people, chain: chain).map(\.id))
+    }
+
+    /// The administrators of the deepest organisation on `chain` that has any.
+    private static func nearestAdministrators(_ people: [User], chain: [String]) -> [User] {
+        for org in chain.reversed() {
+            let admins = people.filter { $0.orgId.rawValue == org && $0.role == .administrator }
+            if !admins.isEmpty { return admins }
+        }
+        return []
+    }
+
+    // MARK: SLA table
+
+    /// The SLA table of the caller's acquirer (the built-in one until it saves its own).
+    public func serviceLevels(by principal: Principal) async throws -> ServiceLevelTable {
+        try principal.require(.serviceRead)
+        return try await store.read { try await $0.service.serviceLevels(of: principal.rootId) } ?? .defaults
+    }
+
+    /// Sets the acquirer's SLA table (people at the top of its tree with `service.admin`). New tickets
+    /// take it; open tickets keep the targets they opened with.
+    public func saveServiceLevels(_ table: ServiceLevelTable, by principal: Principal) async throws -> ServiceLevelTable {
+        try Self.requireAcquirerTop(principal, .serviceAdmin, setting: "SLA table")
+        let table = try table.checked()
+        let now = clock.now()
+        try await store.write { repos in
+            let before = try await repos.service.serviceLevels(of: principal.rootId) ?? .defaults
+            try await repos.service.saveServiceLevels(table, of: principal.rootId, by: principal.user.username, at: now)
+            // The audit names each changed row as kind/priority: old → new hours.
+            var summary: [String: String] = [:]
+            for entry in table.levels {
+                let old = before.level(entry.kind, entry.priority)
+                guard old.responseHours != entry.responseHours || old.fixHours != entry.fixHours else { continue }
+                summary["\(entry.kind.rawValue)/\(entry.priority.rawValue)"] =
+                    "\(Self.hours(old.responseHours))/\(Self.hours(old.fixHours)) h → \(Self.hours(entry.responseHours))/\(Self.hours(entry.fixHours)) h"
+            }
+            _ = try await repos.audit.append(
+                AuditDraft(orgId: principal.rootId, actor: principal.actor, action: "service.sla", resourceType: "organization",
+                           resourceId: principal.rootId.rawValue, origin: principal.origin, summary: summary),
+                orgPath: principal.orgPath, at: now)
+        }
+        return table
+    }
+
+    /// An acquirer's setting is changed by people with `permission` at the top of its tree.
+    static func requireAcquirerTop(_ principal: Principal, _ permission: Permission, setting: String) throws {
+        try principal.require(permission)
+        guard principal.orgPath.split(separator: "/").count == 1 else {
+            throw DomainError.forbidden("the \(setting) is the acquirer's: set it from the top of the organisation tree")
+        }
+    }
+
+    /// Hours as people write them (4, 1.5).
+    public static func hours(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
     }
 }

@@ -34,7 +34,8 @@ public struct ConsoleRenderer: Sendable {
                                     "models", "terminals", "dossier", "purchases", "merchants", "merchant", "promotions", "register", "catalog",
                                     "packages", "campaigns", "campaign", "compliance", "service", "service_ticket", "inspections", "knowledge", "risk", "risk_alert", "risk_rules",
                                     // Reports (issue 9)
-                                    "reports", "reports_estate"]
+                                    "reports", "reports_estate",
+                                    "inspection", "service_sla", "notifications"]
 
     /// The navigation, by area. Later areas append their pages here.
     static let navigation: [NavItem] = [
@@ -47,6 +48,7 @@ public struct ConsoleRenderer: Sendable {
         NavItem(area: "area_service", label: "nav_service", href: "/console/service", permission: .serviceRead),
         NavItem(area: "area_service", label: "nav_inspections", href: "/console/service/inspections", permission: .serviceRead),
         NavItem(area: "area_service", label: "nav_knowledge", href: "/console/service/knowledge", permission: .serviceRead),
+        NavItem(area: "area_service", label: "nav_service_sla", href: "/console/service/sla", permission: .serviceRead),
         NavItem(area: "area_sales", label: "nav_register", href: "/console/register", permission: .salesSell),
         NavItem(area: "area_sales", label: "nav_catalog", href: "/console/catalog", permission: .catalogRead),
         NavItem(area: "area_sales", label: "nav_promotions", href: "/console/promotions", permission: .catalogRead),
@@ -128,6 +130,7 @@ public struct ConsoleRenderer: Sendable {
                             "role": text("role_\(principal.user.role.rawValue)", locale: locale)]
             if case .session(_, let csrf) = principal.credential { values["csrf"] = csrf }
             values["nav"] = navigation(for: principal, locale: locale, current: template)
+            if context.unreadNotifications > 0 { values["unread"] = context.unreadNotifications }
         }
         let html = library.render(values, withTemplate: template) ?? "template \(template) failed to render"
         var allHeaders = headers

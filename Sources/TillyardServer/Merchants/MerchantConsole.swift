@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import MultipartKit
 import TillyardKit
 
 /// The onboarding form: a new merchant (with parent, name and code) or the file of an existing one.
@@ -49,19 +48,6 @@ struct DeleteForm: Decodable, CSRFCarrying { var _csrf: String }
 struct UploadForm: Decodable {
     var kind: String
     var file: UploadedFile
-}
-
-/// A file part of a multipart form, with its headers (for the file name). `FormDataDecoder`
-/// builds it from the part directly; it never comes from another format.
-struct UploadedFile: Decodable, MultipartPartConvertible {
-    var part: MultipartPart
-    var multipart: MultipartPart? { part }
-
-    init?(multipart: MultipartPart) { part = multipart }
-
-    init(from decoder: any Decoder) throws {
-        throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a file comes from a multipart form only"))
-    }
 }
 
 /// Console pages of merchant onboarding: the list (a review queue when filtered by status),
@@ -264,42 +250,13 @@ struct MerchantConsole {
         let principal = try context.requirePrincipal()
         let id: OrgID = try context.id("id", resource: "merchant")
         do {
-            guard let type = request.headers[.contentType], type.hasPrefix("multipart/form-data"),
-                  let boundary = Self.parameter("boundary", in: type) else {
-                throw DomainError.invalid("file", "send the form as multipart/form-data")
-            }
-            // The form adds a few hundred bytes around the file itself.
-            let body: ByteBuffer
-            do {
-                body = try await request.body.collect(upTo: MerchantRules.maxDocumentBytes + 64 * 1024)
-            } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-                throw DomainError.invalid("file", "is larger than \(MerchantRules.maxDocumentBytes >> 20) MB")
-            }
-            let form: UploadForm
-            do {
-                form = try FormDataDecoder().decode(UploadForm.self, from: body, boundary: boundary)
-            } catch {
-                throw DomainError.invalid("file", "choose a file and its kind")
-            }
+            let form = try await ConsoleUpload.decode(UploadForm.self, request, missing: "choose a file and its kind")
             guard let kind = DocumentKind(rawValue: form.kind) else { throw DomainError.invalid("kind", "choose the kind of document") }
-            let filename = form.file.part.headers.first(name: "Content-Disposition").flatMap { Self.parameter("filename", in: $0) }
-            _ = try await merchants.upload(id, kind: kind, filename: filename, bytes: Array(buffer: form.file.part.body), by: principal)
+            _ = try await merchants.upload(id, kind: kind, filename: form.file.filename, bytes: form.file.bytes, by: principal)
             return .redirect(to: "/console/merchants/\(id.rawValue)", type: .found)
         } catch let error as DomainError {
             return try await filePage(request, context, error: error.message, echo: nil, status: ConsoleForms.status(error))
         }
-    }
-
-    /// A parameter of a header value (`boundary=…`, `filename="…"`).
-    static func parameter(_ name: String, in header: String) -> String? {
-        for part in header.split(separator: ";") {
-            let pair = part.trimmingCharacters(in: .whitespaces)
-            guard pair.lowercased().hasPrefix(name + "=") else { continue }
-            var value = pair.dropFirst(name.count + 1)
-            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = value.dropFirst().dropLast() }
-            return value.isEmpty ? nil : String(value)
-        }
-        return nil
     }
 
     @Sendable func download(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -79,6 +79,11 @@ extension InspectionPlan: APIInput {
     public enum Field: String, CodingKey, CaseIterable { case fixedIntervalDays, mobileIntervalDays, leadDays }
 }
 
+/// `PUT /service-sla` takes the whole table (every kind × priority).
+extension ServiceLevelTable: APIInput {
+    public enum Field: String, CodingKey, CaseIterable { case levels }
+}
+
 /// The body of `POST /inspections` (ask for a visit now).
 struct InspectionRequestInput: APIInput {
     var terminalId: String
@@ -278,6 +283,14 @@ struct ServiceAPI {
             }
         }
 
+        api.get("service-sla") { _, context in
+            try JSONResponse.make(try await service.serviceLevels(by: try context.requirePrincipal()))
+        }
+        api.put("service-sla") { request, context in
+            try await routes.update(request, context) { (input: ServiceLevelTable, principal) in
+                try await service.saveServiceLevels(input, by: principal)
+            }
+        }
         api.get("inspection-plan") { _, context in
             try JSONResponse.make(try await service.inspectionPlan(by: try context.requirePrincipal()))
         }

@@ -23,10 +23,48 @@ struct RatingForm: Decodable, CSRFCarrying { var rating: String; var comment: St
 /// A knowledge article.
 struct ArticleForm: Decodable, CSRFCarrying { var title: String; var body: String; var tags: String?; var _csrf: String }
 
-/// An inspection visit (checkboxes are absent when unticked).
+/// An inspection visit (checkboxes are absent when unticked); `back` = "task" returns to the task's page.
 struct InspectionForm: Decodable, CSRFCarrying {
     var version: String; var devicePresent: String?; var sealsIntact: String?; var notRelocated: String?; var signage: String?
-    var testTransaction: String?; var latitude: String?; var longitude: String?; var outcome: String; var note: String?; var _csrf: String
+    var testTransaction: String?; var latitude: String?; var longitude: String?; var outcome: String; var note: String?; var back: String?
+    var _csrf: String
+}
+
+/// The SLA table form: `response_<kind>_<priority>` and `fix_<kind>_<priority>` hours for every row.
+struct ServiceLevelForm: Decodable, CSRFCarrying {
+    var _csrf: String
+    var hours: [String: String]
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Key.self)
+        var values: [String: String] = [:]
+        for key in container.allKeys where key.stringValue != "_csrf" {
+            values[key.stringValue] = try container.decode(String.self, forKey: key)
+        }
+        _csrf = try container.decodeIfPresent(String.self, forKey: Key(stringValue: "_csrf")) ?? ""
+        hours = values
+    }
+
+    /// The table the form describes; a missing or unreadable number is a problem naming its field.
+    func table() throws -> ServiceLevelTable {
+        func number(_ name: String) throws -> Double {
+            let raw = (hours[name] ?? "").trimmingCharacters(in: .whitespaces)
+            guard let value = Double(raw) else { throw DomainError.invalid(name, "must be a number of hours") }
+            return value
+        }
+        return ServiceLevelTable(levels: try ServiceLevelTable.defaults.levels.map { row in
+            let suffix = "\(row.kind.rawValue)_\(row.priority.rawValue)"
+            return ServiceLevelEntry(kind: row.kind, priority: row.priority, responseHours: try number("response_\(suffix)"),
+                                     fixHours: try number("fix_\(suffix)"))
+        })
+    }
 }
 
 /// Console pages of the service desk: the ticket list with the hotline's form and technician
@@ -45,8 +83,15 @@ struct ServiceConsole {
         console.post("service/tickets/:id/action", use: act)
         console.post("service/tickets/:id/repair", use: repair)
         console.post("service/tickets/:id/rating", use: rate)
+        console.post("service/tickets/:id/attachments", use: attach)
+        console.get("service/tickets/:id/attachments/:documentId", use: downloadAttachment)
         console.get("service/inspections", use: inspections)
+        console.get("service/inspections/:id", use: inspection)
         console.post("service/inspections/:id/record", use: recordInspection)
+        console.post("service/inspections/:id/photos", use: attachPhoto)
+        console.get("service/inspections/:id/photos/:documentId", use: downloadPhoto)
+        console.get("service/sla", use: serviceLevels)
+        console.post("service/sla", use: saveServiceLevels)
         console.get("service/knowledge", use: knowledge)
         console.post("service/knowledge", use: createArticle)
     }
@@ -133,6 +178,8 @@ struct ServiceConsole {
             ("ticket_assignee", ticket.assigneeName), ("ticket_opened", ticket.openedAt.iso8601),
             ("ticket_response_due", ticket.responseDueAt.iso8601), ("ticket_fix_due", ticket.fixDueAt.iso8601),
             ("ticket_escalated", ticket.escalatedTo.map { "\($0) (\(ticket.escalatedAt?.iso8601 ?? ""))" }),
+            ("ticket_paused_since", ticket.pausedAt?.iso8601),
+            ("ticket_paused_total", ticket.pausedSeconds.map { ServiceDeskService.hours(($0 / 360).rounded() / 10) + " h" }),
             ("ticket_resolution", ticket.resolution), ("ticket_rating", ticket.rating.map { "\($0)/5 \(ticket.ratingComment ?? "")" }),
         ]
         let repair = ticket.repair.map { record -> [String: Any] in
@@ -162,6 +209,10 @@ struct ServiceConsole {
             "canRate": isMerchant && ticket.rating == nil && (ticket.state == .resolved || ticket.state == .closed),
             "dossierLinks": !isMerchant || principal.can(.estateRead),
             "now": now.iso8601,
+            "files": Self.files(ticket.attachments, base: "/console/service/tickets/\(ticket.id.rawValue)/attachments"),
+            "canAttach": principal.can(.serviceOpen) && ticket.attachments.count < ServiceDeskService.maxAttachments,
+            "maxMB": MerchantRules.maxDocumentBytes >> 20,
+            "paused": ticket.pausedAt != nil,
         ]
         return renderer.page("service_ticket", titleKey: "service_ticket_title", context: context, data: data, status: status)
     }
@@ -224,7 +275,7 @@ struct ServiceConsole {
         let data: [String: Any] = [
             "error": error as Any, "mine": mine,
             "tasks": tasks.map { task -> [String: Any] in
-                ["id": task.id, "version": task.version, "sn": task.sn, "terminalId": task.terminalId.rawValue,
+                ["id": task.id, "version": task.version, "sn": task.sn, "terminalId": task.terminalId.rawValue, "photos": task.photos.count,
                  "reason": renderer.text("inspection_reason_\(task.reason.rawValue)", locale: locale), "dueAt": task.dueAt.iso8601,
                  "overdue": task.dueAt < now, "inspector": task.inspectorName ?? "—"]
             },
@@ -253,9 +304,141 @@ struct ServiceConsole {
                                                                        longitude: try coordinate(form.longitude, "longitude"), outcome: outcome,
                                                                        note: form.note),
                                                    version: Int(form.version) ?? 0, by: principal)
-            return .redirect(to: "/console/service/inspections", type: .found)
+            return .redirect(to: form.back == "task" ? "/console/service/inspections/\(id)" : "/console/service/inspections", type: .found)
         } catch let error as DomainError {
+            if form.back == "task" { return try await inspectionPage(request, context, error: error.message, status: ConsoleForms.status(error)) }
             return try await inspectionsPage(request, context, error: error.message, status: ConsoleForms.status(error))
+        }
+    }
+
+    @Sendable func inspection(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await inspectionPage(request, context, error: nil, status: .ok)
+    }
+
+    /// One inspection task: what it is for, its record once made, its photos and the forms to add them.
+    private func inspectionPage(_ request: Request, _ context: AppRequestContext, error: String?, status: HTTPResponse.Status) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let locale = context.locale
+        let id = context.parameters.get("id") ?? ""
+        let task = try await service.inspection(id, by: principal)
+        let record = task.record.map { record -> [String: Any] in
+            let checklist = record.checklist
+            let items = [("inspection_device_present", checklist.devicePresent), ("inspection_seals_intact", checklist.sealsIntact),
+                         ("inspection_not_relocated", checklist.notRelocated), ("inspection_signage", checklist.signage),
+                         ("inspection_test_transaction", checklist.testTransaction)]
+            return ["outcome": renderer.text("inspection_outcome_\(record.outcome.rawValue)", locale: locale), "note": record.note ?? "",
+                    "inspector": record.inspector, "at": record.at.iso8601,
+                    "position": record.latitude.map { "\($0), \(record.longitude ?? 0)" } ?? "—",
+                    "checklist": items.map { ["label": renderer.text($0.0, locale: locale), "passed": $0.1] }]
+        }
+        let data: [String: Any] = [
+            "error": error as Any, "id": task.id, "version": task.version, "sn": task.sn, "terminalId": task.terminalId.rawValue,
+            "reason": renderer.text("inspection_reason_\(task.reason.rawValue)", locale: locale), "dueAt": task.dueAt.iso8601,
+            "inspector": task.inspectorName ?? "—", "open": task.state == .open, "record": record as Any,
+            "files": Self.files(task.photos, base: "/console/service/inspections/\(task.id)/photos"),
+            "canRecord": principal.can(.inspectionsRecord) && task.state == .open,
+            "canAttach": principal.can(.inspectionsRecord) && task.photos.count < ServiceDeskService.maxAttachments,
+            "maxMB": MerchantRules.maxDocumentBytes >> 20,
+            "outcomes": InspectionOutcome.allCases.map { ["value": $0.rawValue, "label": renderer.text("inspection_outcome_\($0.rawValue)", locale: locale)] },
+        ]
+        return renderer.page("inspection", titleKey: "inspection_title", context: context, data: data, status: status)
+    }
+
+    // MARK: Attachments and photos
+
+    /// Rows of a file list: name, size, who and when, and a thumbnail for images (the download URL
+    /// itself; the CSP allows same-origin images, and the download is `nosniff` with its recorded type).
+    static func files(_ files: [TicketAttachment], base: String) -> [[String: Any]] {
+        files.map { file in
+            ["id": file.id.rawValue, "filename": file.filename, "size": MerchantConsole.size(file.size), "by": file.uploadedBy,
+             "at": file.uploadedAt.iso8601, "href": "\(base)/\(file.id.rawValue)", "isImage": file.format != .pdf]
+        }
+    }
+
+    /// One upload form's work: the document checked (`ConsoleUpload.document`), handed to `keep`, then
+    /// back to `back`; a refusal shows `page` again with the problem.
+    private func upload(_ request: Request, _ context: AppRequestContext, back: String,
+                        keep: (UploadedFile, Principal) async throws -> Void,
+                        page: (String, HTTPResponse.Status) async throws -> Response) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        do {
+            try await keep(try await ConsoleUpload.document(request, renderer: renderer, locale: context.locale), principal)
+            return .redirect(to: back, type: .found)
+        } catch let error as DomainError {
+            return try await page(error.message, ConsoleForms.status(error))
+        }
+    }
+
+    @Sendable func attach(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let id: TicketID = try context.id("id", resource: "ticket")
+        return try await upload(request, context, back: "/console/service/tickets/\(id.rawValue)") { file, principal in
+            _ = try await service.attach(id, filename: file.filename, bytes: file.bytes, by: principal)
+        } page: { error, status in
+            try await ticketPage(request, context, error: error, status: status)
+        }
+    }
+
+    @Sendable func downloadAttachment(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let id: TicketID = try context.id("id", resource: "ticket")
+        let documentId: DocumentID = try context.id("documentId", resource: "attachment")
+        let (attachment, bytes) = try await service.attachment(id, documentId, by: try context.requirePrincipal())
+        return MerchantAPI.download(filename: attachment.filename, format: attachment.format, bytes)
+    }
+
+    @Sendable func attachPhoto(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let id = context.parameters.get("id") ?? ""
+        return try await upload(request, context, back: "/console/service/inspections/\(id)") { file, principal in
+            _ = try await service.attachPhoto(id, filename: file.filename, bytes: file.bytes, by: principal)
+        } page: { error, status in
+            try await inspectionPage(request, context, error: error, status: status)
+        }
+    }
+
+    @Sendable func downloadPhoto(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let documentId: DocumentID = try context.id("documentId", resource: "photo")
+        let (photo, bytes) = try await service.photo(context.parameters.get("id") ?? "", documentId, by: try context.requirePrincipal())
+        return MerchantAPI.download(filename: photo.filename, format: photo.format, bytes)
+    }
+
+    // MARK: SLA table
+
+    @Sendable func serviceLevels(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await serviceLevelsPage(request, context, error: nil, typed: nil, status: .ok)
+    }
+
+    /// The acquirer's SLA table, editable by `service.admin` at the top of the tree; after a refused
+    /// save the typed values are shown again.
+    private func serviceLevelsPage(_ request: Request, _ context: AppRequestContext, error: String?, typed: [String: String]?,
+                                   status: HTTPResponse.Status) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let locale = context.locale
+        let table = try await service.serviceLevels(by: principal)
+        let rows = TicketKind.allCases.map { kind -> [String: Any] in
+            ["kind": renderer.text("ticket_kind_\(kind.rawValue)", locale: locale),
+             "cells": TicketPriority.allCases.map { priority -> [String: Any] in
+                 let level = table.level(kind, priority)
+                 let suffix = "\(kind.rawValue)_\(priority.rawValue)"
+                 return ["suffix": suffix,
+                         "response": typed?["response_\(suffix)"] ?? ServiceDeskService.hours(level.responseHours),
+                         "fix": typed?["fix_\(suffix)"] ?? ServiceDeskService.hours(level.fixHours)]
+             }]
+        }
+        let data: [String: Any] = [
+            "error": error as Any, "rows": rows,
+            "priorities": TicketPriority.allCases.map { ["label": renderer.text("ticket_priority_\($0.rawValue)", locale: locale)] },
+            "canEdit": principal.can(.serviceAdmin) && principal.orgPath.split(separator: "/").count == 1,
+        ]
+        return renderer.page("service_sla", titleKey: "nav_service_sla", context: context, data: data, status: status)
+    }
+
+    @Sendable func saveServiceLevels(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let form = try await forms.decode(ServiceLevelForm.self, request, context)
+        do {
+            _ = try await service.saveServiceLevels(try form.table(), by: principal)
+            return .redirect(to: "/console/service/sla", type: .found)
+        } catch let error as DomainError {
+            return try await serviceLevelsPage(request, context, error: error.message, typed: form.hours, status: ConsoleForms.status(error))
         }
     }
 

@@ -12,6 +12,8 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public let remoteAddress: SocketAddress?
     /// Body size limit (bytes) for decoding, from the configuration.
     public var bodyLimit: Int = 1 << 20
+    /// Unread console messages of the signed-in person (the header's badge), set for console pages.
+    public var unreadNotifications: Int = 0
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

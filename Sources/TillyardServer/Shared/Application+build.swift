@@ -27,6 +27,8 @@ public struct AppServices: Sendable {
     // Reports (issue 9)
     /// Sales statistics, transaction figures and the fleet dashboard, from the rollups.
     public let reports: ReportsService
+    /// The console inbox of each person (escalations, …).
+    public let notifications: NotificationService
     public let metrics: AppMetrics
 
     /// Wires the domain services over an open database.
@@ -38,10 +40,11 @@ public struct AppServices: Sendable {
     /// `defaultDocumentsFolder(for:)` when nil). `packages` is the folder of software package files
     /// (`<data dir>/packages` for `serve`; beside the documents folder when nil). `memberKeys` are
     /// further member data keys after `k1` (the installation key), the last one sealing (`TILLYARD_MEMBER_KEYS`).
-    /// `riskWebhook` receives enforced risk alerts as JSON (none when nil).
+    /// `riskWebhook` receives enforced risk alerts as JSON (none when nil); `serviceWebhook` the
+    /// service desk's escalations.
     public init(database: Database, bcryptCost: UInt8 = 12, clock: Clock = .system,
                 accountKey: Data = AccountKey.random(), documents: URL? = nil, packages: URL? = nil,
-                memberKeys: [(id: String, secret: Data)] = [], riskWebhook: URL? = nil) {
+                memberKeys: [(id: String, secret: Data)] = [], riskWebhook: URL? = nil, serviceWebhook: URL? = nil) {
         self.database = database
         self.store = SQLPersistence(database: database)
         self.access = AccessService(store: store, hasher: BcryptHasher(cost: bcryptCost), clock: clock)
@@ -52,7 +55,9 @@ public struct AppServices: Sendable {
         let vault = FileDocumentVault(root: folder, cipher: DocumentCipher(secret: accountKey))
         self.merchants = MerchantService(store: store, vault: vault, protector: AccountProtector(key: accountKey), clock: clock)
         // Ticket attachments share the documents' encrypted vault.
-        self.service = ServiceDeskService(store: store, estate: estate, vault: vault, clock: clock)
+        self.service = ServiceDeskService(store: store, estate: estate, vault: vault, clock: clock,
+                                          notifier: serviceWebhook.map { WebhookNotifier(url: $0) })
+        self.notifications = NotificationService(store: store, clock: clock)
         self.catalog = CatalogService(store: store, clock: clock)
         self.promotions = PromotionService(store: store, clock: clock)
         self.fleet = FleetService(store: store, secret: accountKey, clock: clock, directory: terminalContexts)
@@ -131,6 +136,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     router.add(middleware: MetricsMiddleware(metrics: services.metrics))
     router.add(middleware: ErrorMiddleware(console: console))
     router.add(middleware: AuthMiddleware(access: services.access, bodyLimit: configuration.maxBodyBytes))
+    router.add(middleware: UnreadNotificationsMiddleware(notifications: services.notifications))
 
     let openAPI = try String(contentsOf: ConsoleRenderer.bundledResources.appendingPathComponent("openapi.yaml"), encoding: .utf8)
     OperationsRoutes(database: services.database, metrics: services.metrics, openAPI: openAPI).register(on: router)
@@ -175,6 +181,8 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     ServiceConsole(service: services.service, renderer: console, forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     // Reports (issue 9)
     ReportsConsole(reports: services.reports, renderer: console, forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
+    NotificationConsole(notifications: services.notifications, renderer: console,
+                        forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     return router
 }
 

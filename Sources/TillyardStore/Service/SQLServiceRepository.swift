@@ -16,12 +16,13 @@ struct SQLServiceRepository: ServiceRepository {
     func insertTicket(_ ticket: ServiceTicket, orgPath: String, merchantPath: String) async throws {
         try await db.raw("""
             INSERT INTO service_tickets (id, org_id, org_path, merchant_id, merchant_path, terminal_id, kind, priority, source, state, assignee_id,
-                response_due_at, fix_due_at, responded_at, resolved_at, escalated_at, rating, updated_at, version, body)
+                response_due_at, fix_due_at, responded_at, resolved_at, escalated_at, paused_at, rating, updated_at, version, body)
             VALUES (\(bind: ticket.id.rawValue), \(bind: ticket.orgId.rawValue), \(bind: orgPath), \(bind: ticket.merchantId.rawValue),
                     \(bind: merchantPath), \(bind: ticket.terminalId?.rawValue), \(bind: ticket.kind.rawValue), \(bind: ticket.priority.rawValue),
                     \(bind: ticket.source.rawValue), \(bind: ticket.state.rawValue), \(bind: ticket.assigneeId?.rawValue),
                     \(bind: ticket.responseDueAt.millis), \(bind: ticket.fixDueAt.millis), \(bind: ticket.respondedAt.millis),
-                    \(bind: ticket.resolvedAt.millis), \(bind: ticket.escalatedAt.millis), \(bind: ticket.rating), \(bind: ticket.updatedAt.millis),
+                    \(bind: ticket.resolvedAt.millis), \(bind: ticket.escalatedAt.millis), \(bind: ticket.pausedAt.millis), \(bind: ticket.rating),
+                    \(bind: ticket.updatedAt.millis),
                     \(bind: ticket.version), \(bind: try JSONColumn.encode(ticket)))
             """).run()
     }
@@ -37,6 +38,8 @@ struct SQLServiceRepository: ServiceRepository {
                 assignee_id = \(bind: ticket.assigneeId?.rawValue), terminal_id = \(bind: ticket.terminalId?.rawValue),
                 responded_at = \(bind: ticket.respondedAt.millis), resolved_at = \(bind: ticket.resolvedAt.millis),
                 escalated_at = \(bind: ticket.escalatedAt.millis), rating = \(bind: ticket.rating), updated_at = \(bind: ticket.updatedAt.millis),
+                response_due_at = \(bind: ticket.responseDueAt.millis), fix_due_at = \(bind: ticket.fixDueAt.millis),
+                paused_at = \(bind: ticket.pausedAt.millis),
                 version = \(bind: ticket.version), body = \(bind: try JSONColumn.encode(ticket))
             WHERE id = \(bind: ticket.id.rawValue) AND version = \(bind: ticket.version - 1)
             RETURNING id
@@ -57,7 +60,8 @@ struct SQLServiceRepository: ServiceRepository {
         if let terminal = filter.terminalId { query += " AND terminal_id = \(bind: terminal.rawValue)" }
         if filter.openOnly || filter.overdueAt != nil { query += " AND state NOT IN ('resolved', 'closed')" }
         if let now = filter.overdueAt {
-            query += " AND (fix_due_at < \(bind: now.millis) OR (responded_at IS NULL AND response_due_at < \(bind: now.millis)))"
+            // A waiting ticket's clock stands at the start of its wait (`paused_at`).
+            query += " AND (fix_due_at < COALESCE(paused_at, \(bind: now.millis)) OR (responded_at IS NULL AND response_due_at < COALESCE(paused_at, \(bind: now.millis))))"
         }
         if let after = page.afterKey { query += " AND id < \(bind: after)" }
         query += " ORDER BY id DESC LIMIT \(bind: page.limit + 1)"
@@ -98,7 +102,8 @@ struct SQLServiceRepository: ServiceRepository {
         try await db.raw("""
             SELECT body FROM service_tickets
             WHERE state NOT IN ('resolved', 'closed') AND escalated_at IS NULL
-              AND (fix_due_at < \(bind: now.millis) OR (responded_at IS NULL AND response_due_at < \(bind: now.millis)))
+              AND (fix_due_at < COALESCE(paused_at, \(bind: now.millis))
+                   OR (responded_at IS NULL AND response_due_at < COALESCE(paused_at, \(bind: now.millis))))
             ORDER BY id LIMIT \(bind: limit)
             """).all().map(ticket(from:))
     }
@@ -117,7 +122,8 @@ struct SQLServiceRepository: ServiceRepository {
                    SUM(CASE WHEN state NOT IN ('resolved', 'closed') THEN 1 ELSE 0 END) AS open,
                    SUM(CASE WHEN state IN ('resolved', 'closed') THEN 1 ELSE 0 END) AS resolved,
                    COUNT(rating) AS rated, AVG(CAST(rating AS DOUBLE PRECISION)) AS average,
-                   SUM(CASE WHEN (resolved_at IS NULL AND fix_due_at < \(bind: now.millis)) OR resolved_at > fix_due_at THEN 1 ELSE 0 END) AS breaches,
+                   SUM(CASE WHEN (resolved_at IS NULL AND fix_due_at < COALESCE(paused_at, \(bind: now.millis))) OR resolved_at > fix_due_at
+                       THEN 1 ELSE 0 END) AS breaches,
                    MAX(id) AS newest
             FROM service_tickets
             WHERE org_path >= \(bind: range.lower) AND org_path < \(bind: range.upper) AND assignee_id IS NOT NULL
@@ -244,15 +250,33 @@ struct SQLServiceRepository: ServiceRepository {
     }
 
     func inspectionPlan(of acquirer: OrgID) async throws -> InspectionPlan? {
-        try await db.raw("SELECT body FROM inspection_plans WHERE org_id = \(bind: acquirer.rawValue)").first().map {
-            try JSONColumn.decode(InspectionPlan.self, from: try $0.decode(column: "body", as: String.self))
-        }
+        try await setting(InspectionPlan.self, in: "inspection_plans", of: acquirer)
     }
 
     func saveInspectionPlan(_ plan: InspectionPlan, of acquirer: OrgID, by: String, at: Date) async throws {
+        try await saveSetting(plan, in: "inspection_plans", of: acquirer, by: by, at: at)
+    }
+
+    func serviceLevels(of acquirer: OrgID) async throws -> ServiceLevelTable? {
+        try await setting(ServiceLevelTable.self, in: "service_levels", of: acquirer)
+    }
+
+    func saveServiceLevels(_ table: ServiceLevelTable, of acquirer: OrgID, by: String, at: Date) async throws {
+        try await saveSetting(table, in: "service_levels", of: acquirer, by: by, at: at)
+    }
+
+    // MARK: Acquirer settings (one JSON document per acquirer: the inspection plan, the SLA table)
+
+    private func setting<T: Decodable>(_ type: T.Type, in table: String, of acquirer: OrgID) async throws -> T? {
+        try await db.raw("SELECT body FROM \(ident: table) WHERE org_id = \(bind: acquirer.rawValue)").first().map {
+            try JSONColumn.decode(T.self, from: try $0.decode(column: "body", as: String.self))
+        }
+    }
+
+    private func saveSetting(_ value: some Encodable, in table: String, of acquirer: OrgID, by: String, at: Date) async throws {
         try await db.raw("""
-            INSERT INTO inspection_plans (org_id, body, updated_by, updated_at)
-            VALUES (\(bind: acquirer.rawValue), \(bind: try JSONColumn.encode(plan)), \(bind: by), \(bind: at.millis))
+            INSERT INTO \(ident: table) (org_id, body, updated_by, updated_at)
+            VALUES (\(bind: acquirer.rawValue), \(bind: try JSONColumn.encode(value)), \(bind: by), \(bind: at.millis))
             ON CONFLICT (org_id) DO UPDATE SET body = excluded.body, updated_by = excluded.updated_by, updated_at = excluded.updated_at
             """).run()
     }

@@ -56,6 +56,7 @@ public struct Migrator: Sendable {
         Migration0015Service.migration,
         Migration0016Risk.migration,
         Migration0017Reports.migration,
+        Migration0018ServiceDesk2.migration,
         Migration0020SecurityEventRepeats.migration,
     ]
 

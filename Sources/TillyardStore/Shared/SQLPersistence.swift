@@ -35,6 +35,7 @@ struct SQLRepositories: Repositories {
     var risk: any RiskRepository { SQLRiskRepository(db: db) }
     // Reports (issue 9)
     var reports: any ReportsRepository { SQLReportsRepository(db: db) }
+    var notifications: any NotificationRepository { SQLNotificationRepository(db: db) }
 }
 
 /// `Persistence` over a SQLite or PostgreSQL `Database`.

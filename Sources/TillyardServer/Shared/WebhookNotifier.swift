@@ -4,16 +4,11 @@ import FoundationNetworking
 #endif
 import TillyardKit
 
-/// What the webhook receives: the alerts raised, as JSON.
-struct WebhookPayload: Codable, Sendable {
-    var event: String
-    var alerts: [RiskAlert]
-}
-
-/// Posts enforced risk alerts to a webhook off the request path: a detached task per batch, up to
-/// `attempts` tries with a doubling pause, a 2xx answer ends it. Failures are logged by count only
-/// (the body holds no card data: alerts carry card hashes, never numbers).
-public struct WebhookNotifier: RiskNotifier {
+/// The one webhook sender of Tillyard: posts JSON to a URL off the request path, a detached task per
+/// message, up to `attempts` tries with a doubling pause; a 2xx answer ends it. Failures are not
+/// logged with their body (it may name merchants). Each area announces through its own instance with
+/// its own setting (`TILLYARD_RISK_WEBHOOK`, `TILLYARD_SERVICE_WEBHOOK`) and its own payload.
+public struct WebhookNotifier: Sendable {
     let url: URL
     let attempts: Int
     let firstPause: Duration
@@ -24,11 +19,11 @@ public struct WebhookNotifier: RiskNotifier {
         self.firstPause = firstPause
     }
 
-    public func notify(_ alerts: [RiskAlert]) {
-        guard !alerts.isEmpty else { return }
+    /// Encodes `payload` (times as ISO 8601) and posts it without waiting.
+    func post(_ payload: some Encodable) {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
-        guard let body = try? encoder.encode(WebhookPayload(event: "risk.alerts", alerts: alerts)) else { return }
+        guard let body = try? encoder.encode(payload) else { return }
         let url = self.url, attempts = self.attempts, firstPause = self.firstPause
         Task.detached {
             var pause = firstPause

@@ -79,11 +79,13 @@ public struct ReportsService: Sendable {
         -> (byDay: TransactionReport, byRegion: TransactionReport, byMerchant: TransactionReport) {
         try principal.require(.reportsSales)
         guard (1...1000).contains(limit) else { throw DomainError.invalid("limit", "must be from 1 to 1000") }
-        return try await store.read { repos in
-            (try await Self.transactions(by: .day, range: range, limit: limit, principal: principal, repos: repos),
-             try await Self.transactions(by: .region, range: range, limit: limit, principal: principal, repos: repos),
-             try await Self.transactions(by: .merchant, range: range, limit: limit, principal: principal, repos: repos))
-        }
+        // Three reads at once (each its own connection: SQLite's WAL readers, PostgreSQL's pool): the
+        // dashboard waits for the slowest, not the sum.
+        let store = self.store
+        async let byDay = store.read { try await Self.transactions(by: .day, range: range, limit: limit, principal: principal, repos: $0) }
+        async let byRegion = store.read { try await Self.transactions(by: .region, range: range, limit: limit, principal: principal, repos: $0) }
+        async let byMerchant = store.read { try await Self.transactions(by: .merchant, range: range, limit: limit, principal: principal, repos: $0) }
+        return (try await byDay, try await byRegion, try await byMerchant)
     }
 
     static func transactions(by dimension: TransactionReportDimension, range: ReportRange, limit: Int, principal: Principal,
@@ -133,34 +135,42 @@ public struct ReportsService: Sendable {
         guard (1...ReportRange.maxDays).contains(days) else { throw DomainError.invalid("days", "must be from 1 to \(ReportRange.maxDays)") }
         let now = clock.now()
         let from = today - days + 1
-        return try await store.read { repos in
-            let estate = try await repos.reports.estate(under: principal.orgPath)
-            var states: [String: Int] = [:], models: [String: (String, Int)] = [:], regions: [String: Int] = [:], versions: [String: Int] = [:]
-            for group in estate.groups {
-                states[group.state, default: 0] += group.count
-                models[group.modelId, default: (group.modelName, 0)].1 += group.count
-                versions[group.appVersion ?? "", default: 0] += group.count
-            }
-            for owner in estate.owners { regions[Self.child(of: owner.path, below: principal.orgPath), default: 0] += owner.count }
-            let names = try await repos.reports.names(of: Array(regions.keys))
-            func counts(_ values: [String: Int], label: (String) -> String) -> [ReportCount] {
-                values.map { ReportCount(key: $0.key, label: label($0.key), count: $0.value) }.sorted { ($0.count, $1.key) > ($1.count, $0.key) }
-            }
-            let presence = try await repos.fleetOps.presence(under: principal.orgPath, onlineSince: now.addingTimeInterval(-onlineThreshold))
-            let deployed = presence.reduce(0) { $0 + $1.deployed }, online = presence.reduce(0) { $0 + $1.online }
-            let activated = try await repos.reports.activations(under: principal.orgPath, since: RiskClock.start(ofDay: from))
-            let alerts = try await repos.reports.openAlerts(under: principal.orgPath)
-            return EstateDashboard(
-                terminals: estate.groups.reduce(0) { $0 + $1.count }, byState: counts(states) { $0 },
-                byModel: models.map { ReportCount(key: $0.key, label: $0.value.0, count: $0.value.1) }.sorted { ($0.count, $1.key) > ($1.count, $0.key) },
-                byRegion: counts(regions) { names[$0] ?? $0 }, byVersion: counts(versions) { $0 },
-                deployed: deployed, online: online,
-                onlineRatio: deployed == 0 ? nil : (Double(online) * 1000 / Double(deployed)).rounded() / 10,
-                activationsFrom: ReportDay.text(from),
-                activations: (from...today).map { ReportCount(key: ReportDay.text($0), label: ReportDay.text($0), count: activated[$0] ?? 0) },
-                openAlerts: RiskSeverity.allCases.reversed().map { ReportCount(key: $0.rawValue, label: $0.rawValue, count: alerts[$0.rawValue] ?? 0) },
-                tickets: try await repos.reports.tickets(under: principal.orgPath, at: now))
+        let store = self.store, path = principal.orgPath, threshold = onlineThreshold
+        // Three reads at once, as in `transactionOverview`: the terminal groups, the presence, the rest.
+        async let grouped = store.read { repos -> (EstateGroups, [String: Int], [String: String]) in
+            let estate = try await repos.reports.estate(under: path)
+            var regions: [String: Int] = [:]
+            for owner in estate.owners { regions[Self.child(of: owner.path, below: path), default: 0] += owner.count }
+            return (estate, regions, try await repos.reports.names(of: Array(regions.keys)))
         }
+        async let presence = store.read { try await $0.fleetOps.presence(under: path, onlineSince: now.addingTimeInterval(-threshold)) }
+        async let rest = store.read { repos in
+            (try await repos.reports.activations(under: path, since: RiskClock.start(ofDay: from)), try await repos.reports.openAlerts(under: path),
+             try await repos.reports.tickets(under: path, at: now))
+        }
+        let (estate, regions, names) = try await grouped
+        let (activated, alerts, tickets) = try await rest
+        let present = try await presence
+        var states: [String: Int] = [:], models: [String: (String, Int)] = [:], versions: [String: Int] = [:]
+        for group in estate.groups {
+            states[group.state, default: 0] += group.count
+            models[group.modelId, default: (group.modelName, 0)].1 += group.count
+            versions[group.appVersion ?? "", default: 0] += group.count
+        }
+        func counts(_ values: [String: Int], label: (String) -> String) -> [ReportCount] {
+            values.map { ReportCount(key: $0.key, label: label($0.key), count: $0.value) }.sorted { ($0.count, $1.key) > ($1.count, $0.key) }
+        }
+        let deployed = present.reduce(0) { $0 + $1.deployed }, online = present.reduce(0) { $0 + $1.online }
+        return EstateDashboard(
+            terminals: estate.groups.reduce(0) { $0 + $1.count }, byState: counts(states) { $0 },
+            byModel: models.map { ReportCount(key: $0.key, label: $0.value.0, count: $0.value.1) }.sorted { ($0.count, $1.key) > ($1.count, $0.key) },
+            byRegion: counts(regions) { names[$0] ?? $0 }, byVersion: counts(versions) { $0 },
+            deployed: deployed, online: online,
+            onlineRatio: deployed == 0 ? nil : (Double(online) * 1000 / Double(deployed)).rounded() / 10,
+            activationsFrom: ReportDay.text(from),
+            activations: (from...today).map { ReportCount(key: ReportDay.text($0), label: ReportDay.text($0), count: activated[$0] ?? 0) },
+            openAlerts: RiskSeverity.allCases.reversed().map { ReportCount(key: $0.rawValue, label: $0.rawValue, count: alerts[$0.rawValue] ?? 0) },
+            tickets: tickets)
     }
 
     // MARK: Rebuild

@@ -101,6 +101,9 @@ struct ReportsConsole {
         }
         let (range, error) = range(request, defaultDays: 90)
         var data: [String: Any] = ["error": error as Any, "from": ReportDay.text(range.from), "to": ReportDay.text(range.to)]
+        // The money part is read while the fleet part is: the page waits for the slower of the two.
+        let reports = self.reports
+        async let overview = principal.can(.reportsSales) ? reports.transactionOverview(range: range, limit: 10, principal: principal) : nil
         if principal.can(.reportsFleet) {
             let dashboard = try await reports.estate(days: range.days, principal: principal)
             let counts = { (values: [ReportCount]) -> [SVGChart.Datum] in
@@ -125,8 +128,7 @@ struct ReportsConsole {
                 "csv": "/api/v1/reports/estate.csv?days=\(range.days)",
             ] as [String: Any]
         }
-        if principal.can(.reportsSales) {
-            let (byDay, byRegion, byMerchant) = try await reports.transactionOverview(range: range, limit: 10, principal: principal)
+        if let (byDay, byRegion, byMerchant) = try await overview {
             let days = ReportChartData.days(range: range, values: byDay.rows.map { ($0.key, Double($0.amount)) })
             let rows = { (rows: [TransactionReportRow]) -> [[String: Any]] in
                 rows.map { ["label": $0.label, "count": $0.count, "approved": $0.approved,

@@ -172,18 +172,26 @@ struct SQLReportsRepository: ReportsRepository {
             (owner_path >= \(bind: subtree.lower) AND owner_path < \(bind: subtree.upper))
                OR (merchant_path >= \(bind: subtree.lower) AND merchant_path < \(bind: subtree.upper))
             """
-        let groups = try await db.raw("""
-            SELECT g.state, g.model_id, m.name AS model_name, g.app_version, g.n
-            FROM (SELECT state, model_id, app_version, COUNT(*) AS n FROM terminals WHERE \(visible) GROUP BY state, model_id, app_version) g
-            JOIN terminal_models m ON m.id = g.model_id
-            """).all().map { row in
-            EstateGroup(state: try row.decode(column: "state", as: String.self), modelId: try row.decode(column: "model_id", as: String.self),
-                        modelName: try row.decode(column: "model_name", as: String.self),
-                        appVersion: try row.decode(column: "app_version", as: String?.self), count: try row.decode(column: "n", as: Int.self))
+        // One pass over the visible terminals, grouped finely enough for both breakdowns (state × model ×
+        // version, and owner): a few thousand groups at most, folded in Swift, instead of two scans.
+        let models = Dictionary(try await db.raw("SELECT id, name FROM terminal_models").all().map {
+            (try $0.decode(column: "id", as: String.self), try $0.decode(column: "name", as: String.self))
+        }, uniquingKeysWith: { first, _ in first })
+        var grouped: [EstateGroupKey: Int] = [:]
+        var owned: [String: Int] = [:]
+        for row in try await db.raw("""
+            SELECT state, model_id, app_version, owner_path, COUNT(*) AS n FROM terminals WHERE \(visible)
+            GROUP BY state, model_id, app_version, owner_path
+            """).all() {
+            let count = try row.decode(column: "n", as: Int.self)
+            grouped[EstateGroupKey(state: try row.decode(column: "state", as: String.self), modelId: try row.decode(column: "model_id", as: String.self),
+                                   appVersion: try row.decode(column: "app_version", as: String?.self)), default: 0] += count
+            owned[try row.decode(column: "owner_path", as: String.self), default: 0] += count
         }
-        let owners = try await db.raw("SELECT owner_path, COUNT(*) AS n FROM terminals WHERE \(visible) GROUP BY owner_path").all().map { row in
-            (path: try row.decode(column: "owner_path", as: String.self), count: try row.decode(column: "n", as: Int.self))
+        let groups = grouped.compactMap { key, count in
+            models[key.modelId].map { EstateGroup(state: key.state, modelId: key.modelId, modelName: $0, appVersion: key.appVersion, count: count) }
         }
+        let owners = owned.map { (path: $0.key, count: $0.value) }
         return EstateGroups(groups: groups, owners: owners)
     }
 
@@ -261,4 +269,11 @@ struct SQLReportsRepository: ReportsRepository {
             GROUP BY org_path, start_day
             """).run()
     }
+}
+
+/// A terminal group of the estate dashboard before the model's name is attached.
+private struct EstateGroupKey: Hashable {
+    var state: String
+    var modelId: String
+    var appVersion: String?
 }

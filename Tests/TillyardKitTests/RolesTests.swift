@@ -89,6 +89,7 @@ import TillyardKit
             "knowledge.manage",
             "members.read", "members.manage", "members.privacy",
             "risk.read", "risk.manage",
+            "backups.manage",
         ])
         #expect(Role.allCases.map(\.rawValue) == [
             "administrator", "finance", "technical", "security", "service_desk", "inspector", "merchant_owner", "cashier",

@@ -67,6 +67,8 @@ public enum Permission: String, Codable, Sendable, CaseIterable, Comparable {
     case riskRead = "risk.read"
     /// Investigate alerts (assign, comment, close) and change risk rules.
     case riskManage = "risk.manage"
+    /// See the installation's backup archives and start one (administrators of a top organisation only).
+    case backupsManage = "backups.manage"
 
     public static func < (lhs: Permission, rhs: Permission) -> Bool { lhs.rawValue < rhs.rawValue }
 }

@@ -163,7 +163,8 @@ public final class BackupService: Sendable {
 
     /// The archives in the folder, newest first.
     public func archives() throws -> [BackupArchive] {
-        guard FileManager.default.fileExists(atPath: folder.path) else { return [] }
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue else { return [] }
         return try FileManager.default.contentsOfDirectory(atPath: folder.path).compactMap { name -> BackupArchive? in
             guard let date = Self.archiveDate(name) else { return nil }
             let size = (try? FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent(name).path)[.size] as? NSNumber)??.int64Value ?? 0

@@ -32,7 +32,8 @@ public struct ConsoleRenderer: Sendable {
     /// Every page template the controllers use; checked at load.
     static let requiredTemplates = ["layout", "login", "dashboard", "orgs", "users", "tokens", "audit", "error",
                                     "models", "terminals", "dossier", "purchases", "merchants", "merchant", "promotions", "register", "catalog",
-                                    "packages", "campaigns", "campaign", "compliance", "service", "service_ticket", "inspections", "knowledge", "risk", "risk_alert", "risk_rules"]
+                                    "packages", "campaigns", "campaign", "compliance", "service", "service_ticket", "inspections", "knowledge", "risk", "risk_alert", "risk_rules",
+                                    "backups"]
 
     /// The navigation, by area. Later areas append their pages here.
     static let navigation: [NavItem] = [
@@ -58,6 +59,7 @@ public struct ConsoleRenderer: Sendable {
         NavItem(area: "area_access", label: "nav_users", href: "/console/users", permission: .usersRead),
         NavItem(area: "area_access", label: "nav_tokens", href: "/console/tokens", permission: .tokensManage),
         NavItem(area: "area_access", label: "nav_audit", href: "/console/audit", permission: .auditRead),
+        NavItem(area: "area_access", label: "nav_backups", href: "/console/backups", permission: .backupsManage),
     ]
 
     /// Loads templates, catalogs and static files from the resources folder.

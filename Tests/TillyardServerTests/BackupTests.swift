@@ -101,6 +101,26 @@ import TillyardTestSupport
         return output
     }
 
+    /// One member's bytes.
+    static func member(_ path: String, of archive: URL) throws -> Data {
+        let input = try FileHandle(forReadingFrom: archive)
+        defer { try? input.close() }
+        let reader = TarReader(input: input)
+        while let entry = try reader.next() {
+            guard entry.path == path else { continue }
+            var body = Data()
+            try reader.readBody { body.append($0) }
+            return body
+        }
+        throw BackupError(.corrupt, "no \(path) in \(archive.path)")
+    }
+
+    static func sha256(_ data: Data) -> String {
+        var digest = StreamingDigest()
+        data.withUnsafeBytes { digest.update($0) }
+        return digest.hex()
+    }
+
     @Test(arguments: TestBackend.allCases)
     func backupDuringConcurrentSalesAndAuditedChangesRestoresConsistently(backend: TestBackend) async throws {
         try await Bed.with(backend) { bed in
@@ -262,6 +282,36 @@ import TillyardTestSupport
     @Test(arguments: TestBackend.allCases)
     func tamperedAuditRowIsRefusedNamingTheEvent(backend: TestBackend) async throws {
         try await Bed.with(backend) { bed in
+            if backend == .sqlite {
+                // Someone edits an event inside an archive and fixes up the manifest's checksum: the chain still tells.
+                let (clean, _) = try await bed.backUp()
+                bed.clock.advance(2)
+                let scratch = bed.root.appendingPathComponent("scratch.sqlite")
+                try Self.member(BackupManifest.sqliteMember, of: clean).write(to: scratch)
+                let edited = try await Database.open(.sqlite(path: scratch.path), maxConnections: 1)
+                try await edited.session { db in try await db.raw("UPDATE audit_events SET origin = 'elsewhere' WHERE seq = 2").run() }
+                await edited.close()
+                let editedBytes = try Data(contentsOf: scratch)
+                let reforged = try Self.rewrite(clean) { path, body in
+                    switch path {
+                    case BackupManifest.sqliteMember: return editedBytes
+                    case BackupManifest.memberName:
+                        var manifest = try BackupManifest.decode(body)
+                        manifest.files[0] = .init(path: BackupManifest.sqliteMember, size: Int64(editedBytes.count),
+                                                  sha256: Self.sha256(editedBytes))
+                        return try manifest.encoded()
+                    default: return body
+                    }
+                }
+                let (folder, _) = try await bed.target()
+                await #expect {
+                    _ = try await ArchiveRestore.restore(reforged, into: folder)
+                } throws: { error in
+                    guard let error = error as? BackupError else { return false }
+                    return error.kind == .auditChain && error.message.contains("broken at event 2")
+                }
+                #expect(!FileManager.default.fileExists(atPath: folder.path))
+            }
             try await bed.database.session { db in
                 try await db.raw("UPDATE audit_events SET summary = '{\"name\":\"mallory\"}' WHERE seq = 3").run()
             }
@@ -275,7 +325,8 @@ import TillyardTestSupport
                 return error.kind == .auditChain && error.message.contains("broken at event 3")
             }
             #expect(!FileManager.default.fileExists(atPath: folder.path))
-            #expect(try bed.leftovers().isEmpty)
+            let left = try bed.leftovers()
+            #expect(left.isEmpty, "\(left)")
             if let url {
                 // The database given is empty again, so the restore can be retried there.
                 let again = try await Database.open(.postgres(url: url), maxConnections: 1)

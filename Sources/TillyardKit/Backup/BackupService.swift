@@ -199,7 +199,10 @@ public final class BackupService: Sendable {
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
                 var name = Self.archiveName(at: startedAt)
                 // Two runs within one second: wait for the next name rather than overwrite an archive.
+                var attempts = 0
                 while FileManager.default.fileExists(atPath: folder.appendingPathComponent(name).path) {
+                    attempts += 1
+                    guard attempts <= 15 else { throw DomainError.conflict("an archive named \(name) exists already; try again in a moment") }
                     try await Task.sleep(for: .milliseconds(200))
                     name = Self.archiveName(at: clock.now())
                 }

@@ -197,19 +197,21 @@ public enum ArchiveRestore {
         } catch {
             throw BackupError(.corrupt, "corrupt archive: the database file cannot be opened (\(error))")
         }
+        // Closed exactly once, before any verdict: a closed SQLite writer cannot be closed again.
+        let facts: (String?, AuditVerification)
         do {
-            let (integrity, result) = try await database.session { db in
+            facts = try await database.session { db in
                 (try await db.raw("PRAGMA quick_check").first()?.decode(column: "quick_check", as: String.self),
                  try await BackupAuditCheck.verify(db, backend: .sqlite))
             }
-            await database.close()
-            guard integrity == "ok" else { throw BackupError(.corrupt, "corrupt archive: the database fails SQLite's check: \(integrity ?? "no answer")") }
-            try checkAudit(result, manifest: manifest)
-            return result.checked
         } catch {
             await database.close()
             throw error
         }
+        await database.close()
+        guard facts.0 == "ok" else { throw BackupError(.corrupt, "corrupt archive: the database fails SQLite's check: \(facts.0 ?? "no answer")") }
+        try checkAudit(facts.1, manifest: manifest)
+        return facts.1.checked
     }
 
     static func restorePostgres(_ dump: URL, url: String, manifest: BackupManifest, logger: Logger) async throws -> Int64 {

@@ -6,7 +6,7 @@ import TillyardStore
 import TillyardTestSupport
 
 /// `tillyard backup` and `tillyard restore` as an operator runs them, on both engines.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct BackupCLITests {
+@Suite(.serialized) struct BackupCLITests {
     @Test(arguments: TestBackend.allCases)
     func backupThenRestoreIntoAnEmptyFolder(backend: TestBackend) async throws {
         guard CLITests.binaryIsBuilt() else { return }

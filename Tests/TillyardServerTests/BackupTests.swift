@@ -12,7 +12,7 @@ import TillyardTestSupport
 /// Backups and restores on both engines: consistent under concurrent writes, files round-trip with
 /// their checksums, tampering and wrong targets refused with nothing left behind, retention, the
 /// schedule's audit trail, and the console page.
-@Suite(.timeLimit(.minutes(3))) struct BackupTests {
+@Suite struct BackupTests {
     /// An installation with its own data folder, backup folder and installation key.
     struct Bed {
         let backend: TestBackend

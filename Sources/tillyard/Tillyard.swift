@@ -13,7 +13,8 @@ struct Tillyard: AsyncParsableCommand {
         commandName: "tillyard",
         abstract: "Tillyard: POS terminal estate management and cloud register.",
         subcommands: [Serve.self, Migrate.self, Demo.self, Users.self, Audit.self, ReceiptCommand.self, TerminalAgentCommand.self,
-                      ReportsCommand.self])
+                      ReportsCommand.self,
+                      BackupCommand.self, RestoreCommand.self])
 }
 
 /// Where the data lives and how loud to log; flags win over `TILLYARD_*` variables, which win over defaults.
@@ -39,6 +40,13 @@ struct StorageOptions: ParsableArguments {
         }
         configuration.logLevel = parsed
         if let cost = env["TILLYARD_BCRYPT_COST"].flatMap(UInt8.init), (4...31).contains(cost) { configuration.bcryptCost = cost }
+        // Backups: where archives go, how often `serve` makes one, how many it keeps.
+        configuration.backupDirectory = env["TILLYARD_BACKUP_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+        do {
+            configuration.backupSchedule = try BackupSchedule.parse(every: env["TILLYARD_BACKUP_EVERY"], keep: env["TILLYARD_BACKUP_KEEP"])
+        } catch let error as DomainError {
+            throw ValidationError(error.message)
+        }
         return configuration
     }
 }
@@ -67,7 +75,9 @@ func withServices<T>(_ configuration: AppConfiguration, migrate: Bool = true,
                                // Enforced risk alerts are posted there as JSON.
                                riskWebhook: ProcessInfo.processInfo.environment["TILLYARD_RISK_WEBHOOK"].flatMap(URL.init(string:)),
                                // Service desk escalations are posted there as JSON.
-                               serviceWebhook: ProcessInfo.processInfo.environment["TILLYARD_SERVICE_WEBHOOK"].flatMap(URL.init(string:)))
+                               serviceWebhook: ProcessInfo.processInfo.environment["TILLYARD_SERVICE_WEBHOOK"].flatMap(URL.init(string:)),
+                               dataDirectory: URL(fileURLWithPath: configuration.dataDirectory),
+                               backupFolder: configuration.backupFolder, backupSchedule: configuration.backupSchedule)
     } catch {
         await database.close()
         throw CLIError(message: "cannot load the account or member keys: \(describe(error))")

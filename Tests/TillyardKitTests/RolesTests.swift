@@ -94,6 +94,7 @@ import TillyardKit
             "knowledge.manage", "service.admin",
             "members.read", "members.manage", "members.privacy",
             "risk.read", "risk.manage",
+            "backups.manage",
             "reports.sales", "reports.fleet",
         ])
         #expect(Role.allCases.map(\.rawValue) == [

@@ -83,6 +83,9 @@ public struct AuditVerification: Sendable, Equatable {
     public var checked: Int64
     /// The first break, nil when the chain is intact.
     public var firstBreak: AuditChain.Break?
+    /// The hash of the last event that checked out (`AuditChain.genesis` for an empty chain): with
+    /// `checked`, what a backup's manifest records and a restore compares.
+    public var headHash: String = AuditChain.genesis
 }
 
 /// Organisations, users, logins, tokens and the audit trail: every rule of the Access area.
@@ -608,20 +611,10 @@ public struct AccessService: Sendable {
 
     /// Recomputes the whole audit chain in batches and reports the first break.
     public func verifyAuditChain(batchSize: Int = 2000) async throws -> AuditVerification {
-        var verifier = AuditChain.Verifier()
-        var after: Int64 = 0
-        while true {
-            let cursor = after
-            let batch = try await store.read { try await $0.audit.scan(after: cursor, limit: batchSize) }
-            for event in batch {
-                if let broken = verifier.check(event) {
-                    return AuditVerification(checked: verifier.checked, firstBreak: broken)
-                }
-            }
-            guard let last = batch.last, batch.count == batchSize else { break }
-            after = last.seq
+        let store = self.store
+        return try await AuditChain.verify(batchSize: batchSize) { cursor, limit in
+            try await store.read { try await $0.audit.scan(after: cursor, limit: limit) }
         }
-        return AuditVerification(checked: verifier.checked, firstBreak: nil)
     }
 
     /// Real counts for the dashboard, within the caller's subtree.

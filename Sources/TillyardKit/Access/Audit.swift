@@ -170,6 +170,9 @@ public enum AuditChain {
 
         public init() {}
 
+        /// The hash of the last event that checked out (the chain's head so far).
+        public var headHash: String { previousHash }
+
         /// Checks the next event; returns the first break found, if any.
         public mutating func check(_ event: AuditEvent) -> Break? {
             let expected = checked + 1
@@ -180,6 +183,27 @@ public enum AuditChain {
             previousHash = event.hash
             return nil
         }
+    }
+}
+
+extension AuditChain {
+    /// Recomputes a whole chain read in batches by `scan(after seq, limit)` and reports the first break
+    /// and the head: `tillyard audit verify`, and backups and restores, which check a copy of the database.
+    public static func verify(batchSize: Int = 2000,
+                              scan: (Int64, Int) async throws -> [AuditEvent]) async throws -> AuditVerification {
+        var verifier = Verifier()
+        var after: Int64 = 0
+        while true {
+            let batch = try await scan(after, batchSize)
+            for event in batch {
+                if let broken = verifier.check(event) {
+                    return AuditVerification(checked: verifier.checked, firstBreak: broken, headHash: verifier.headHash)
+                }
+            }
+            guard let last = batch.last, batch.count == batchSize else { break }
+            after = last.seq
+        }
+        return AuditVerification(checked: verifier.checked, firstBreak: nil, headHash: verifier.headHash)
     }
 }
 

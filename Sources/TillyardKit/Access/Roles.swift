@@ -69,6 +69,8 @@ public enum Permission: String, Codable, Sendable, CaseIterable, Comparable {
     case riskRead = "risk.read"
     /// Investigate alerts (assign, comment, close) and change risk rules.
     case riskManage = "risk.manage"
+    /// See the installation's backup archives and start one (administrators of a top organisation only).
+    case backupsManage = "backups.manage"
 
     // Reports (issue 9): money and fleet figures are separate permissions.
     /// Sales statistics, margins and terminal transaction amounts (finance, merchant owners).

@@ -35,7 +35,7 @@ public struct ConsoleRenderer: Sendable {
                                     "packages", "campaigns", "campaign", "compliance", "service", "service_ticket", "inspections", "knowledge", "risk", "risk_alert", "risk_rules",
                                     // Reports (issue 9)
                                     "reports", "reports_estate",
-                                    "inspection", "service_sla", "notifications"]
+                                    "inspection", "service_sla", "notifications", "backups"]
 
     /// The navigation, by area. Later areas append their pages here.
     static let navigation: [NavItem] = [
@@ -65,6 +65,7 @@ public struct ConsoleRenderer: Sendable {
         NavItem(area: "area_access", label: "nav_users", href: "/console/users", permission: .usersRead),
         NavItem(area: "area_access", label: "nav_tokens", href: "/console/tokens", permission: .tokensManage),
         NavItem(area: "area_access", label: "nav_audit", href: "/console/audit", permission: .auditRead),
+        NavItem(area: "area_access", label: "nav_backups", href: "/console/backups", permission: .backupsManage),
     ]
 
     /// Loads templates, catalogs and static files from the resources folder.

@@ -37,6 +37,17 @@ public enum AccountKey {
     }
 }
 
+extension AccountKey {
+    /// The key if the installation has one (`TILLYARD_ACCOUNT_KEY` or the key file), never creating
+    /// one: `tillyard backup` records a check of it and must not invent a key for a data folder.
+    public static func existing(dataDirectory: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> Data? {
+        if environment["TILLYARD_ACCOUNT_KEY"] != nil { return try? load(dataDirectory: dataDirectory, environment: environment) }
+        let file = URL(fileURLWithPath: dataDirectory).appendingPathComponent("keys/account.key")
+        guard let key = try? Data(contentsOf: file), key.count == 32 else { return nil }
+        return key
+    }
+}
+
 extension Data {
     /// Bytes from hexadecimal text; nil when it is not hex.
     init?(hex: String) {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TillyardKit
 import TillyardStore
 
 /// Everything the server needs to start. The CLI fills it from flags, then `TILLYARD_*`
@@ -18,6 +19,10 @@ public struct AppConfiguration: Sendable {
     public var secureCookies: Bool
     /// Largest accepted request body for JSON and forms, in bytes.
     public var maxBodyBytes: Int
+    /// Folder of backup archives (`TILLYARD_BACKUP_DIR`; nil: `<data dir>/backups`).
+    public var backupDirectory: String? = nil
+    /// Scheduled backups and retention (`TILLYARD_BACKUP_EVERY`, `TILLYARD_BACKUP_KEEP`).
+    public var backupSchedule = BackupSchedule()
 
     public init(host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./tillyard-data",
                 databaseURL: String? = nil, logLevel: Logger.Level = .info, bcryptCost: UInt8 = 12,
@@ -30,6 +35,11 @@ public struct AppConfiguration: Sendable {
         self.bcryptCost = bcryptCost
         self.secureCookies = secureCookies
         self.maxBodyBytes = maxBodyBytes
+    }
+
+    /// The folder backup archives go to.
+    public var backupFolder: URL {
+        backupDirectory.map { URL(fileURLWithPath: $0) } ?? URL(fileURLWithPath: dataDirectory).appendingPathComponent("backups")
     }
 
     /// Where the data lives according to this configuration.

@@ -29,6 +29,8 @@ public struct AppServices: Sendable {
     public let reports: ReportsService
     /// The console inbox of each person (escalations, …).
     public let notifications: NotificationService
+    /// Backup archives of the installation: on demand, on a schedule, with retention.
+    public let backups: BackupService
     public let metrics: AppMetrics
 
     /// Wires the domain services over an open database.
@@ -41,10 +43,12 @@ public struct AppServices: Sendable {
     /// (`<data dir>/packages` for `serve`; beside the documents folder when nil). `memberKeys` are
     /// further member data keys after `k1` (the installation key), the last one sealing (`TILLYARD_MEMBER_KEYS`).
     /// `riskWebhook` receives enforced risk alerts as JSON (none when nil); `serviceWebhook` the
-    /// service desk's escalations.
+    /// service desk's escalations. `dataDirectory` is the folder whose files backups copy (the SQLite
+    /// database's folder when nil; none on PostgreSQL); `backupFolder` where archives go (`<data dir>/backups` when nil).
     public init(database: Database, bcryptCost: UInt8 = 12, clock: Clock = .system,
                 accountKey: Data = AccountKey.random(), documents: URL? = nil, packages: URL? = nil,
-                memberKeys: [(id: String, secret: Data)] = [], riskWebhook: URL? = nil, serviceWebhook: URL? = nil) {
+                memberKeys: [(id: String, secret: Data)] = [], riskWebhook: URL? = nil, serviceWebhook: URL? = nil,
+                dataDirectory: URL? = nil, backupFolder: URL? = nil, backupSchedule: BackupSchedule = BackupSchedule()) {
         self.database = database
         self.store = SQLPersistence(database: database)
         self.access = AccessService(store: store, hasher: BcryptHasher(cost: bcryptCost), clock: clock)
@@ -79,6 +83,11 @@ public struct AppServices: Sendable {
         // The built-in wallet provider is the simulator; a real gateway is plugged in here.
         self.sales = SalesService(store: store, access: access, payments: SimulatedPaymentProvider(), clock: clock, secret: accountKey)
         self.metrics = AppMetrics()
+        let dataFolder = dataDirectory ?? Self.sqliteFolder(of: database)
+        let archives = backupFolder ?? Self.defaultBackupFolder(dataDirectory: dataFolder, database: database)
+        self.backups = BackupService(store: store, maker: ArchiveBackup(database: database, dataDirectory: dataFolder, installationKey: accountKey,
+                                                                        excluded: [archives]),
+                                     folder: archives, schedule: backupSchedule, clock: clock)
     }
 }
 
@@ -86,11 +95,16 @@ extension AppServices {
     /// Starts the background clockwork of `serve`: the service desk's `tick` (SLA escalations,
     /// auto-close, inspection planning) and the counts of refused terminal requests whose window
     /// closed (`RefusalThrottle`) every `interval`. `tick` is idempotent, so several nodes may
-    /// run it; a failed tick is logged and the next one tries again. Cancel the task to stop it.
+    /// run it; a failed tick is logged and the next one tries again. Scheduled backups
+    /// (`BackupService.runOnSchedule`) run beside it. Cancel the task to stop both.
     public func startTimers(every interval: Duration = .seconds(60), logger: Logger = Logger(label: "tillyard.timers")) -> Task<Void, Never> {
         let service = self.service
         let fleet = self.fleet
         return Task {
+            // Backups run in a loop of their own: one may take minutes and must not hold up the tick.
+            let backups = self.backups
+            let backupLoop = Task { await backups.runOnSchedule() }
+            defer { backupLoop.cancel() }
             while !Task.isCancelled {
                 do {
                     try await service.tick()
@@ -105,6 +119,18 @@ extension AppServices {
                 try? await Task.sleep(for: interval)
             }
         }
+    }
+
+    /// The folder of an SQLite database (its data folder); nil on PostgreSQL.
+    static func sqliteFolder(of database: Database) -> URL? {
+        guard case .sqlite(let path) = database.location else { return nil }
+        return URL(fileURLWithPath: path).deletingLastPathComponent()
+    }
+
+    /// `<data dir>/backups`, or without a data folder a temporary folder named after the PostgreSQL database.
+    public static func defaultBackupFolder(dataDirectory: URL?, database: Database) -> URL {
+        if let dataDirectory { return dataDirectory.appendingPathComponent("backups") }
+        return defaultDocumentsFolder(for: database).appendingPathExtension("backups")
     }
 
     /// The package folder next to a documents folder (`<data dir>/documents` → `<data dir>/packages`).
@@ -183,6 +209,7 @@ public func buildRouter(services: AppServices, configuration: AppConfiguration, 
     ReportsConsole(reports: services.reports, renderer: console, forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     NotificationConsole(notifications: services.notifications, renderer: console,
                         forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
+    BackupConsole(backups: services.backups, renderer: console, forms: ConsoleForms(access: services.access, renderer: console)).register(on: router)
     return router
 }
 

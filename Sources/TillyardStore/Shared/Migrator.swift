@@ -58,6 +58,7 @@ public struct Migrator: Sendable {
         Migration0017Reports.migration,
         Migration0018ServiceDesk2.migration,
         Migration0020SecurityEventRepeats.migration,
+        Migration0021ReportMerchantCovering.migration,
     ]
 
     let database: Database

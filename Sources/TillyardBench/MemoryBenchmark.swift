@@ -111,8 +111,8 @@ struct MemoryBenchmark: AsyncParsableCommand {
     }
 
     static func megabytes(ofFileAt path: String) -> Double {
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
-        return Double(size ?? 0) / 1_048_576
+        let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int ?? 0
+        return Double(size) / 1_048_576
     }
 }
 

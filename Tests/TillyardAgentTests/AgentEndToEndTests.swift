@@ -124,6 +124,21 @@ import TillyardTestSupport
             #expect(forged.status == 401 && forged.text.contains("bad_signature"), "\(forged.text)")
             let after = try send(signer.request("POST", "/terminal/v1/heartbeat", body: body, timestamp: now))
             #expect(after.status == 200, "\(after.text)")
+            // A chunked body bigger than any heartbeat leaves the fast lane mid-body and gets the router's answer.
+            let padding = String(repeating: "a", count: 20_000)
+            let big = Data(#"{"battery": 80, "paper": "ok", "appVersion": "\#(padding)"}"#.utf8)
+            let chunked = signer.request("POST", "/terminal/v1/heartbeat", body: big, timestamp: now)
+            var raw = "POST /terminal/v1/heartbeat HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n"
+            for (name, value) in chunked.headers where name != "Content-Type" { raw += "\(name): \(value)\r\n" }
+            raw += "\r\n"
+            var bytes = Array(raw.utf8)
+            for part in [big.prefix(10_000), big.dropFirst(10_000)] {
+                bytes += Array((String(part.count, radix: 16) + "\r\n").utf8) + Array(part) + Array("\r\n".utf8)
+            }
+            bytes += Array("0\r\n\r\n".utf8)
+            let routed = try connection.sendRaw(bytes)
+            #expect((400..<500).contains(routed.status) && routed.text.contains("appVersion"), "\(routed.status) \(routed.text)")
+            #expect(try send(signer.request("POST", "/terminal/v1/heartbeat", body: body, timestamp: now)).status == 200, "the connection goes on")
             let events = try await live.api("GET", "/api/v1/security-events?limit=10", as: "security").text
             #expect(events.contains("replayed_nonce") && events.contains("bad_signature"), "refusals are recorded: \(events)")
 

@@ -313,8 +313,8 @@ public struct FleetService: Sendable {
         let now = clock.now()
         var context = caller.context
         record(heartbeat, of: context.terminal.id, at: now)
-        if let recent = rememberLocation(heartbeat, context: context),
-           let finding = RelocationRules.check(recent, placement: context.terminal.placement!, business: context.business, policy: context.policy) {
+        if let recent = rememberLocation(heartbeat, context: context), let placement = context.terminal.placement,
+           let finding = RelocationRules.check(recent, placement: placement, business: context.business, policy: context.policy) {
             // Rare: the one heartbeat that finds a move writes the alert (and the block) before it answers.
             try await raiseRelocationAlert(finding, context: context, at: now)
             context = try await self.context(of: context.terminal.id, now: now) ?? context

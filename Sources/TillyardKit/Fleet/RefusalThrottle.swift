@@ -29,6 +29,7 @@ public final class RefusalThrottle: @unchecked Sendable {
 
     private let lock = NSLock()
     private var windows: [Key: Window] = [:]
+    private var lastSweep = Date.distantPast
     /// How long a window stays open, seconds.
     public let window: TimeInterval
     /// Open windows kept at most (beyond it the oldest are closed early: a bound on memory).
@@ -65,8 +66,6 @@ public final class RefusalThrottle: @unchecked Sendable {
     public func closed(at now: Date) -> [String: Int] {
         lock.withLock { closeExpired(at: now) }
     }
-
-    private var lastSweep = Date.distantPast
 
     /// Called with the lock held. Sweeps at most once a second (a sweep walks every open window).
     private func closeExpired(at now: Date) -> [String: Int] {

@@ -52,7 +52,16 @@ final class TerminalGateway: ChannelDuplexHandler, RemovableChannelHandler {
             }
             passOn(context, head)
         case .body(var chunk):
-            guard held != nil else { return context.fireChannelRead(data) }
+            guard let head = held else { return context.fireChannelRead(data) }
+            guard (body?.readableBytes ?? 0) + chunk.readableBytes <= Self.bodyLimit else {
+                // Bigger than any heartbeat (a chunked body declares no length): the router takes it
+                // from here, with its own limits, instead of this handler buffering it.
+                held = nil
+                passOn(context, head)
+                if let sofar = body, sofar.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(sofar))) }
+                body = nil
+                return context.fireChannelRead(data)
+            }
             body?.writeBuffer(&chunk)
         case .end(let trailers):
             guard let head = held else { return context.fireChannelRead(data) }
@@ -60,7 +69,7 @@ final class TerminalGateway: ChannelDuplexHandler, RemovableChannelHandler {
             let bytes = body ?? ByteBuffer()
             body = nil
             let started = ContinuousClock.now
-            if bytes.readableBytes <= Self.bodyLimit, let answer = answer(head, bytes) {
+            if let answer = answer(head, bytes) {
                 respond(context, answer)
                 metrics.record(method: "POST", route: Self.route, status: 200, duration: ContinuousClock.now - started)
                 metrics.fastLane.increment()

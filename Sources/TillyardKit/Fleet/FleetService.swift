@@ -249,12 +249,7 @@ public struct FleetService: Sendable {
         let named = headers.terminalId.flatMap { $0.isEmpty ? nil : TerminalID(rawValue: $0) }
         let context = try await named.asyncMap { try await self.context(of: $0, now: now) } ?? nil
         do {
-            let (_, timestamp, nonce, signature) = try TerminalSigning.precheck(headers, now: now, window: window)
-            guard let context else { throw SignatureFailure.unknownTerminal }
-            guard context.credential != nil, let secret = context.secret else { throw SignatureFailure.credentialRevoked }
-            guard TerminalSigning.matches(signature, secret: Data(secret), method: method, path: path, timestamp: timestamp, nonce: nonce, body: body) else {
-                throw SignatureFailure.badSignature
-            }
+            let (context, nonce) = try signed(headers, by: context, method: method, path: path, body: body, at: now)
             // After the signature, so a forger cannot burn a terminal's nonces.
             guard nonces.use(nonce, terminal: context.terminal.id.rawValue, at: now) else { throw SignatureFailure.replayedNonce }
             guard Self.activatable.contains(context.terminal.state) else { throw SignatureFailure.terminalRetired }
@@ -264,6 +259,20 @@ public struct FleetService: Sendable {
                                     orgPath: context?.ownerPath, at: now)
             throw failure
         }
+    }
+
+    /// The checks of a signed request that consume nothing: headers and time, a known terminal with a
+    /// live credential, the signature. Returns the terminal's context and the request's nonce (still
+    /// unused); throws the first `SignatureFailure`.
+    private func signed(_ headers: SignedRequestHeaders, by context: TerminalContext?, method: String, path: String, body: Data,
+                        at now: Date) throws -> (TerminalContext, nonce: String) {
+        let (_, timestamp, nonce, signature) = try TerminalSigning.precheck(headers, now: now, window: window)
+        guard let context else { throw SignatureFailure.unknownTerminal }
+        guard context.credential != nil, let secret = context.secret else { throw SignatureFailure.credentialRevoked }
+        guard TerminalSigning.matches(signature, secret: Data(secret), method: method, path: path, timestamp: timestamp, nonce: nonce, body: body) else {
+            throw SignatureFailure.badSignature
+        }
+        return (context, nonce)
     }
 
     /// A terminal's context: from memory when fresh, else read in one transaction (nil when no such terminal).
@@ -329,11 +338,9 @@ public struct FleetService: Sendable {
     /// `heartbeat` decide the same request in full, recording a refusal as they do.
     public func quickHeartbeat(_ heartbeat: Heartbeat, headers: SignedRequestHeaders, method: String, path: String, body: Data) -> HeartbeatReply? {
         let now = clock.now()
-        guard let named = headers.terminalId, !named.isEmpty, let context = directory.context(of: TerminalID(rawValue: named), now: now),
-              let (_, timestamp, nonce, signature) = try? TerminalSigning.precheck(headers, now: now, window: window),
-              context.credential != nil, let secret = context.secret, Self.activatable.contains(context.terminal.state),
-              (try? heartbeat.validate()) != nil,
-              TerminalSigning.matches(signature, secret: Data(secret), method: method, path: path, timestamp: timestamp, nonce: nonce, body: body)
+        guard let named = headers.terminalId, !named.isEmpty, let cached = directory.context(of: TerminalID(rawValue: named), now: now),
+              let (context, nonce) = try? signed(headers, by: cached, method: method, path: path, body: body, at: now),
+              Self.activatable.contains(context.terminal.state), (try? heartbeat.validate()) != nil
         else { return nil }
         if let location = heartbeat.location, let placement = context.terminal.placement, !context.alertOpen {
             let recent = locations.peek(adding: location, terminal: context.terminal.id, keep: Self.kept(context.policy))

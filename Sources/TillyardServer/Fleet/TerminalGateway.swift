@@ -21,9 +21,8 @@ final class TerminalGateway: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// A heartbeat body is a few hundred bytes; a bigger one takes the normal path and its limits.
     static let bodyLimit = 16 * 1024
+    /// The heartbeat's path, also the metrics' route label (as the router gives the heartbeats it answers).
     static let path = "/terminal/v1/heartbeat"
-    /// The route label of the metrics, the same as the router gives the heartbeats it answers.
-    static let route = "/terminal/v1/heartbeat"
 
     private let fleet: FleetService
     private let metrics: AppMetrics
@@ -44,10 +43,10 @@ final class TerminalGateway: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if passedOn == 0, head.method == .post, head.path == Self.path, Self.keepsAlive(head),
-               (head.headerFields[.contentLength].flatMap { Int($0) } ?? 0) <= Self.bodyLimit {
+            let length = head.headerFields[.contentLength].flatMap { Int($0) }
+            if passedOn == 0, head.method == .post, head.path == Self.path, Self.keepsAlive(head), (length ?? 0) <= Self.bodyLimit {
                 held = head
-                body = context.channel.allocator.buffer(capacity: head.headerFields[.contentLength].flatMap { Int($0) } ?? 512)
+                body = context.channel.allocator.buffer(capacity: length ?? 512)
                 return
             }
             passOn(context, head)
@@ -71,7 +70,7 @@ final class TerminalGateway: ChannelDuplexHandler, RemovableChannelHandler {
             let started = ContinuousClock.now
             if let answer = answer(head, bytes) {
                 respond(context, answer)
-                metrics.record(method: "POST", route: Self.route, status: 200, duration: ContinuousClock.now - started)
+                metrics.record(method: "POST", route: Self.path, status: 200, duration: ContinuousClock.now - started)
                 metrics.fastLane.increment()
                 return
             }

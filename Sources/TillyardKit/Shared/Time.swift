@@ -65,7 +65,7 @@ extension Date {
         self.init(timeIntervalSince1970: Double(millis) / 1000)
     }
 
-    private static func parseUTC(_ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
+    static func parseUTC(_ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
         guard bytes.count == 20 || bytes.count == 24, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
               bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
               bytes[bytes.count - 1] == UInt8(ascii: "Z") else { return nil }

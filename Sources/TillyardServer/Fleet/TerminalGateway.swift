@@ -93,7 +93,7 @@ final class TerminalGateway: ChannelDuplexHandler, RemovableChannelHandler {
     /// The reply's JSON, when the fast lane can decide the heartbeat.
     private func answer(_ head: HTTPRequest, _ bytes: ByteBuffer) -> String? {
         let data = Data(buffer: bytes)
-        guard let heartbeat = try? JSONIO.decode(Heartbeat.self, from: data) else { return nil }
+        guard let heartbeat = try? Heartbeat.decode(data) else { return nil }
         let headers = SignedRequestHeaders(terminalId: head.headerFields[Self.terminalIdName], timestamp: head.headerFields[Self.timestampName],
                                            nonce: head.headerFields[Self.nonceName], signature: head.headerFields[Self.signatureName])
         guard let reply = fleet.quickHeartbeat(heartbeat, headers: headers, method: "POST", path: Self.path, body: data) else { return nil }

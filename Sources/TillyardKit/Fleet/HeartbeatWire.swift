@@ -20,6 +20,12 @@ public enum HeartbeatWire {
         }
     }
 
+    /// The heartbeat's fields, and their names' bytes in the same order.
+    static let heartbeatFields = Heartbeat.CodingKeys.allCases
+    static let heartbeatKeys = heartbeatFields.map { Array($0.stringValue.utf8) }
+    /// The location's fields' names, in the order `Reader.location` numbers them.
+    static let locationKeys = ["latitude", "longitude", "source", "accuracy", "reportedAt"].map { Array($0.utf8) }
+
     /// Strings with this many digits or more go to the strict decoder and its card-data guard
     /// (a card number has 15 to 19; a version string a handful).
     static let digitLimit = 12
@@ -34,10 +40,9 @@ public enum HeartbeatWire {
             var result = Heartbeat()
             var seen: UInt16 = 0
             let complete = object { reader, key -> Bool in
-                guard let field = Heartbeat.CodingKeys(rawValue: key), let bit = Heartbeat.CodingKeys.allCases.firstIndex(of: field),
-                      seen & (1 << bit) == 0 else { return false }
+                guard let bit = reader.index(of: key, in: HeartbeatWire.heartbeatKeys), seen & (1 << bit) == 0 else { return false }
                 seen |= 1 << bit
-                switch field {
+                switch HeartbeatWire.heartbeatFields[bit] {
                 case .appVersion: return reader.nullable({ $0.text() }, into: &result.appVersion)
                 case .firmwareVersion: return reader.nullable({ $0.text() }, into: &result.firmwareVersion)
                 case .parametersVersion: return reader.nullable({ $0.text() }, into: &result.parametersVersion)
@@ -71,8 +76,7 @@ public enum HeartbeatWire {
             var latitude: Double?, longitude: Double?, source: LocationSource?, accuracy: Double?, reportedAt: Date?
             var seen: UInt8 = 0
             let complete = object { reader, key -> Bool in
-                let names = ["latitude", "longitude", "source", "accuracy", "reportedAt"]
-                guard let bit = names.firstIndex(of: key), seen & (1 << bit) == 0 else { return false }
+                guard let bit = reader.index(of: key, in: HeartbeatWire.locationKeys), seen & (1 << bit) == 0 else { return false }
                 seen |= 1 << bit
                 reader.skipWhitespace()
                 switch bit {
@@ -87,22 +91,28 @@ public enum HeartbeatWire {
             return LocationReport(latitude: latitude, longitude: longitude, source: source, accuracy: accuracy, reportedAt: reportedAt)
         }
 
-        /// `{ "key": value, … }`, each key handed to `member`, which reads the value; false when
-        /// the syntax or a member fails.
-        private mutating func object(_ member: (inout Reader, String) -> Bool) -> Bool {
+        /// `{ "key": value, … }`, each key (its bytes' range) handed to `member`, which reads the
+        /// value; false when the syntax or a member fails.
+        private mutating func object(_ member: (inout Reader, Range<Int>) -> Bool) -> Bool {
             skipWhitespace()
             guard take(UInt8(ascii: "{")) else { return false }
             skipWhitespace()
             if take(UInt8(ascii: "}")) { return true }
             while true {
                 skipWhitespace()
-                guard let key = text() else { return false }
+                guard let key = plainString() else { return false }
                 skipWhitespace()
                 guard take(UInt8(ascii: ":")), member(&self, key) else { return false }
                 skipWhitespace()
                 if take(UInt8(ascii: ",")) { continue }
                 return take(UInt8(ascii: "}"))
             }
+        }
+
+        /// The position in `table` of the key whose bytes are `range`.
+        func index(of range: Range<Int>, in table: [[UInt8]]) -> Int? {
+            let key = UnsafeBufferPointer(rebasing: bytes[range])
+            return table.firstIndex { $0.count == key.count && $0.elementsEqual(key) }
         }
 
         /// A string of printable ASCII without escapes and with fewer than `digitLimit` digits.
@@ -121,7 +131,7 @@ public enum HeartbeatWire {
         }
 
         /// The byte range inside the quotes of a string of printable ASCII without escapes.
-        private mutating func plainString() -> Range<Int>? {
+        mutating func plainString() -> Range<Int>? {
             guard take(UInt8(ascii: "\"")) else { return nil }
             let start = position
             while position < bytes.count {

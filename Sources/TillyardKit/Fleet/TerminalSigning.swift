@@ -63,15 +63,43 @@ public enum TerminalSigning {
 
     /// The text that is signed.
     public static func canonical(method: String, path: String, timestamp: Int64, nonce: String, body: Data) -> String {
-        let bodyHash = Hex.string(SHA256.hash(data: body))
-        return [scheme, method.uppercased(), path, String(timestamp), nonce, bodyHash].joined(separator: "\n")
+        String(decoding: canonicalBytes(method: method, path: path, timestamp: timestamp, nonce: nonce, body: body), as: UTF8.self)
+    }
+
+    /// The signed text's bytes, written in one buffer: every terminal request is verified with
+    /// them, so no intermediate strings (the join of six parts cost more than the HMAC itself).
+    static func canonicalBytes(method: String, path: String, timestamp: Int64, nonce: String, body: Data) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(scheme.utf8.count + method.utf8.count + path.utf8.count + nonce.utf8.count + 96)
+        bytes.append(contentsOf: scheme.utf8)
+        bytes.append(0x0A)
+        // Methods are ASCII tokens, for which this ASCII upper-casing is `uppercased()`.
+        for byte in method.utf8 { bytes.append((0x61...0x7A).contains(byte) ? byte - 0x20 : byte) }
+        bytes.append(0x0A)
+        bytes.append(contentsOf: path.utf8)
+        bytes.append(0x0A)
+        bytes.append(contentsOf: String(timestamp).utf8)
+        bytes.append(0x0A)
+        bytes.append(contentsOf: nonce.utf8)
+        bytes.append(0x0A)
+        for byte in SHA256.hash(data: body) {
+            bytes.append(hexDigits[Int(byte >> 4)])
+            bytes.append(hexDigits[Int(byte & 0x0F)])
+        }
+        return bytes
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// The signature's MAC.
+    private static func mac(secret: Data, method: String, path: String, timestamp: Int64, nonce: String, body: Data) -> HMAC<SHA256>.MAC {
+        HMAC<SHA256>.authenticationCode(for: canonicalBytes(method: method, path: path, timestamp: timestamp, nonce: nonce, body: body),
+                                        using: SymmetricKey(data: secret))
     }
 
     /// The signature, lowercase hex.
     public static func sign(secret: Data, method: String, path: String, timestamp: Int64, nonce: String, body: Data) -> String {
-        let text = canonical(method: method, path: path, timestamp: timestamp, nonce: nonce, body: body)
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: SymmetricKey(data: secret))
-        return Hex.string(mac)
+        Hex.string(mac(secret: secret, method: method, path: path, timestamp: timestamp, nonce: nonce, body: body))
     }
 
     /// The checks that need no stored state, in the order a server runs them before looking the
@@ -100,7 +128,20 @@ public enum TerminalSigning {
 
     /// Whether `signature` is the terminal's signature of the request (compared in constant time).
     public static func matches(_ signature: String, secret: Data, method: String, path: String, timestamp: Int64, nonce: String, body: Data) -> Bool {
-        Secrets.constantTimeEquals(signature, sign(secret: secret, method: method, path: path, timestamp: timestamp, nonce: nonce, body: body))
+        let code = mac(secret: secret, method: method, path: path, timestamp: timestamp, nonce: nonce, body: body)
+        // Compared digit by digit against the MAC's hex, every digit looked at whatever differs.
+        var signature = signature
+        return signature.withUTF8 { given in
+            guard given.count == 64 else { return false }
+            var difference: UInt8 = 0
+            var index = 0
+            for byte in code {
+                difference |= given[index] ^ hexDigits[Int(byte >> 4)]
+                difference |= given[index + 1] ^ hexDigits[Int(byte & 0x0F)]
+                index += 2
+            }
+            return difference == 0
+        }
     }
 }
 

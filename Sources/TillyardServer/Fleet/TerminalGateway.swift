@@ -26,13 +26,14 @@ final class TerminalGateway: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let fleet: FleetService
     private let metrics: AppMetrics
-    /// The head of the heartbeat being collected, and its body so far.
+    /// The head of the heartbeat being collected, its signing headers, and its body so far.
     private var held: HTTPRequest?
+    private var signing = SignedRequestHeaders(terminalId: nil, timestamp: nil, nonce: nil, signature: nil)
     private var body: ByteBuffer?
     /// Requests passed on to the router whose response has not ended yet.
     private var passedOn = 0
-    /// The Date header, made once a second.
-    private var date = ""
+    /// The reply's headers but its length (the Date header changes once a second).
+    private var replyFields = HTTPFields()
     private var dateSecond = 0
 
     init(fleet: FleetService, metrics: AppMetrics) {
@@ -43,10 +44,10 @@ final class TerminalGateway: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            let length = head.headerFields[.contentLength].flatMap { Int($0) }
-            if passedOn == 0, head.method == .post, head.path == Self.path, Self.keepsAlive(head), (length ?? 0) <= Self.bodyLimit {
+            if passedOn == 0, head.method == .post, head.path == Self.path, let (length, signing) = Self.fastLaneFields(head), length <= Self.bodyLimit {
                 held = head
-                body = context.channel.allocator.buffer(capacity: length ?? 512)
+                self.signing = signing
+                body = context.channel.allocator.buffer(capacity: length > 0 ? length : 512)
                 return
             }
             passOn(context, head)
@@ -94,9 +95,7 @@ final class TerminalGateway: ChannelDuplexHandler, RemovableChannelHandler {
     private func answer(_ head: HTTPRequest, _ bytes: ByteBuffer) -> String? {
         let data = Data(buffer: bytes)
         guard let heartbeat = try? Heartbeat.decode(data) else { return nil }
-        let headers = SignedRequestHeaders(terminalId: head.headerFields[Self.terminalIdName], timestamp: head.headerFields[Self.timestampName],
-                                           nonce: head.headerFields[Self.nonceName], signature: head.headerFields[Self.signatureName])
-        guard let reply = fleet.quickHeartbeat(heartbeat, headers: headers, method: "POST", path: Self.path, body: data) else { return nil }
+        guard let reply = fleet.quickHeartbeat(heartbeat, headers: signing, method: "POST", path: Self.path, body: data) else { return nil }
         return reply.idleJSON ?? (try? JSONIO.encode(reply)).map { String(buffer: $0) }
     }
 
@@ -104,24 +103,45 @@ final class TerminalGateway: ChannelDuplexHandler, RemovableChannelHandler {
         let now = Int(Date().timeIntervalSince1970)
         if now != dateSecond {
             dateSecond = now
-            date = Date(timeIntervalSince1970: TimeInterval(now)).httpDate
+            replyFields = [.contentType: "application/json; charset=utf-8", .date: Date(timeIntervalSince1970: TimeInterval(now)).httpDate, .server: "Tillyard"]
         }
         var buffer = context.channel.allocator.buffer(capacity: json.utf8.count)
         buffer.writeString(json)
-        var fields = HTTPFields()
-        fields[.contentType] = "application/json; charset=utf-8"
-        fields[.contentLength] = String(buffer.readableBytes)
-        fields[.date] = date
-        fields[.server] = "Tillyard"
+        var fields = replyFields
+        fields.append(HTTPField(name: .contentLength, value: String(buffer.readableBytes)))
         context.write(wrapOutboundOut(.head(HTTPResponse(status: .ok, headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(buffer)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 
-    /// HTTP/1.1 keeps a connection open unless the client says close; the fast lane leaves
-    /// closing, and `Expect: 100-continue` (a client waiting before it sends the body), to the router.
-    private static func keepsAlive(_ head: HTTPRequest) -> Bool {
-        !(head.headerFields[.connection]?.lowercased().contains("close") ?? false) && head.headerFields[.expect] == nil
+    /// The body's declared length (0 when none) and the signing headers, read in one pass over the
+    /// head's fields; nil when the request is not for the fast lane. HTTP/1.1 keeps a connection
+    /// open unless the client says close: the lane leaves closing, `Expect: 100-continue` (a client
+    /// waiting before it sends the body), and any signing header or length given twice (which the
+    /// router's checks word) to the router.
+    private static func fastLaneFields(_ head: HTTPRequest) -> (length: Int, signing: SignedRequestHeaders)? {
+        var length: Int?
+        var signing = SignedRequestHeaders(terminalId: nil, timestamp: nil, nonce: nil, signature: nil)
+        func once(_ slot: inout String?, _ value: String) -> Bool {
+            guard slot == nil else { return false }
+            slot = value
+            return true
+        }
+        for field in head.headerFields {
+            switch field.name {
+            case terminalIdName: guard once(&signing.terminalId, field.value) else { return nil }
+            case timestampName: guard once(&signing.timestamp, field.value) else { return nil }
+            case nonceName: guard once(&signing.nonce, field.value) else { return nil }
+            case signatureName: guard once(&signing.signature, field.value) else { return nil }
+            case .contentLength:
+                guard length == nil, let declared = Int(field.value) else { return nil }
+                length = declared
+            case .connection: if field.value.lowercased().contains("close") { return nil }
+            case .expect: return nil
+            default: continue
+            }
+        }
+        return (length ?? 0, signing)
     }
 
     static let terminalIdName = HTTPField.Name(SignedRequestHeaders.terminalIdName)!

@@ -268,8 +268,8 @@ public struct FleetService: Sendable {
                         at now: Date) throws -> (TerminalContext, nonce: String) {
         let (_, timestamp, nonce, signature) = try TerminalSigning.precheck(headers, now: now, window: window)
         guard let context else { throw SignatureFailure.unknownTerminal }
-        guard context.credential != nil, let secret = context.secret else { throw SignatureFailure.credentialRevoked }
-        guard TerminalSigning.matches(signature, secret: Data(secret), method: method, path: path, timestamp: timestamp, nonce: nonce, body: body) else {
+        guard context.credential != nil, let signer = context.signer else { throw SignatureFailure.credentialRevoked }
+        guard signer.matches(signature, method: method, path: path, timestamp: timestamp, nonce: nonce, body: body) else {
             throw SignatureFailure.badSignature
         }
         return (context, nonce)
@@ -288,7 +288,7 @@ public struct FleetService: Sendable {
             let business = try await terminal.merchantId.asyncMap { try await repos.merchants.find($0)?.businessType } ?? nil
             return TerminalContext(
                 terminal: terminal, ownerPath: owner.path, credential: credential,
-                secret: credential.flatMap { cipher.open($0.sealedSecret, boundTo: id.rawValue) },
+                signer: credential.flatMap { cipher.open($0.sealedSecret, boundTo: id.rawValue) }.map(TerminalSigner.init(secret:)),
                 lock: try await repos.fleetOps.lock(of: id), commands: commands,
                 parameters: ParameterRules.effective(try await Self.layers(of: terminal, owner: owner, repos: repos)),
                 business: business ?? .fixed,

@@ -105,8 +105,7 @@ public final class HeartbeatHub: @unchecked Sendable {
     @discardableResult
     public func record(_ status: TerminalStatus) -> TerminalStatus? {
         lock.lock(); defer { lock.unlock() }
-        let previous = latest[status.terminalId]
-        latest[status.terminalId] = status
+        let previous = latest.updateValue(status, forKey: status.terminalId)
         dirty.insert(status.terminalId)
         if shouldSample(status, after: lastSample[status.terminalId]) {
             lastSample[status.terminalId] = status

@@ -8,8 +8,8 @@ public struct TerminalContext: Sendable, Equatable {
     public var terminal: Terminal
     public var ownerPath: String
     public var credential: TerminalCredential?
-    /// The credential's secret, opened from its sealed form (memory only, never logged).
-    var secret: [UInt8]?
+    /// The credential's secret, opened from its sealed form and ready to verify (memory only, never logged).
+    var signer: TerminalSigner?
     public var lock: TerminalLock?
     public var commands: [PendingCommand]
     public var parameters: EffectiveParameters

@@ -128,8 +128,11 @@ public enum TerminalSigning {
 
     /// Whether `signature` is the terminal's signature of the request (compared in constant time).
     public static func matches(_ signature: String, secret: Data, method: String, path: String, timestamp: Int64, nonce: String, body: Data) -> Bool {
-        let code = mac(secret: secret, method: method, path: path, timestamp: timestamp, nonce: nonce, body: body)
-        // Compared digit by digit against the MAC's hex, every digit looked at whatever differs.
+        TerminalSigner(secret: Array(secret)).matches(signature, method: method, path: path, timestamp: timestamp, nonce: nonce, body: body)
+    }
+
+    /// Whether `signature` is the lowercase hex of `code`, compared digit by digit in constant time.
+    static func isHex(_ signature: String, of code: HMAC<SHA256>.MAC) -> Bool {
         var signature = signature
         return signature.withUTF8 { given in
             guard given.count == 64 else { return false }
@@ -145,13 +148,43 @@ public enum TerminalSigning {
     }
 }
 
+/// A terminal's secret made ready to verify its requests: the HMAC key schedule (padding the key,
+/// hashing the inner and outer pads) is done once, when the terminal's context is loaded, and each
+/// request starts from a copy of it. Only the server's memory holds it; it is never logged.
+public struct TerminalSigner: Sendable, Equatable {
+    private let secret: [UInt8]
+    private let prepared: HMAC<SHA256>
+
+    public init(secret: [UInt8]) {
+        self.secret = secret
+        prepared = HMAC<SHA256>(key: SymmetricKey(data: secret))
+    }
+
+    /// Whether `signature` is this terminal's signature of the request (compared in constant time).
+    public func matches(_ signature: String, method: String, path: String, timestamp: Int64, nonce: String, body: Data) -> Bool {
+        var mac = prepared
+        mac.update(data: TerminalSigning.canonicalBytes(method: method, path: path, timestamp: timestamp, nonce: nonce, body: body))
+        return TerminalSigning.isHex(signature, of: mac.finalize())
+    }
+
+    public static func == (lhs: TerminalSigner, rhs: TerminalSigner) -> Bool {
+        Secrets.constantTimeEquals(Hex.string(lhs.secret), Hex.string(rhs.secret))
+    }
+}
+
 /// Nonces seen per terminal inside the signing window. A nonce older than the window is refused by
 /// the timestamp check already, so each one is kept only for twice the window, and memory stays
 /// bounded by the request rate. One node's memory: a deployment with several nodes routes a terminal
 /// to one node (sticky by terminal id) or shares the window through the database.
 public final class NonceWindow: @unchecked Sendable {
     private let lock = NSLock()
-    private var seen: [String: Date] = [:]
+    /// A terminal's nonce (two strings, not one joined: no new string per request).
+    private struct Key: Hashable {
+        let terminal: String
+        let nonce: String
+    }
+
+    private var seen: [Key: Date] = [:]
     private var lastSweep = Date.distantPast
     private let keep: TimeInterval
 
@@ -166,9 +199,11 @@ public final class NonceWindow: @unchecked Sendable {
             seen = seen.filter { now.timeIntervalSince($0.value) < keep }
             lastSweep = now
         }
-        let key = terminal + "\u{0}" + nonce
-        if let when = seen[key], now.timeIntervalSince(when) < keep { return false }
-        seen[key] = now
+        let key = Key(terminal: terminal, nonce: nonce)
+        if let when = seen.updateValue(now, forKey: key), now.timeIntervalSince(when) < keep {
+            seen[key] = when
+            return false
+        }
         return true
     }
 

@@ -89,7 +89,9 @@ public struct TerminalStatus: Codable, Sendable, Equatable {
 public final class HeartbeatHub: @unchecked Sendable {
     private let lock = NSLock()
     private var latest: [TerminalID: TerminalStatus] = [:]
-    private var dirty: Set<TerminalID> = []
+    /// The statuses changed since the last drain (taken whole by `drain`, so the lock is held
+    /// for a swap, not for a pass over every terminal that beat meanwhile).
+    private var dirty: [TerminalID: TerminalStatus] = [:]
     private var lastSample: [TerminalID: TerminalStatus] = [:]
     private var samples: [TerminalStatus] = []
     public let sampleEvery: TimeInterval
@@ -106,7 +108,7 @@ public final class HeartbeatHub: @unchecked Sendable {
     public func record(_ status: TerminalStatus) -> TerminalStatus? {
         lock.lock(); defer { lock.unlock() }
         let previous = latest.updateValue(status, forKey: status.terminalId)
-        dirty.insert(status.terminalId)
+        dirty[status.terminalId] = status
         if shouldSample(status, after: lastSample[status.terminalId]) {
             lastSample[status.terminalId] = status
             samples.append(status)
@@ -131,12 +133,14 @@ public final class HeartbeatHub: @unchecked Sendable {
 
     /// Takes what changed since the last drain: the latest statuses to upsert and the samples to append.
     public func drain() -> (statuses: [TerminalStatus], samples: [TerminalStatus]) {
-        lock.lock(); defer { lock.unlock() }
-        let statuses = dirty.compactMap { latest[$0] }
-        let taken = samples
-        dirty.removeAll(keepingCapacity: true)
-        samples.removeAll(keepingCapacity: true)
-        return (statuses, taken)
+        let (changed, taken) = lock.withLock { () -> ([TerminalID: TerminalStatus], [TerminalStatus]) in
+            let changed = dirty, taken = samples
+            dirty = Dictionary(minimumCapacity: changed.count)
+            samples = []
+            samples.reserveCapacity(taken.count)
+            return (changed, taken)
+        }
+        return (Array(changed.values), taken)
     }
 
     /// Puts back what a failed write took, so the next flush tries again (newer heartbeats win).
@@ -144,7 +148,7 @@ public final class HeartbeatHub: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         for status in drained.statuses {
             if latest[status.terminalId] == nil { latest[status.terminalId] = status }
-            dirty.insert(status.terminalId)
+            if let newer = latest[status.terminalId], dirty[status.terminalId] == nil { dirty[status.terminalId] = newer }
         }
         samples.insert(contentsOf: drained.samples, at: 0)
     }

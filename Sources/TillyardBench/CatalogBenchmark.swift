@@ -9,7 +9,8 @@ import TillyardStore
 /// `tillyard-bench catalog`: one merchant's catalog of N products (default 1,000,000) bulk-loaded
 /// into the real tables, then the register's lookups timed through `CatalogService` exactly as the
 /// API runs them: scan by barcode, and the search box with a barcode, a SKU, a SKU prefix, an
-/// English name prefix and Chinese text.
+/// English name prefix and Chinese text. A million products take 15–25 minutes to load, so
+/// `--load-only` keeps them in `--data-dir` and `--reuse` times them later (as `risk` does).
 struct CatalogBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "catalog",
@@ -20,11 +21,13 @@ struct CatalogBenchmark: AsyncParsableCommand {
     @Option(help: "Untimed calls per kind of lookup before timing.") var warmup = 20
     @Option(help: "Products per loading transaction.") var batch = 20_000
     @Option(help: "Seed of the generated catalog.") var seed: UInt64 = 1
+    @OptionGroup var history: BenchReuse
     @OptionGroup var storage: BenchStorage
 
     func validate() throws {
         guard products >= 1_000 else { throw ValidationError("--products must be at least 1,000") }
         guard iterations >= 1, warmup >= 0, batch >= 1 else { throw ValidationError("--iterations, --warmup and --batch must be positive") }
+        try history.check(storage)
     }
 
     func run() async throws {
@@ -39,30 +42,27 @@ struct CatalogBenchmark: AsyncParsableCommand {
         Report.say("migrations: \(migrated.applied.joined(separator: ", "))")
         let services = AppServices(database: database, bcryptCost: 4, documents: URL(fileURLWithPath: folder).appendingPathComponent("documents"))
         let access = services.access
-        let (admin, _) = try await access.bootstrap(rootName: "基准收单 Bench Acquirer", rootCode: "BENCH")
-        let root = try await access.principal(commandLineUser: admin.username)
-        let region = try await access.createOrganization(NewOrganization(parentId: admin.orgId, kind: .region, name: "华东 East", code: "EAST"), by: root)
-        let merchant = try await access.createOrganization(
-            NewOrganization(parentId: region.id, kind: .merchant, name: "基准超市 Bench Market", code: "M-BENCH"), by: root)
-        let store = try await access.createOrganization(
-            NewOrganization(parentId: merchant.id, kind: .store, name: "基准超市 1 号店", code: "S-BENCH-1"), by: root)
-        _ = try await access.createUser(NewUser(orgId: store.id, username: "bench.cashier", displayName: "Bench Cashier", role: .cashier,
-                                                password: "Bench-pass-1"), by: root)
-        // The register's user: a cashier of a store, searching its merchant's catalog.
-        let cashier = try await access.principal(commandLineUser: "bench.cashier")
-
-        let loaded = try await load(database, merchant: merchant)
-        Report.say(loaded.summary)
-        if database.backend == .postgres {
-            try await database.session { db in try await db.raw("VACUUM ANALYZE").run() }
-            Report.say("VACUUM ANALYZE after loading (as autovacuum would)")
+        let loaded: LoadedCatalog
+        if history.reuse {
+            loaded = try await Self.stored(database)
+            Report.say(loaded.summary)
         } else {
-            Report.say("no ANALYZE (as in production: the query planner has no statistics)")
+            loaded = try await setUp(database, access: access)
+            Report.say(loaded.summary)
+            if database.backend == .postgres {
+                try await database.session { db in try await db.raw("VACUUM ANALYZE").run() }
+                Report.say("VACUUM ANALYZE after loading (as autovacuum would)")
+            }
         }
+        if history.loadOnly { Report.say("loaded; time it later with --reuse --data-dir \(storage.dataDirectory ?? "")"); return }
+        if database.backend == .sqlite { Report.say("no ANALYZE (as in production: the query planner has no statistics)") }
+        // The register's user: a cashier of a store, searching its merchant's catalog.
+        let cashier = try await access.principal(commandLineUser: Self.cashierName)
 
         let catalog = services.catalog
         let samples = loaded.samples
-        let merchantId = merchant.id
+        let merchantId = loaded.merchantId
+        let products = loaded.products
         Report.say("timing \(iterations) calls per lookup after \(warmup) warm-up calls, one client, page size \(PageRequest.defaultLimit)…")
         var results: [Measurement] = []
         func time(_ name: String, _ call: (Int) async throws -> Int) async throws {
@@ -101,6 +101,66 @@ struct CatalogBenchmark: AsyncParsableCommand {
         }
     }
 
+    /// The generated user of the timed calls (a `--reuse` run finds it by this name).
+    static let cashierName = "bench.cashier"
+    /// The generated merchant's code (a `--reuse` run finds it by this code).
+    static let merchantCode = "M-BENCH"
+    /// Every how many products one is a sample the lookups ask for (about 2,048 of them).
+    static func sampleStep(_ products: Int) -> Int { max(1, products / 2_048) }
+
+    /// The organisation tree, the cashier and the catalog of a fresh database.
+    private func setUp(_ database: Database, access: AccessService) async throws -> LoadedCatalog {
+        let (admin, _) = try await access.bootstrap(rootName: "基准收单 Bench Acquirer", rootCode: "BENCH")
+        let root = try await access.principal(commandLineUser: admin.username)
+        let region = try await access.createOrganization(NewOrganization(parentId: admin.orgId, kind: .region, name: "华东 East", code: "EAST"), by: root)
+        let merchant = try await access.createOrganization(
+            NewOrganization(parentId: region.id, kind: .merchant, name: "基准超市 Bench Market", code: Self.merchantCode), by: root)
+        let store = try await access.createOrganization(
+            NewOrganization(parentId: merchant.id, kind: .store, name: "基准超市 1 号店", code: "S-BENCH-1"), by: root)
+        _ = try await access.createUser(NewUser(orgId: store.id, username: Self.cashierName, displayName: "Bench Cashier", role: .cashier,
+                                                password: "Bench-pass-1"), by: root)
+        return try await load(database, merchant: merchant)
+    }
+
+    /// What a `--reuse` run times against: the merchant of a `--load-only` run, its product count,
+    /// and the same samples the load picked (every `sampleStep`-th generated product, found by its
+    /// barcode, which encodes the generated index). The name terms are not counted: that reads the
+    /// whole 28M-row index of a million products (the load's line says how many there are).
+    static func stored(_ database: Database) async throws -> LoadedCatalog {
+        try await database.session { db in
+            guard let merchant = try await db.raw("SELECT id FROM organizations WHERE kind = 'merchant' AND code = \(bind: merchantCode) ORDER BY id LIMIT 1")
+                .first()?.decode(column: "id", as: String.self) else {
+                throw ValidationError("--reuse: no generated catalog in this database (load one with --load-only)")
+            }
+            let products = try await db.raw("SELECT COUNT(*) AS n FROM products WHERE merchant_id = \(bind: merchant)").first()?
+                .decode(column: "n", as: Int.self) ?? 0
+            var samples: [CatalogSample] = []
+            let codes = stride(from: 0, to: products, by: sampleStep(products)).map(CatalogData.barcode)
+            for start in stride(from: 0, to: codes.count, by: 500) {
+                let chunk = codes[start..<min(codes.count, start + 500)]
+                var query: SQLQueryString = """
+                    SELECT p.id, p.sku, p.name_zh, p.name_en, b.code FROM product_barcodes b JOIN products p ON p.id = b.product_id
+                    WHERE b.merchant_id = \(bind: merchant) AND b.code IN (
+                    """
+                for (index, code) in chunk.enumerated() { query += index == 0 ? "\(bind: code)" : ", \(bind: code)" }
+                query += ") ORDER BY b.code"
+                for row in try await db.raw(query).all() {
+                    samples.append(CatalogSample(id: ProductID(rawValue: try row.decode(column: "id", as: String.self)),
+                                                 sku: try row.decode(column: "sku", as: String.self),
+                                                 barcode: try row.decode(column: "code", as: String.self),
+                                                 nameZh: try row.decode(column: "name_zh", as: String.self),
+                                                 nameEn: try row.decode(column: "name_en", as: String?.self) ?? ""))
+                }
+            }
+            guard samples.count == codes.count else {
+                throw ValidationError("--reuse: found \(samples.count) of \(codes.count) sample barcodes; was this catalog loaded by this benchmark?")
+            }
+            return LoadedCatalog(merchantId: OrgID(rawValue: merchant), products: products, samples: samples, summary: """
+                reusing: \(Report.grouped(products)) products of one merchant, \(Report.grouped(samples.count)) samples found by their barcodes
+                """)
+        }
+    }
+
     private func load(_ database: Database, merchant: Organization) async throws -> LoadedCatalog {
         if database.backend == .sqlite {
             // A bigger page cache for the loading connection (the single writer), as the estate load does.
@@ -114,7 +174,7 @@ struct CatalogBenchmark: AsyncParsableCommand {
         for start in stride(from: 0, to: products, by: batch) {
             let rows = (start..<min(products, start + batch)).map { generator.make($0) }
             terms += rows.reduce(0) { $0 + $1.terms.count }
-            for row in rows where row.index % max(1, products / 2_048) == 0 {
+            for row in rows where row.index % Self.sampleStep(products) == 0 {
                 samples.append(CatalogSample(id: row.product.id, sku: row.product.sku, barcode: row.product.barcodes[0],
                                              nameZh: row.product.nameZh, nameEn: row.product.nameEn ?? ""))
             }
@@ -122,7 +182,7 @@ struct CatalogBenchmark: AsyncParsableCommand {
             if (start / batch) % 10 == 9 { Report.say("  loaded \(Report.grouped(start + rows.count)) products…") }
         }
         let wall = EstateBenchmark.seconds(clock.now - began)
-        return LoadedCatalog(samples: samples, summary: """
+        return LoadedCatalog(merchantId: merchant.id, products: products, samples: samples, summary: """
             catalog: \(Report.grouped(products)) products of one merchant, \(Report.grouped(products)) barcodes, \(Report.grouped(terms)) name terms
             load: \(Report.decimal(wall, 1)) s = \(Report.grouped(Int(Double(products) / max(wall, 0.001)))) products/s
             """)
@@ -139,6 +199,8 @@ struct CatalogSample: Sendable {
 }
 
 struct LoadedCatalog: Sendable {
+    let merchantId: OrgID
+    let products: Int
     let samples: [CatalogSample]
     let summary: String
 }
@@ -194,14 +256,19 @@ struct CatalogData {
         let category = Self.categories[index % Self.categories.count]
         // SKUs run per category: FD-0000123; dropping 2 or 3 digits leaves 100 or 1,000 of them.
         let sku = "\(category)-\(String(format: "%07d", index / Self.categories.count))"
-        let body = "69\(String(format: "%010d", index))"
-        let barcode = body + String(Barcodes.checkDigit(body) ?? 0)
+        let barcode = Self.barcode(index)
         let created = now.addingTimeInterval(Double(index - 10_000_000) / 1_000)
         let product = Product(id: ProductID(rawValue: UUIDv7.make(now: created)), merchantId: merchant.id, sku: sku, barcodes: [barcode],
                               nameZh: "\(brand.zh)\(item.zh) \(size)", nameEn: "\(brand.en) \(item.en)", category: category, unit: .piece,
                               price: Int64(100 + Int.random(in: 0..<20_000, using: &generator)), memberPrice: nil, taxRate: 1300, cost: nil,
                               scaleCode: nil, active: true, createdAt: created, updatedAt: created, version: 1)
         return GeneratedProduct(index: index, product: product, terms: CatalogRules.terms(of: product))
+    }
+
+    /// The EAN-13 barcode of the generated product at `index` ("69", the index in 10 digits, the check digit).
+    static func barcode(_ index: Int) -> String {
+        let body = "69\(String(format: "%010d", index))"
+        return body + String(Barcodes.checkDigit(body) ?? 0)
     }
 
     /// The brand and item of a generated Chinese name (what is typed to find one product line).

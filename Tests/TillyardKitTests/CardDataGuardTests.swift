@@ -122,4 +122,17 @@ import TillyardKit
         #expect(CardDataGuard.looksLikeCardData(";4111111111111111=25121010000000000000?"))
         #expect(!CardDataGuard.looksLikeCardData(";note=12345"))
     }
+
+    /// ASCII text is checked byte by byte, other text through Foundation: both come to the same verdicts.
+    @Test func asciiAndUnicodeTextGetTheSameVerdicts() {
+        // U+3000 (ideographic space) is trimmed too, which sends the same text down the Unicode path.
+        let wide = "\u{3000}"
+        for (text, card) in [("4111 1111 1111 1111", true), ("\t4111-1111-1111-1111\t", true), ("%B4111111111111111^DOE/JOHN^2512", true),
+                             ("  ;4111111111111111=2512?", true), ("0193a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b", false),
+                             ("411111111111111", false), ("41111111111111111111", false), ("4111111111111111x", false),
+                             ("12345678901234567890", false), (";123456789012=", false)] {
+            #expect(CardDataGuard.looksLikeCardData(text) == card, "\(text)")
+            #expect(CardDataGuard.looksLikeCardData(wide + text + wide) == card, "\(text) between wide spaces")
+        }
+    }
 }

@@ -126,6 +126,8 @@ import TillyardTestSupport
             let plaintext = try #require(env.fixtures.tokens["merchantA.owner"])
             let owner = try env.user("merchantA.owner")
             let admin = try await env.principal("regionA.admin")
+            // Resolved once first, so the refusal below is not just a fresh reading (tokens are kept briefly).
+            #expect(try await env.access.principal(bearer: plaintext, origin: "x") != nil)
             _ = try await env.access.updateUser(owner.id, UserChanges(status: .disabled, expectedVersion: owner.version), by: admin)
             #expect(try await env.access.principal(bearer: plaintext, origin: "x") == nil)
         }

@@ -102,6 +102,8 @@ public struct AccessService: Sendable {
     /// A hash made with the configured hasher (so with its cost), checked against for unknown
     /// usernames so that the answer takes as long as for a real one.
     private let timingDummyHash: String
+    /// API tokens recently resolved (a register sends many requests a minute with the same one).
+    private let tokenCache = TokenCache()
 
     public init(store: any Persistence, hasher: any PasswordHasher, clock: Clock = .system) {
         self.store = store
@@ -253,18 +255,29 @@ public struct AccessService: Sendable {
         let parts = bearer.split(separator: "_", maxSplits: 2).map(String.init)
         guard parts.count == 3, parts[0] == "tyd" else { return nil }
         let now = clock.now()
-        let found = try await store.read { repos -> (APIToken, User, Organization)? in
-            guard let token = try await repos.tokens.find(prefix: parts[1]),
-                  Secrets.constantTimeEquals(token.secretHash, Secrets.sha256(parts[2])),
-                  token.isUsable(at: now),
-                  let user = try await repos.users.find(token.userId), user.status == .active,
-                  let org = try await repos.orgs.find(user.orgId) else { return nil }
-            return (token, user, org)
+        let secretHash = Secrets.sha256(parts[2])
+        let found: (APIToken, User, Organization)?
+        if let cached = tokenCache.entry(prefix: parts[1]) {
+            // The same checks as on a fresh reading, against the reading kept (at most `TokenCache.lifetime` old).
+            guard Secrets.constantTimeEquals(cached.token.secretHash, secretHash), cached.token.isUsable(at: now) else { return nil }
+            found = (cached.token, cached.user, cached.org)
+        } else {
+            let generation = tokenCache.begin()
+            found = try await store.read { repos -> (APIToken, User, Organization)? in
+                guard let token = try await repos.tokens.find(prefix: parts[1]),
+                      Secrets.constantTimeEquals(token.secretHash, secretHash),
+                      token.isUsable(at: now),
+                      let user = try await repos.users.find(token.userId), user.status == .active,
+                      let org = try await repos.orgs.find(user.orgId) else { return nil }
+                return (token, user, org)
+            }
+            if let (token, user, org) = found { tokenCache.store(token, user: user, org: org, generation: generation) }
         }
         guard let (token, user, org) = found else { return nil }
         // Last-used time is advisory: refresh it at most once a minute to keep reads cheap.
         if token.lastUsedAt.map({ now.timeIntervalSince($0) > 60 }) ?? true {
             try await store.write { try await $0.tokens.touch(token.id, at: now) }
+            tokenCache.touched(prefix: token.prefix, at: now)
         }
         return Principal(user: user, orgPath: org.path, orgKind: org.kind,
                          permissions: user.role.permissions.intersection(token.scopes),
@@ -369,6 +382,8 @@ public struct AccessService: Sendable {
         let name = try rawName.map { try AccessRules.text($0, field: "name") }
         let code = try rawCode.map { try AccessRules.text($0, field: "code", max: 32) }
         let now = clock.now()
+        // Principals read from tokens, users and organisations are kept briefly: forget them once this commits.
+        defer { tokenCache.removeAll() }
         return try await store.write { repos in
             guard var org = try await repos.orgs.find(id), principal.sees(path: org.path) else {
                 throw DomainError.notFound(resource: "organization", id: id.rawValue)
@@ -450,6 +465,8 @@ public struct AccessService: Sendable {
             throw DomainError.conflict("you cannot disable yourself or change your own role")
         }
         let now = clock.now()
+        // Principals read from tokens, users and organisations are kept briefly: forget them once this commits.
+        defer { tokenCache.removeAll() }
         return try await store.write { repos in
             var (user, org) = try await Self.visibleUser(id, repos: repos, principal: principal)
             guard user.role.permissions.isSubset(of: principal.permissions) else {
@@ -494,6 +511,8 @@ public struct AccessService: Sendable {
         try AccessRules.password(newPassword, field: "newPassword")
         let now = clock.now()
         let hash = hasher.hash(newPassword)
+        // Principals read from tokens, users and organisations are kept briefly: forget them once this commits.
+        defer { tokenCache.removeAll() }
         try await store.write { repos in
             var (user, org) = try await Self.visibleUser(id, repos: repos, principal: principal)
             if id != principal.user.id, !user.role.permissions.isSubset(of: principal.permissions) {
@@ -582,6 +601,8 @@ public struct AccessService: Sendable {
     public func revokeToken(_ id: TokenID, by principal: Principal) async throws -> APIToken {
         try principal.require(.tokensManage)
         let now = clock.now()
+        // Principals read from tokens, users and organisations are kept briefly: forget them once this commits.
+        defer { tokenCache.removeAll() }
         return try await store.write { repos in
             guard var token = try await repos.tokens.find(id),
                   let owner = try await repos.users.find(token.userId),

@@ -347,17 +347,32 @@ public enum SaleRules {
         PricingEngine.roundedDivision(amount * Int64(rate), by: 10_000 + Int64(rate))
     }
 
+    /// The lines and tenders of a journal entry as its link hashes them (sorted-key JSON), encoded
+    /// apart so a sale can encode them before its transaction: the single writer then only hashes.
+    public struct JournalContent: Sendable {
+        /// The lines as sorted-key JSON (they hold no dates, so any date strategy encodes them alike).
+        public let lines: String
+        /// The tenders as sorted-key JSON (no dates either).
+        public let tenders: String
+
+        /// The content of `sale` (its lines and tenders; nothing the transaction assigns).
+        public init(_ sale: Sale) {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            lines = (try? encoder.encode(sale.lines)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            tenders = (try? encoder.encode(sale.tenders)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        }
+    }
+
     /// The journal link of a completed sale: SHA-256 over the previous link and the entry's fields
     /// (the lines and tenders as sorted-key JSON), hex. Changing any stored sale breaks every later link.
-    public static func hash(_ sale: Sale, previous: String) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let lines = (try? encoder.encode(sale.lines)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let tenders = (try? encoder.encode(sale.tenders)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    /// `content` is `JournalContent(sale)` when encoded ahead (it must be of the same lines and tenders).
+    public static func hash(_ sale: Sale, previous: String, content: JournalContent? = nil) -> String {
+        let content = content ?? JournalContent(sale)
         let fields = [previous, sale.id.rawValue, sale.kind.rawValue, sale.storeId.rawValue, String(sale.receiptNumber ?? 0),
                       sale.registerId, String(sale.registerSeq ?? 0), String(EpochMillis.from(sale.soldAt)), sale.cashierId.rawValue,
                       String(sale.gross), String(sale.discount), String(sale.rounding), String(sale.total), String(sale.change),
-                      sale.originalSaleId?.rawValue ?? "", lines, tenders]
+                      sale.originalSaleId?.rawValue ?? "", content.lines, content.tenders]
         let digest = SHA256.hash(data: Data(fields.joined(separator: "\u{1F}").utf8))
         return Hex.string(digest)
     }

@@ -120,7 +120,9 @@ public struct StockLevel: Codable, Sendable, Equatable {
 
 /// Sales, refunds and open orders, with the store journal and register numbering.
 public protocol SaleRepository: Sendable {
-    func insert(_ sale: Sale, orgPath: String) async throws
+    /// Stores a new document. `content` is `JournalContent(sale)` when the caller encoded it ahead:
+    /// the stored body reuses its lines and tenders instead of encoding them again (in the single writer).
+    func insert(_ sale: Sale, orgPath: String, content: SaleRules.JournalContent?) async throws
     /// Replaces an open order (completion or void); `sale.version` must be the stored version + 1.
     func update(_ sale: Sale) async throws
     func find(_ id: SaleID) async throws -> Sale?
@@ -183,4 +185,11 @@ public protocol RegisterSettingsRepository: Sendable {
     func find(store: OrgID) async throws -> RegisterSettings?
     /// Stores the settings; `settings.version` must be the stored version + 1 (1 for the first save).
     func save(_ settings: RegisterSettings) async throws
+}
+
+extension SaleRepository {
+    /// Stores a new document, encoding all of it.
+    public func insert(_ sale: Sale, orgPath: String) async throws {
+        try await insert(sale, orgPath: orgPath, content: nil)
+    }
 }

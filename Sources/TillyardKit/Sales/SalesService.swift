@@ -107,6 +107,10 @@ public struct SalesService: Sendable {
                          reason: recordedApproval?.reason, note: try SaleRules.optionalText(input.note, field: "note", max: 200),
                          approval: recordedApproval, exceptions: [], hash: nil, version: 1)
         let priced = exceptions
+        // Encoded here, in parallel with other requests, not in the single writer: the journal link's
+        // lines and tenders, and the rollup additions (none depends on what the transaction assigns).
+        let content = SaleRules.JournalContent(draft)
+        let rollup = SalesRollup.deltas(of: draft, storePath: storeOrg.path, products: context.catalog.products)
         return try await store.write { repos in
             var head = try await repos.sales.lockJournal(store: storeOrg.id)
             // Checked again under the journal lock: a concurrent upload of the same sale has committed by now.
@@ -132,11 +136,15 @@ public struct SalesService: Sendable {
             sale.receiptNumber = head.receiptNumber
             sale.exceptions = exceptions
             sale.version = (existing?.version ?? 0) + 1
-            sale.hash = SaleRules.hash(sale, previous: head.hash)
+            sale.hash = SaleRules.hash(sale, previous: head.hash, content: content)
             head.hash = sale.hash ?? ""
-            if existing != nil { try await repos.sales.update(sale) } else { try await repos.sales.insert(sale, orgPath: storeOrg.path) }
+            if existing != nil {
+                try await repos.sales.update(sale)
+            } else {
+                try await repos.sales.insert(sale, orgPath: storeOrg.path, content: content)
+            }
             try await record(sale, head: head, restock: true, repos: repos, at: now)
-            try await SalesRollup.record(sale, storePath: storeOrg.path, products: context.catalog.products, repos: repos)
+            if !rollup.isEmpty { try await repos.reports.addSales(rollup) }
             if let memberPlan {
                 try await MemberPosting.post(sale, plan: memberPlan, orgPath: merchant.path, actor: principal.user.username, repos: repos)
             }

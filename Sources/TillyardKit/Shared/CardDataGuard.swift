@@ -54,6 +54,9 @@ public enum CardDataGuard {
 
     /// Track 1/2 data, or a bare 15–19 digit number that passes the Luhn check and starts like a card.
     public static func looksLikeCardData(_ text: String) -> Bool {
+        // Every string of every JSON body comes through here: ASCII text (ids, names, amounts) is
+        // checked byte by byte with the same rules; other text takes Foundation's Unicode trimming.
+        if let ascii = asciiLooksLikeCardData(text) { return ascii }
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed.hasPrefix("%B") || trimmed.hasPrefix(";") && trimmed.contains("=") { return containsLongDigitRun(trimmed) }
         let digits = trimmed.filter { $0 != " " && $0 != "-" }
@@ -71,6 +74,33 @@ public enum CardDataGuard {
             sum += value
         }
         return sum % 10 == 0
+    }
+
+    /// `looksLikeCardData` for ASCII text (nil for any other): whitespace to trim is then only
+    /// space and tab, and a digit one byte.
+    private static func asciiLooksLikeCardData(_ text: String) -> Bool? {
+        var utf8 = text.utf8[...]
+        var digits = 0
+        for byte in utf8 {
+            if byte >= 0x80 { return nil }
+            if byte >= 0x30, byte <= 0x39 { digits += 1 }
+        }
+        // Track data needs a run of 13 digits, a card number 15 of them.
+        guard digits >= 13 else { return false }
+        while let first = utf8.first, first == 0x20 || first == 0x09 { utf8 = utf8.dropFirst() }
+        while let last = utf8.last, last == 0x20 || last == 0x09 { utf8 = utf8.dropLast() }
+        if utf8.starts(with: "%B".utf8) || utf8.first == UInt8(ascii: ";") && utf8.contains(UInt8(ascii: "=")) {
+            var run = 0
+            for byte in utf8 {
+                run = byte >= 0x30 && byte <= 0x39 ? run + 1 : 0
+                if run >= 13 { return true }
+            }
+            return false
+        }
+        let number = utf8.filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "-") }
+        guard (15...19).contains(number.count), number.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              let first = number.first, (0x33...0x36).contains(first) else { return false }
+        return luhn(String(decoding: number, as: UTF8.self))
     }
 
     private static func containsLongDigitRun(_ text: String) -> Bool {

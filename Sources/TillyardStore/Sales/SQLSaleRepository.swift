@@ -8,7 +8,8 @@ struct SQLSaleRepository: SaleRepository {
     let db: any SQLDatabase
     let backend: SQLBackend
 
-    func insert(_ sale: Sale, orgPath: String) async throws {
+    func insert(_ sale: Sale, orgPath: String, content: SaleRules.JournalContent?) async throws {
+        let body = try content.map { try Self.body(sale, content: $0) } ?? JSONColumn.encode(sale)
         try await db.raw("""
             INSERT INTO sales (id, kind, status, merchant_id, store_id, org_path, register_id, register_seq, shift_id, receipt_number,
                                cashier_id, sold_at, recorded_at, total, original_sale_id, hash, body, version)
@@ -16,8 +17,25 @@ struct SQLSaleRepository: SaleRepository {
                     \(bind: sale.storeId.rawValue), \(bind: orgPath), \(bind: sale.registerId), \(bind: sale.registerSeq),
                     \(bind: sale.shiftId?.rawValue), \(bind: sale.receiptNumber), \(bind: sale.cashierId.rawValue), \(bind: sale.soldAt.millis),
                     \(bind: sale.recordedAt.millis), \(bind: sale.total), \(bind: sale.originalSaleId?.rawValue), \(bind: sale.hash),
-                    \(bind: try JSONColumn.encode(sale)), \(bind: sale.version))
+                    \(bind: body), \(bind: sale.version))
             """).run()
+    }
+
+    /// The body `JSONColumn.encode(sale)` gives, with the lines and tenders taken from `content`
+    /// (encoded before the transaction) instead of encoded again: the rest is encoded with empty
+    /// lists and the two lists put in their place. With sorted keys those are the only `"lines":[]`
+    /// and `"tenders":[]` (no nested value has such a key, and a quote inside a string is always
+    /// escaped, so no text value can hold them); the result is the same bytes.
+    static func body(_ sale: Sale, content: SaleRules.JournalContent) throws -> String {
+        var shell = sale
+        shell.lines = []
+        shell.tenders = []
+        var text = try JSONColumn.encode(shell)
+        for (key, list) in [(#""lines":"#, content.lines), (#""tenders":"#, content.tenders)] {
+            guard let range = text.range(of: key + "[]") else { return try JSONColumn.encode(sale) }
+            text.replaceSubrange(range, with: key + list)
+        }
+        return text
     }
 
     func update(_ sale: Sale) async throws {

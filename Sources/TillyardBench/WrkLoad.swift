@@ -64,7 +64,7 @@ enum WrkLoad {
                              "--latency", "-s", script.path, "http://127.0.0.1:\(port)/"]
         // Into a file, so wrk never waits on a full pipe while nobody reads it.
         let log = directory.appendingPathComponent("wrk.out")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let output = try FileHandle(forWritingTo: log)
         defer { try? output.close() }
         process.standardOutput = output

@@ -58,19 +58,23 @@ final class SQLiteDirectConnection: @unchecked Sendable {
 
     /// Run on every new connection. WAL lets readers run while the writer commits; `synchronous=FULL`
     /// makes every acknowledged commit survive power loss (never lose an acknowledged sale); foreign
-    /// keys are off by default in SQLite. `temp_store = MEMORY` keeps the sub-journal of the group
-    /// commit's savepoints (and of multi-row statements) in memory: on a file it cost the writer a
-    /// `pwrite` per page first changed in each savepoint, about a seventh of its time. It only ever
-    /// serves to undo a savepoint of the open transaction, so durability is the WAL's, unchanged.
-    static let pragmas = ["PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON",
-                          "PRAGMA temp_store = MEMORY"]
+    /// keys are off by default in SQLite.
+    static let pragmas = ["PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON"]
+
+    /// Run on the single writer's connection only. `temp_store = MEMORY` keeps the sub-journal of the
+    /// group commit's savepoints (and of multi-row statements) in memory: on a file it cost the writer
+    /// a `pwrite` per page first changed in each savepoint, about a seventh of its time. It only ever
+    /// serves to undo a savepoint of the open transaction, so durability is the WAL's, unchanged. Not on
+    /// the readers: there it would hold a large sort's spill (an export of a million rows) in memory.
+    static let writerPragmas = ["PRAGMA temp_store = MEMORY"]
 
     private var handle: OpaquePointer?
     private var cache: [String: Prepared] = [:]
     /// A statement that may change the schema, run once and finalized before the next one.
     private var oneOff: OpaquePointer?
 
-    init(path: String) throws {
+    /// Opens `path` with `pragmas`, then `extraPragmas` (the writer's own).
+    init(path: String, extraPragmas: [String] = []) throws {
         var handle: OpaquePointer?
         let flags = SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_URI
         let code = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
@@ -81,7 +85,7 @@ final class SQLiteDirectConnection: @unchecked Sendable {
         }
         self.handle = handle
         do {
-            for pragma in Self.pragmas { try execute(pragma, binds: []) { _ in } }
+            for pragma in Self.pragmas + extraPragmas { try execute(pragma, binds: []) { _ in } }
         } catch {
             close()
             throw error

@@ -20,7 +20,7 @@ final class SQLiteWriter: Sendable {
 
     /// Opens (creating) the database file with the settings the readers use.
     init(path: String, logger: Logger, eventLoop: any EventLoop) throws {
-        connection = try SQLiteDirectConnection(path: path)
+        connection = try SQLiteDirectConnection(path: path, extraPragmas: SQLiteDirectConnection.writerPragmas)
         thread = WriterThread(name: "tillyard-sqlite-writer")
         self.eventLoop = eventLoop
         self.logger = logger

@@ -69,7 +69,7 @@ final class TerminalGateway: ChannelDuplexHandler, RemovableChannelHandler {
             let bytes = body ?? ByteBuffer()
             body = nil
             let started = ContinuousClock.now
-            if let answer = answer(head, bytes) {
+            if let answer = answer(bytes) {
                 respond(context, answer)
                 metrics.record(method: "POST", route: Self.path, status: 200, duration: ContinuousClock.now - started)
                 metrics.fastLane.increment()
@@ -92,7 +92,7 @@ final class TerminalGateway: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The reply's JSON, when the fast lane can decide the heartbeat.
-    private func answer(_ head: HTTPRequest, _ bytes: ByteBuffer) -> String? {
+    private func answer(_ bytes: ByteBuffer) -> String? {
         let data = Data(buffer: bytes)
         guard let heartbeat = try? Heartbeat.decode(data) else { return nil }
         guard let reply = fleet.quickHeartbeat(heartbeat, headers: signing, method: "POST", path: Self.path, body: data) else { return nil }

@@ -3,8 +3,8 @@ import Testing
 import TillyardKit
 @testable import TillyardStore
 
-/// A sale's stored body made with its lines and tenders encoded ahead (outside the single writer)
-/// is byte for byte the body encoded whole, whatever its text fields hold.
+/// A sale's stored body as the repository writes it (`SaleJSON`, with its lines and tenders encoded
+/// ahead, outside the single writer) is byte for byte `JSONColumn`'s, whatever its text fields hold.
 @Suite struct SaleBodyTests {
     static func sale(note: String?, lineName: String, exceptions: [String]) -> Sale {
         let line = SaleLine(productId: ProductID(rawValue: "0193a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b"), sku: "SKU-1", name: lineName, quantity: 1500,
@@ -25,7 +25,7 @@ import TillyardKit
         for sale in [Self.sale(note: note, lineName: note ?? "name", exceptions: [note ?? "", #""tenders":[]"#]),
                      Self.sale(note: note, lineName: "x", exceptions: [])] {
             let content = SaleRules.JournalContent(sale)
-            #expect(try SQLSaleRepository.body(sale, content: content) == JSONColumn.encode(sale))
+            #expect(SaleJSON.encode(sale, style: .column, lines: content.lines, tenders: content.tenders) == (try JSONColumn.encode(sale)))
         }
     }
 }

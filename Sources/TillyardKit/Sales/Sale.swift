@@ -357,10 +357,9 @@ public enum SaleRules {
 
         /// The content of `sale` (its lines and tenders; nothing the transaction assigns).
         public init(_ sale: Sale) {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            lines = (try? encoder.encode(sale.lines)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-            tenders = (try? encoder.encode(sale.tenders)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            // Byte for byte the sorted-key `JSONEncoder`'s output, which every stored link was made with.
+            lines = SaleJSON.lines(sale.lines)
+            tenders = SaleJSON.tenders(sale.tenders)
         }
     }
 

@@ -23,9 +23,11 @@ public enum JSONIO {
     /// The decoder for request bodies: dates as ISO 8601, with or without fractional seconds.
     public static func decoder() -> JSONDecoder { WireJSON.decoder() }
 
-    /// Encodes a value for a response body.
+    /// Encodes a value for a response body. A sale (every register upload's answer) is written by
+    /// `SaleJSON`, the same bytes the encoder gives, without its cost.
     public static func encode(_ value: some Encodable) throws -> ByteBuffer {
-        ByteBuffer(data: try sharedEncoder.encode(value))
+        if let sale = value as? Sale { return ByteBuffer(string: SaleJSON.encode(sale, style: .wire)) }
+        return ByteBuffer(data: try sharedEncoder.encode(value))
     }
 
     // One of each, made once: they are thread-safe, and making them per request costs.

@@ -9,7 +9,7 @@ struct SQLSaleRepository: SaleRepository {
     let backend: SQLBackend
 
     func insert(_ sale: Sale, orgPath: String, content: SaleRules.JournalContent?) async throws {
-        let body = try content.map { try Self.body(sale, content: $0) } ?? JSONColumn.encode(sale)
+        let body = SaleJSON.encode(sale, style: .column, lines: content?.lines, tenders: content?.tenders)
         try await db.raw("""
             INSERT INTO sales (id, kind, status, merchant_id, store_id, org_path, register_id, register_seq, shift_id, receipt_number,
                                cashier_id, sold_at, recorded_at, total, original_sale_id, hash, body, version)
@@ -21,29 +21,12 @@ struct SQLSaleRepository: SaleRepository {
             """).run()
     }
 
-    /// The body `JSONColumn.encode(sale)` gives, with the lines and tenders taken from `content`
-    /// (encoded before the transaction) instead of encoded again: the rest is encoded with empty
-    /// lists and the two lists put in their place. With sorted keys those are the only `"lines":[]`
-    /// and `"tenders":[]` (no nested value has such a key, and a quote inside a string is always
-    /// escaped, so no text value can hold them); the result is the same bytes.
-    static func body(_ sale: Sale, content: SaleRules.JournalContent) throws -> String {
-        var shell = sale
-        shell.lines = []
-        shell.tenders = []
-        var text = try JSONColumn.encode(shell)
-        for (key, list) in [(#""lines":"#, content.lines), (#""tenders":"#, content.tenders)] {
-            guard let range = text.range(of: key + "[]") else { return try JSONColumn.encode(sale) }
-            text.replaceSubrange(range, with: key + list)
-        }
-        return text
-    }
-
     func update(_ sale: Sale) async throws {
         let changed = try await db.raw("""
             UPDATE sales SET status = \(bind: sale.status.rawValue), register_seq = \(bind: sale.registerSeq), shift_id = \(bind: sale.shiftId?.rawValue),
                    receipt_number = \(bind: sale.receiptNumber), cashier_id = \(bind: sale.cashierId.rawValue), sold_at = \(bind: sale.soldAt.millis),
                    recorded_at = \(bind: sale.recordedAt.millis), total = \(bind: sale.total), hash = \(bind: sale.hash),
-                   body = \(bind: try JSONColumn.encode(sale)), version = \(bind: sale.version)
+                   body = \(bind: SaleJSON.encode(sale, style: .column)), version = \(bind: sale.version)
             WHERE id = \(bind: sale.id.rawValue) AND version = \(bind: sale.version - 1) AND status = 'open'
             RETURNING id
             """).all()

@@ -127,4 +127,66 @@ import TillyardTestSupport
             #expect(try await store.read { try await $0.orgs.find(root.id) } == root)
         }
     }
+
+    /// Sales rollup additions made inside SQLite's group commit are summed per batch and written at
+    /// its end (`DeferredSalesRollups`); on both engines the rollups must come out as if every
+    /// transaction had written its own: a transaction that throws adds nothing, even after a clear
+    /// of the table, and a clear drops what was added before it, in the same batch or earlier.
+    @Test(arguments: TestBackend.allCases)
+    func rollupAdditionsCountOnlyForCommittedTransactions(backend: TestBackend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let store = SQLPersistence(database: database)
+            let root = Rows.org(under: nil, kind: .acquirer, name: "root")
+            let merchant = Rows.org(.generate(), under: root, kind: .merchant, name: "merchant")
+            let shop = Rows.org(.generate(), under: merchant, kind: .store, name: "store")
+            try await store.write { repos in
+                for org in [root, merchant, shop] { try await repos.orgs.insert(org) }
+            }
+            @Sendable func delta(_ key: String, amount: Int64, label: String) -> SalesRollupDelta {
+                SalesRollupDelta(day: 20_000, storeId: shop.id, merchantId: merchant.id, orgPath: shop.path, dimension: .product,
+                                 key: key, label: label, figures: SalesFigures(sales: 1, amount: amount))
+            }
+            func rows() async throws -> [String: (sales: Int64, amount: Int64, label: String)] {
+                try await database.session { db in
+                    var all: [String: (sales: Int64, amount: Int64, label: String)] = [:]
+                    for row in try await db.raw("SELECT key, sales, amount, label FROM report_sales_daily").all() {
+                        all[try row.decode(column: "key", as: String.self)] = (try row.decode(column: "sales", as: Int64.self),
+                                                                              try row.decode(column: "amount", as: Int64.self),
+                                                                              try row.decode(column: "label", as: String.self))
+                    }
+                    return all
+                }
+            }
+            try await store.write { try await $0.reports.addSales([delta("k0", amount: 1_000, label: "before")]) }
+            await withTaskGroup(of: Void.self) { group in
+                for index in 0..<150 {
+                    group.addTask {
+                        _ = try? await store.write { repos in
+                            // Keys are distinct within one call, as a sale's are (PostgreSQL updates a row once per statement).
+                            try await repos.reports.addSales([delta("k\(index % 5)", amount: Int64(index), label: "L\(index)")])
+                            if index % 13 == 6 { try await repos.reports.clearSales() }
+                            if index % 7 == 3 || index % 13 == 6 { throw Boom() }
+                        }
+                    }
+                }
+            }
+            let kept = (0..<150).filter { $0 % 7 != 3 && $0 % 13 != 6 }
+            let after = try await rows()
+            for key in 0..<5 {
+                let mine = kept.filter { $0 % 5 == key }
+                let expectedSales = Int64(mine.count) + (key == 0 ? 1 : 0)
+                let expectedAmount = mine.reduce(Int64(0)) { $0 + Int64($1) } + (key == 0 ? 1_000 : 0)
+                #expect(after["k\(key)"]?.sales == expectedSales && after["k\(key)"]?.amount == expectedAmount, "row k\(key): \(String(describing: after["k\(key)"]))")
+                #expect(mine.map { "L\($0)" }.contains(after["k\(key)"]?.label ?? ""), "label of k\(key) is a committed transaction's")
+            }
+            // A clear drops what this transaction added before it; what it adds afterwards stays.
+            try await store.write { repos in
+                try await repos.reports.addSales([delta("k9", amount: 5, label: "gone")])
+                try await repos.reports.clearSales()
+                try await repos.reports.addSales([delta("k9", amount: 2, label: "kept")])
+            }
+            let cleared = try await rows()
+            #expect(cleared.count == 1 && cleared["k9"]?.amount == 2 && cleared["k9"]?.label == "kept")
+        }
+    }
 }

@@ -27,7 +27,18 @@ struct SQLReportsRepository: ReportsRepository {
         SQLQueryString(columns.map { "CAST(SUM(\($0)) AS BIGINT) AS \($0)" }.joined(separator: ", "))
     }
 
+    /// Inside a SQLite group-commit batch the additions are held back and summed with the batch's
+    /// (`DeferredSalesRollups`); otherwise they are written at once.
     func addSales(_ deltas: [SalesRollupDelta]) async throws {
+        if let batch = DeferredSalesRollups.current {
+            batch.add(deltas)
+        } else {
+            try await writeSales(deltas)
+        }
+    }
+
+    /// One adding upsert of `deltas` (their keys need not be distinct on SQLite; a batch's sums are).
+    func writeSales(_ deltas: [SalesRollupDelta]) async throws {
         guard !deltas.isEmpty else { return }
         var query: SQLQueryString = """
             INSERT INTO report_sales_daily (dimension, org_path, day, key, store_id, merchant_id, label, \(unsafeRaw: Self.salesFigures.joined(separator: ", "))) VALUES
@@ -239,6 +250,7 @@ struct SQLReportsRepository: ReportsRepository {
     }
 
     func clearSales() async throws {
+        DeferredSalesRollups.current?.cleared()
         try await db.raw("DELETE FROM report_sales_daily").run()
     }
 

@@ -90,30 +90,39 @@ final class GroupCommit: @unchecked Sendable {
         }
     }
 
-    /// Runs a batch in one transaction; answers each item's own error (nil: committed).
+    /// Runs a batch in one transaction; answers each item's own error (nil: committed). The sales
+    /// rollup additions of the batch's items are summed and written just before the COMMIT
+    /// (`DeferredSalesRollups`).
     private static func commit(_ batch: [Item], on db: any SQLDatabase) async throws -> [(any Error)?] {
         try await db.raw("BEGIN IMMEDIATE").run()
+        let rollups = DeferredSalesRollups()
         do {
-            var outcomes: [(any Error)?] = []
-            if batch.count == 1 {
-                // Alone: the transaction itself is the unit of undo, no savepoint needed.
-                try await batch[0].run(db)
-                outcomes.append(nil)
-            } else {
+            let outcomes = try await DeferredSalesRollups.$current.withValue(rollups) { () async throws -> [(any Error)?] in
+                if batch.count == 1 {
+                    // Alone: the transaction itself is the unit of undo, no savepoint needed.
+                    try await batch[0].run(db)
+                    rollups.itemCommitted()
+                    return [nil]
+                }
+                var outcomes: [(any Error)?] = []
                 for item in batch {
                     try await db.raw("SAVEPOINT tillyard_batch_item").run()
                     do {
                         try await item.run(db)
                         try await db.raw("RELEASE tillyard_batch_item").run()
+                        rollups.itemCommitted()
                         outcomes.append(nil)
                     } catch {
                         // Undo this transaction only; if even that fails, the outer catch drops the batch.
+                        rollups.itemUndone()
                         try await db.raw("ROLLBACK TO tillyard_batch_item").run()
                         try await db.raw("RELEASE tillyard_batch_item").run()
                         outcomes.append(error)
                     }
                 }
+                return outcomes
             }
+            try await rollups.flush(on: db)
             try await db.raw("COMMIT").run()
             return outcomes
         } catch {

@@ -157,6 +157,45 @@ import TillyardTestSupport
         }
     }
 
+    /// Sales read their store, settings, products and promotions through a short-lived cache
+    /// (`SaleContextCache`); a change made through the services reaches the very next sale, and a
+    /// promotion's window opens at its instant even while its list is cached.
+    @Test(arguments: TestBackend.allCases)
+    func changesReachTheNextSaleAtOnce(backend: TestBackend) async throws {
+        try await Shop.with(backend) { shop in
+            let sales = shop.sales
+            _ = try await sales.openShift(storeId: nil, registerId: "R1", openingFloat: 0, by: shop.cashier)
+            var seq: Int64 = 0
+            func sell() async throws -> Sale {
+                seq += 1
+                return try await sales.complete(shop.sale(seq, lines: [SaleLineInput(productId: shop.cola.id, quantity: 3000)]), by: shop.cashier)
+            }
+            #expect(try await sell().total == 1_050)
+            _ = try await shop.services.catalog.update(shop.cola.id, ProductInput(sku: "COLA", barcodes: ["6901234567892"], nameZh: "可口可乐", price: 415),
+                                                       expectedVersion: shop.cola.version, by: shop.owner)
+            #expect(try await sell().total == 1_245)
+            var settings = try await sales.settings(storeId: shop.fixtures.storeA, by: shop.owner)
+            settings.cashRounding = CashRounding(step: 10, mode: .down)
+            _ = try await sales.updateSettings(settings, expectedVersion: settings.version, by: shop.owner)
+            #expect(try await sell().total == 1_240)
+            let percent = try await shop.services.promotions.create(PromotionInput(name: "九折", rule: .percentOff(basisPoints: 1_000), skus: ["COLA"]),
+                                                                    merchantId: nil, by: shop.owner)
+            let discounted = try await sell()
+            #expect(discounted.lines[0].promotionId == percent.promotion.id && discounted.total < 1_240)
+            _ = try await shop.services.promotions.end(percent.promotion.id, expectedVersion: percent.version, by: shop.owner)
+            let ended = try await sell()
+            #expect(ended.lines[0].promotionId == nil && ended.total == 1_240)
+            let later = try await shop.services.promotions.create(
+                PromotionInput(name: "特价", rule: .fixedPrice(fenPerUnit: 200), skus: ["COLA"], startsAt: shop.clock.clock.now().addingTimeInterval(1)),
+                merchantId: nil, by: shop.owner)
+            let before = try await sell()
+            #expect(before.lines[0].promotionId == nil && before.total == 1_240)
+            shop.clock.advance(1.5)
+            let after = try await sell()
+            #expect(after.lines[0].promotionId == later.promotion.id && after.total == 600)
+        }
+    }
+
     @Test(arguments: TestBackend.allCases)
     func discountsNeedAManagerBeyondTheLimit(backend: TestBackend) async throws {
         try await Shop.with(backend) { shop in

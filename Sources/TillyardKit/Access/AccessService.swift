@@ -104,6 +104,15 @@ public struct AccessService: Sendable {
     private let timingDummyHash: String
     /// API tokens recently resolved (a register sends many requests a minute with the same one).
     private let tokenCache = TokenCache()
+    /// What register uploads are priced and checked with, kept briefly (`SaleContextCache`): shared
+    /// with the sales, catalog and promotion services, which empty it when they change such things.
+    public let saleContext = SaleContextCache()
+
+    /// Forgets the principals and sale contexts read recently, after a change to tokens, users or organisations.
+    private func forgetReadings() {
+        tokenCache.removeAll()
+        saleContext.removeAll()
+    }
 
     public init(store: any Persistence, hasher: any PasswordHasher, clock: Clock = .system) {
         self.store = store
@@ -383,7 +392,7 @@ public struct AccessService: Sendable {
         let code = try rawCode.map { try AccessRules.text($0, field: "code", max: 32) }
         let now = clock.now()
         // Principals read from tokens, users and organisations are kept briefly: forget them once this commits.
-        defer { tokenCache.removeAll() }
+        defer { forgetReadings() }
         return try await store.write { repos in
             guard var org = try await repos.orgs.find(id), principal.sees(path: org.path) else {
                 throw DomainError.notFound(resource: "organization", id: id.rawValue)
@@ -466,7 +475,7 @@ public struct AccessService: Sendable {
         }
         let now = clock.now()
         // Principals read from tokens, users and organisations are kept briefly: forget them once this commits.
-        defer { tokenCache.removeAll() }
+        defer { forgetReadings() }
         return try await store.write { repos in
             var (user, org) = try await Self.visibleUser(id, repos: repos, principal: principal)
             guard user.role.permissions.isSubset(of: principal.permissions) else {
@@ -512,7 +521,7 @@ public struct AccessService: Sendable {
         let now = clock.now()
         let hash = hasher.hash(newPassword)
         // Principals read from tokens, users and organisations are kept briefly: forget them once this commits.
-        defer { tokenCache.removeAll() }
+        defer { forgetReadings() }
         try await store.write { repos in
             var (user, org) = try await Self.visibleUser(id, repos: repos, principal: principal)
             if id != principal.user.id, !user.role.permissions.isSubset(of: principal.permissions) {
@@ -602,7 +611,7 @@ public struct AccessService: Sendable {
         try principal.require(.tokensManage)
         let now = clock.now()
         // Principals read from tokens, users and organisations are kept briefly: forget them once this commits.
-        defer { tokenCache.removeAll() }
+        defer { forgetReadings() }
         return try await store.write { repos in
             guard var token = try await repos.tokens.find(id),
                   let owner = try await repos.users.find(token.userId),

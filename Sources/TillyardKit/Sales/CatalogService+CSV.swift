@@ -129,7 +129,10 @@ extension CatalogService {
                 orgPath: merchant.path, at: now)
             return report
         }
-        return dryRun ? try await store.read(work) : try await store.write(work)
+        guard !dryRun else { return try await store.read(work) }
+        // Sales read products through a short-lived cache: forget it once this commits.
+        defer { saleContext?.removeAll() }
+        return try await store.write(work)
     }
 
     /// Whether a checked row leaves the stored product as it is (times and version aside).

@@ -18,8 +18,13 @@ public struct CatalogService: Sendable {
     /// How this installation's scales print weighed-goods labels.
     public let scaleFormat: ScaleBarcodeFormat
 
-    public init(store: any Persistence, clock: Clock = .system, scaleFormat: ScaleBarcodeFormat = ScaleBarcodeFormat()) {
+    /// Emptied after every change to products, so the next sale reads them afresh (nil: none kept).
+    let saleContext: SaleContextCache?
+
+    public init(store: any Persistence, clock: Clock = .system, scaleFormat: ScaleBarcodeFormat = ScaleBarcodeFormat(),
+                saleContext: SaleContextCache? = nil) {
         self.store = store
+        self.saleContext = saleContext
         self.clock = clock
         self.scaleFormat = scaleFormat
     }
@@ -41,6 +46,8 @@ public struct CatalogService: Sendable {
     public func update(_ id: ProductID, _ input: ProductInput, expectedVersion: Int, by principal: Principal) async throws -> Product {
         try principal.require(.catalogManage)
         let now = clock.now()
+        // Sales read products through a short-lived cache: forget it once this commits.
+        defer { saleContext?.removeAll() }
         return try await store.write { repos in
             let (stored, merchant) = try await Self.visible(id, repos: repos, principal: principal)
             guard stored.version == expectedVersion else {

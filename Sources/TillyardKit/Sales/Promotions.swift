@@ -80,6 +80,8 @@ public protocol PromotionRepository: Sendable {
     func list(merchant: OrgID, status: PromotionStatus?, at now: Date, page: PageRequest) async throws -> Page<PromotionRecord>
     /// Promotions whose dates contain the instant (weekday, hour, store and member limits are the engine's).
     func running(merchant: OrgID, at: Date) async throws -> [Promotion]
+    /// A merchant's promotions that have not ended at the instant (running or scheduled), ordered by id.
+    func live(merchant: OrgID, at: Date) async throws -> [Promotion]
     /// How many of a merchant's promotions have not ended at the instant (running or scheduled).
     func liveCount(merchant: OrgID, at: Date) async throws -> Int
 }
@@ -90,9 +92,13 @@ public struct PromotionService: Sendable {
     public let store: any Persistence
     public let clock: Clock
 
-    public init(store: any Persistence, clock: Clock = .system) {
+    /// Emptied after every change to promotions, so the next sale reads them afresh (nil: none kept).
+    let saleContext: SaleContextCache?
+
+    public init(store: any Persistence, clock: Clock = .system, saleContext: SaleContextCache? = nil) {
         self.store = store
         self.clock = clock
+        self.saleContext = saleContext
     }
 
     /// Most promotions a merchant may have running or scheduled at once (each sale prices against all of them).
@@ -102,6 +108,8 @@ public struct PromotionService: Sendable {
     public func create(_ input: PromotionInput, merchantId: OrgID?, by principal: Principal) async throws -> PromotionRecord {
         try principal.require(.catalogManage)
         let now = clock.now()
+        // Sales read promotions through a short-lived cache: forget it once this commits.
+        defer { saleContext?.removeAll() }
         return try await store.write { repos in
             let merchant = try await CatalogService.merchant(merchantId, repos: repos, principal: principal)
             if try await repos.promotions.liveCount(merchant: merchant.id, at: now) >= Self.maxLive {
@@ -119,6 +127,8 @@ public struct PromotionService: Sendable {
     public func update(_ id: PromotionID, _ input: PromotionInput, expectedVersion: Int, by principal: Principal) async throws -> PromotionRecord {
         try principal.require(.catalogManage)
         let now = clock.now()
+        // Sales read promotions through a short-lived cache: forget it once this commits.
+        defer { saleContext?.removeAll() }
         return try await store.write { repos in
             var (record, merchant) = try await Self.visible(id, repos: repos, principal: principal)
             try Self.checkVersion(record, expectedVersion)
@@ -138,6 +148,8 @@ public struct PromotionService: Sendable {
     public func end(_ id: PromotionID, expectedVersion: Int, by principal: Principal) async throws -> PromotionRecord {
         try principal.require(.catalogManage)
         let now = clock.now()
+        // Sales read promotions through a short-lived cache: forget it once this commits.
+        defer { saleContext?.removeAll() }
         return try await store.write { repos in
             var (record, merchant) = try await Self.visible(id, repos: repos, principal: principal)
             try Self.checkVersion(record, expectedVersion)

@@ -171,6 +171,8 @@ extension SalesService {
         try principal.require(.salesApprove)
         try input.validate()
         let now = clock.now()
+        // Sales read settings through a short-lived cache: forget it once this commits.
+        defer { access.saleContext.removeAll() }
         return try await store.write { repos in
             let (storeOrg, _) = try await Self.store(input.storeId, repos: repos, principal: principal)
             let stored = try await repos.registerSettings.find(store: storeOrg.id)

@@ -51,13 +51,15 @@ public struct SalesService: Sendable {
         let soldAt = min(input.soldAt ?? now, now)
         let offline = now.timeIntervalSince(soldAt) > offlineAfter
         let wallet = input.tenders.contains { $0.kind.isQR }
+        let cache = access.saleContext
         let read = try await store.read { repos -> SaleReading in
             if let stored = try await Self.stored(input.id, repos: repos, principal: principal), stored.status != .open {
                 return .replay(stored)
             }
-            let (storeOrg, merchant) = try await Self.store(input.storeId, repos: repos, principal: principal)
-            let settings = try await repos.registerSettings.find(store: storeOrg.id) ?? RegisterSettings(storeId: storeOrg.id)
-            let catalog = try await CatalogSnapshot.load(input.lines, merchant: merchant, at: soldAt, repos: repos)
+            // Store, merchant, settings, products and promotions come through the short-lived cache.
+            let (storeOrg, merchant) = try await Self.store(input.storeId, repos: repos, principal: principal, cache: cache)
+            let settings = try await cache.settings(store: storeOrg.id, repos: repos) ?? RegisterSettings(storeId: storeOrg.id)
+            let catalog = try await CatalogSnapshot.load(input.lines, merchant: merchant, at: soldAt, now: now, repos: repos, cache: cache)
             let (shift, late) = try await Self.shift(input.shiftId, registerId: registerId, storeId: storeOrg.id, offline: offline, repos: repos)
             let charges = wallet ? try await repos.payments.payments(of: input.id) : []
             let member = try await MemberPosting.load(input.memberId, merchant: merchant, storeId: storeOrg.id, repos: repos)
@@ -465,10 +467,16 @@ public struct SalesService: Sendable {
 
     /// The store a register document belongs to, and its merchant: the given store if the caller sees
     /// it, else the caller's own store.
-    static func store(_ id: OrgID?, repos: any Repositories, principal: Principal) async throws -> (Organization, Organization) {
+    /// `cache`, when given, answers the two organisations from recent readings (`SaleContextCache`).
+    static func store(_ id: OrgID?, repos: any Repositories, principal: Principal,
+                      cache: SaleContextCache? = nil) async throws -> (Organization, Organization) {
+        func find(_ id: OrgID) async throws -> Organization? {
+            if let cache { return try await cache.org(id, repos: repos) }
+            return try await repos.orgs.find(id)
+        }
         let storeOrg: Organization
         if let id {
-            guard let org = try await repos.orgs.find(id), org.kind == .store, principal.sees(path: org.path) else {
+            guard let org = try await find(id), org.kind == .store, principal.sees(path: org.path) else {
                 throw DomainError.notFound(resource: "store", id: id.rawValue)
             }
             storeOrg = org
@@ -478,7 +486,7 @@ public struct SalesService: Sendable {
             }
             storeOrg = org
         }
-        guard let parent = storeOrg.parentId, let merchant = try await repos.orgs.find(parent) else {
+        guard let parent = storeOrg.parentId, let merchant = try await find(parent) else {
             throw DomainError.conflict("store \(storeOrg.code) has no merchant")
         }
         return (storeOrg, merchant)
@@ -673,14 +681,23 @@ struct CatalogSnapshot: Sendable {
     var promotions: [Promotion]
 
     /// Reads the products of the lines (refusing an empty or overlong cart) and the running promotions.
-    static func load(_ inputs: [SaleLineInput], merchant: Organization, at: Date, repos: any Repositories) async throws -> CatalogSnapshot {
+    /// With `cache`, products and promotions come from recent readings (`now` is the service clock's instant).
+    static func load(_ inputs: [SaleLineInput], merchant: Organization, at: Date, now: Date? = nil, repos: any Repositories,
+                     cache: SaleContextCache? = nil) async throws -> CatalogSnapshot {
         guard !inputs.isEmpty else { throw DomainError.invalid("lines", "a sale needs at least one line") }
         guard inputs.count <= SaleRules.maxLines else { throw DomainError.invalid("lines", "at most \(SaleRules.maxLines) lines") }
+        let ids = inputs.map(\.productId)
+        let found = if let cache { try await cache.products(ids, repos: repos) } else { try await repos.products.find(ids: ids) }
         var products: [ProductID: Product] = [:]
-        for product in try await repos.products.find(ids: inputs.map(\.productId)) where product.merchantId == merchant.id {
+        for product in found where product.merchantId == merchant.id {
             products[product.id] = product
         }
-        return CatalogSnapshot(products: products, promotions: try await repos.promotions.running(merchant: merchant.id, at: at))
+        let promotions = if let cache {
+            try await cache.running(merchant: merchant.id, at: at, now: now ?? at, repos: repos)
+        } else {
+            try await repos.promotions.running(merchant: merchant.id, at: at)
+        }
+        return CatalogSnapshot(products: products, promotions: promotions)
     }
 }
 

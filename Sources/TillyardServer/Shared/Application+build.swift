@@ -62,8 +62,8 @@ public struct AppServices: Sendable {
         self.service = ServiceDeskService(store: store, estate: estate, vault: vault, clock: clock,
                                           notifier: serviceWebhook.map { WebhookNotifier(url: $0) })
         self.notifications = NotificationService(store: store, clock: clock)
-        self.catalog = CatalogService(store: store, clock: clock)
-        self.promotions = PromotionService(store: store, clock: clock)
+        self.catalog = CatalogService(store: store, clock: clock, saleContext: access.saleContext)
+        self.promotions = PromotionService(store: store, clock: clock, saleContext: access.saleContext)
         self.fleet = FleetService(store: store, secret: accountKey, clock: clock, directory: terminalContexts)
         self.campaigns = CampaignService(store: store, files: FilePackageFiles(root: packages ?? Self.packagesFolder(besides: folder)), clock: clock)
         self.compliance = ComplianceService(store: store, clock: clock)

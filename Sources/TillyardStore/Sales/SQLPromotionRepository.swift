@@ -51,6 +51,13 @@ struct SQLPromotionRepository: PromotionRepository {
             """).all().map { try Self.decode($0).promotion }
     }
 
+    func live(merchant: OrgID, at: Date) async throws -> [Promotion] {
+        try await db.raw("""
+            SELECT body FROM promotions WHERE merchant_id = \(bind: merchant.rawValue)
+            AND (ends_at IS NULL OR ends_at > \(bind: at.millis)) ORDER BY id
+            """).all().map { try Self.decode($0).promotion }
+    }
+
     func liveCount(merchant: OrgID, at: Date) async throws -> Int {
         try await db.raw("""
             SELECT COUNT(*) AS n FROM promotions WHERE merchant_id = \(bind: merchant.rawValue) AND (ends_at IS NULL OR ends_at > \(bind: at.millis))

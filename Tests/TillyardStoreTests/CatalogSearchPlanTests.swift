@@ -45,12 +45,15 @@ import TillyardTestSupport
                         && (category.map { $0 == product.category } ?? true) && (!activeOnly || product.active)
                 }.map(\.id.rawValue).sorted(by: >)
             }
-            for narrow in [2_000, 2] {
+            // 2,000: every source listed; 5: the name pairs of a brand (8 products each) walked along the
+            // postings both rarest pairs share (counted exactly below 11); 2: walked along the rarest's postings.
+            for narrow in [2_000, 5, 2] {
                 for (query, category, activeOnly) in [("可乐", nil, false), ("DR-", nil, false), ("dr-101", nil, false), ("code-7", nil, false),
                                                        ("kangshifu bee", nil, false), ("红", "promo", false), ("康师傅", nil, true), ("", nil, false),
                                                        ("nothing at all", nil, false), ("COLA", nil, false), ("Tea kang", nil, false),
                                                        ("1", nil, false), ("noodles 2", "shelf", false), ("shifu", nil, false), ("eef", nil, false),
-                                                       ("康师傅 bee", nil, false)] as [(String, String?, Bool)] {
+                                                       ("康师傅 bee", nil, false), ("师傅红烧牛肉", nil, false), ("康师傅 冰红茶", nil, true),
+                                                       ("可乐 cola", "shelf", false)] as [(String, String?, Bool)] {
                     var found: [String] = []
                     var cursor: String?
                     repeat {

@@ -200,7 +200,8 @@ struct SQLProductRepository: ProductRepository {
     /// from its index, up to `narrowSource`: a narrow one is listed, and the page is then picked from
     /// the listed ids; a broad one is walked newest first in its own index order (a SKU prefix of a
     /// whole category along the catalog; a common name along the postings of its rarest term), each
-    /// walk stopping after a page.
+    /// walk stopping after a page. A name's candidates are the postings of its rarest term, or those its two
+    /// rarest terms share when both are short, each checked for the remaining terms rarest first.
     func search(merchant: OrgID, filter: ProductFilter, page: PageRequest) async throws -> Page<Product> {
         guard let text = filter.query?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
             return try await pageOf(filter: filter, page: page, listed: [],
@@ -225,49 +226,81 @@ struct SQLProductRepository: ProductRepository {
                 AND (p.sku || '') >= \(bind: prefix.lower) AND (p.sku || '') < \(bind: prefix.upper)
                 """, key: "p.id"))
         }
-        // Longest first: a long word is usually the rarer one ("kangshifu" before "bee"), and every
-        // term after the first is counted only up to the rarest so far.
+        // Longest first: a long word is usually the rarer one ("kangshifu" before "bee").
         let terms = CatalogRules.queryTerms(text).sorted { ($0.count, $1) > ($1.count, $0) }
         func postings(_ term: String) -> SQLQueryString {
             "SELECT 1 FROM product_terms WHERE merchant_id = \(bind: merchantId) AND term = \(bind: term)"
         }
-        // Only the rarest term matters (the walk or the list goes along its postings), so a term is
-        // counted no further than the rarest before it: sizing "蒙牛纯牛奶" read 2,001 postings of each of
-        // its four common pairs, most of the search's time at 1,000,000 products.
+        // The two rarest terms matter (their postings are intersected when both are short, see below), so
+        // a term is counted no further than the second rarest before it, and none beyond `pairCap`: sizing
+        // "蒙牛纯牛奶" in full read 2,001 postings of each of its four common pairs, most of the search's
+        // time at 1,000,000 products. A size below the cap it was counted to is exact; one at it means "at
+        // least". The cap is twice `narrowSource` because in a brand + item the second rarest pair (the
+        // brand's own, ~2,500 at 1,000,000 products) is usually just above it.
+        let pairCap = narrowSource * 2 + 1
         var sizes: [(term: String, size: Int)] = []
         for term in terms where sizes.last?.size != 0 {
-            let rarest = sizes.map(\.size).min() ?? narrowSource + 1
-            sizes.append((term, try await size(postings(term), upTo: rarest)))
+            let counted = sizes.map(\.size).sorted() + [pairCap, pairCap]
+            sizes.append((term, try await size(postings(term), upTo: counted[1])))
         }
-        // When every term is above `narrowSource`, all read as narrowSource + 1 and the first would be
-        // walked: "bee" (every Beef and Beer, 1 product in 15) instead of "kangshifu" (1 in 400), reading
-        // 400 postings per product found. Such ties are told apart with a cap 8 times higher, each term
-        // again counted only up to the rarest so far.
-        if sizes.count > 1, sizes.allSatisfy({ $0.size > narrowSource }) {
+        // When every term reached the cap, all read the same and the first would be walked: "bee" (every
+        // Beef and Beer, 1 product in 15) instead of "kangshifu" (1 in 400), reading 400 postings per
+        // product found. Such ties are told apart with a cap 8 times `narrowSource`, each term again
+        // counted only up to the rarest so far.
+        if sizes.count > 1, sizes.allSatisfy({ $0.size >= pairCap }) {
             var rarest = narrowSource * 8 + 1
             for index in sizes.indices {
                 sizes[index].size = try await size(postings(sizes[index].term), upTo: rarest)
                 rarest = min(rarest, sizes[index].size)
             }
         }
-        if let rarest = sizes.min(by: { $0.size < $1.size }), rarest.size > 0 {
-            // The rarest term's products, each checked for the other terms by one probe of the index.
-            // `LIMIT 1 OFFSET 0` keeps PostgreSQL from turning the check into a join: it merged the
-            // postings of both terms (all 66,566 of "bee" read to check 718 of "kangshifu") and started
-            // a parallel worker for it, 12–22 ms instead of 0.4–8 ms at 1,000,000 products. SQLite
-            // probes either way.
-            var postings: SQLQueryString = "r.merchant_id = \(bind: merchantId) AND r.term = \(bind: rarest.term)"
-            for term in terms where term != rarest.term {
-                postings += """
-                     AND EXISTS (SELECT 1 FROM product_terms t WHERE t.merchant_id = r.merchant_id AND t.term = \(bind: term) \
-                    AND t.product_id = r.product_id LIMIT 1 OFFSET 0)
+        // Rarest first (a stable sort: equal sizes keep the longest-first order). A term counted only to a
+        // cap sorts after every term counted below it, which is where it belongs.
+        let byRarity = sizes.enumerated().sorted { ($0.element.size, $0.offset) < ($1.element.size, $1.offset) }.map(\.element)
+        if let rarest = byRarity.first, rarest.size > 0 {
+            // `r.product_id` runs over the candidates: the rarest term's postings, or, when the second rarest
+            // is short as well, the postings both terms share. Walking the rarest term's postings and probing
+            // the index once per posting for each other term costs about six times what reading one posting
+            // in order does, so two short lists are merged instead: "康师傅牛肉面" probed the ~1,700 postings
+            // of "傅牛" (every 师傅 brand's beef noodles) where merging them with the 2,500 of "康师" leaves the
+            // ~80 products of the brand's item. SQLite merges an INTERSECT in index order only when it keeps
+            // the ORDER BY, which it drops from a subquery without a LIMIT: the LIMIT is there for that and
+            // never cuts (no intersection is longer than a posting list). PostgreSQL hashes the two lists.
+            // Only a second rarest counted exactly (below `pairCap`) and at most 4 times the rarest is merged:
+            // a longer one costs more to read than the probes it saves.
+            let candidates: SQLQueryString
+            var conditions: [SQLQueryString] = []
+            var probed = byRarity.dropFirst()
+            if let second = probed.first, second.size < pairCap, second.size <= rarest.size * 4 {
+                candidates = """
+                    (SELECT product_id FROM product_terms WHERE merchant_id = \(bind: merchantId) AND term = \(bind: rarest.term) \
+                    INTERSECT SELECT product_id FROM product_terms WHERE merchant_id = \(bind: merchantId) AND term = \(bind: second.term) \
+                    ORDER BY 1 DESC LIMIT \(bind: Int(Int32.max))) r
                     """
-            }
-            if rarest.size <= narrowSource {
-                listed.append("SELECT r.product_id AS id FROM product_terms r WHERE " + postings)
+                probed = probed.dropFirst()
             } else {
-                // Every term is common: along the rarest term's postings newest first.
-                walks.append(Walk(query: "SELECT p.* FROM product_terms r JOIN products p ON p.id = r.product_id WHERE " + postings, key: "r.product_id"))
+                candidates = "product_terms r"
+                conditions.append("r.merchant_id = \(bind: merchantId) AND r.term = \(bind: rarest.term)")
+            }
+            // Each candidate checked for the other terms, rarest first, by one probe of the index each (the
+            // first that fails ends the checks). `LIMIT 1 OFFSET 0` keeps PostgreSQL from turning the check
+            // into a join: it merged the postings of both terms (all 66,566 of "bee" read to check 718 of
+            // "kangshifu") and started a parallel worker for it, 12–22 ms instead of 0.4–8 ms at 1,000,000
+            // products. SQLite probes either way.
+            for term in probed {
+                conditions.append("""
+                    EXISTS (SELECT 1 FROM product_terms t WHERE t.merchant_id = \(bind: merchantId) AND t.term = \(bind: term.term) \
+                    AND t.product_id = r.product_id LIMIT 1 OFFSET 0)
+                    """)
+            }
+            var matching: SQLQueryString = "TRUE"
+            for (index, condition) in conditions.enumerated() { matching = index == 0 ? condition : matching + " AND " + condition }
+            if rarest.size <= narrowSource {
+                listed.append("SELECT r.product_id AS id FROM " + candidates + " WHERE " + matching)
+            } else {
+                // Every term is common: along the candidates newest first.
+                walks.append(Walk(query: "SELECT p.* FROM " + candidates + " JOIN products p ON p.id = r.product_id WHERE " + matching,
+                                  key: "r.product_id"))
             }
         }
         return try await pageOf(filter: filter, page: page, listed: listed, walks: walks)

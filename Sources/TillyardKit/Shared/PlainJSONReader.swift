@@ -104,7 +104,8 @@ public struct PlainJSONReader {
     /// card number (15 to 19) and it cannot start like track data (`%B`, `;`), so the card-data
     /// guard never refuses one.
     public mutating func textOrUUID() -> String? {
-        guard let range = plainString(), hasFewDigits(range) || Self.isUUIDShaped(UnsafeBufferPointer(rebasing: bytes[range])) else { return nil }
+        // The shape first: its length check turns other text away at once, and an id needs no digit count.
+        guard let range = plainString(), Self.isUUIDShaped(UnsafeBufferPointer(rebasing: bytes[range])) || hasFewDigits(range) else { return nil }
         return string(range)
     }
 

@@ -2,8 +2,10 @@ import Foundation
 import Hummingbird
 import TillyardKit
 
-/// The body of `POST /sales`: a completed sale as a register uploads it.
-struct SaleUploadInput: APIInput {
+/// The body of `POST /sales`: a completed sale as a register uploads it. The plain body registers
+/// send is read in one pass (`readPlain`, SaleUploadWire.swift); Equatable so tests can hold that
+/// reader to the strict decoder.
+struct SaleUploadInput: APIInput, Equatable {
     var id: String
     var storeId: String?
     var registerId: String

@@ -9,10 +9,21 @@ public protocol APIInput: Decodable, Sendable {
     /// Fields whose digits the card-data guard must let through because the handler masks and
     /// fingerprints them at once (a settlement account). Empty for almost every input.
     static var allowedSensitiveFields: Set<String> { get }
+
+    /// The body read in one pass when it is in the plain form a hot client sends (a register's sale
+    /// upload, a terminal's heartbeat), or nil to decode it strictly. `JSONIO.decode` asks this
+    /// first, so an input adopts a fast lane by implementing it and nothing else changes.
+    ///
+    /// The contract: answer only bodies the strict path accepts, with exactly the value it gives
+    /// (build it on `PlainJSONReader`); nil for anything else, which the strict path then refuses
+    /// or accepts with its own wording. Inputs without a fast lane keep the default, nil.
+    static func readPlain(_ data: Data) -> Self?
 }
 
 extension APIInput {
     public static var allowedSensitiveFields: Set<String> { [] }
+
+    public static func readPlain(_ data: Data) -> Self? { nil }
 }
 
 /// JSON encoding and strict decoding for the API.
@@ -42,9 +53,18 @@ public enum JSONIO {
         return try decode(type, from: Data(buffer: buffer))
     }
 
-    /// Strict decoding of JSON bytes (see `decode(_:from:context:)`): one scan checks the syntax,
-    /// duplicate keys and card data (`StrictJSON`), then the raw bytes are decoded.
+    /// Decoding of JSON bytes (see `decode(_:from:context:)`): the input's one-pass reader first
+    /// (`APIInput.readPlain`, which answers only the plain bodies the strict path accepts, with the
+    /// same value), else strictly.
     public static func decode<T: APIInput>(_ type: T.Type, from data: Data) throws -> T {
+        if let plain = T.readPlain(data) { return plain }
+        return try decodeStrictly(type, from: data)
+    }
+
+    /// Strict decoding of JSON bytes: one scan checks the syntax, duplicate keys and card data
+    /// (`StrictJSON`), then the raw bytes are decoded. Errors are the API's problems (see
+    /// `decode(_:from:context:)`). Public for tests that hold a fast lane to it.
+    public static func decodeStrictly<T: APIInput>(_ type: T.Type, from data: Data) throws -> T {
         let keys: [String]
         do {
             keys = try StrictJSON.scan(data, allowing: T.allowedSensitiveFields)

@@ -85,10 +85,7 @@ final class SQLiteDirectConnection: @unchecked Sendable {
         }
         self.handle = handle
         do {
-            let env = ProcessInfo.processInfo.environment
-            let experiment = (env["XP_ALL"] ?? "").split(separator: ";").map(String.init)
-                + (extraPragmas.isEmpty ? [] : (env["XP_WRITER"] ?? "").split(separator: ";").map(String.init))
-            for pragma in Self.pragmas + extraPragmas + experiment { try execute(pragma, binds: []) { _ in } }
+            for pragma in Self.pragmas + extraPragmas { try execute(pragma, binds: []) { _ in } }
         } catch {
             close()
             throw error

@@ -61,7 +61,7 @@ import TillyardTestSupport
                         let request = PageRequest(limit: 4, cursor: cursor)
                         let merchant = fixtures.merchantA
                         let page = try await database.session { db in
-                            try await SQLProductRepository(db: db, narrowSource: narrow).search(merchant: merchant, filter: filter, page: request)
+                            try await SQLProductRepository(db: db, backend: database.backend, narrowSource: narrow).search(merchant: merchant, filter: filter, page: request)
                         }
                         found += page.items.map(\.id.rawValue)
                         cursor = page.nextCursor
@@ -140,7 +140,7 @@ import TillyardTestSupport
             // In batches smaller than the catalog, the same terms.
             try await database.transaction { db in
                 try await db.raw("DELETE FROM product_terms").run()
-                try await SQLProductRepository(db: db).rebuildTerms(batch: 3)
+                try await SQLProductRepository(db: db, backend: database.backend).rebuildTerms(batch: 3)
             }
             #expect(try await stored() == current)
         }

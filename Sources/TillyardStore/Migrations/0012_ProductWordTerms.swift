@@ -4,5 +4,7 @@
 enum Migration0012ProductWordTerms {
     static let migration = Migration(version: 12, name: "product_word_terms", statements: [
         "DELETE FROM product_terms",
-    ], step: { db in try await SQLProductRepository(db: db).rebuildTerms() })
+    ], step: { db in
+        try await SQLProductRepository(db: db, backend: db.dialect.name == "sqlite" ? .sqlite : .postgres).rebuildTerms()
+    })
 }

@@ -38,6 +38,14 @@ enum Dialect {
         backend == .postgres
     }
 
+    /// Whether statements run inside our process (SQLite) rather than a round trip away on a server
+    /// (PostgreSQL): in process, several small statements that each read less cost less than one that
+    /// reads more; against a server each statement costs a round trip (and, on a busy machine, a wait
+    /// for the CPU at each end).
+    static func runsInProcess(_ backend: SQLBackend) -> Bool {
+        backend == .sqlite
+    }
+
     /// Serialises appenders of a hash chain inside the current transaction. SQLite's
     /// `BEGIN IMMEDIATE` already holds the only write lock; PostgreSQL needs an explicit lock.
     static func lockChain(_ db: any SQLDatabase, backend: SQLBackend, key: Int64) async throws {

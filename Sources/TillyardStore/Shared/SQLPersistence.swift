@@ -18,7 +18,7 @@ struct SQLRepositories: Repositories {
     var usage: any UsageLogRepository { SQLUsageLogRepository(db: db) }
     var purchases: any PurchaseRepository { SQLPurchaseRepository(db: db) }
     var merchants: any MerchantRepository { SQLMerchantRepository(db: db) }
-    var products: any ProductRepository { SQLProductRepository(db: db) }
+    var products: any ProductRepository { SQLProductRepository(db: db, backend: backend) }
     var sales: any SaleRepository { SQLSaleRepository(db: db, backend: backend) }
     var shifts: any ShiftRepository { SQLShiftRepository(db: db) }
     var stock: any StockRepository { SQLStockRepository(db: db) }

@@ -250,7 +250,7 @@ import TillyardTestSupport
 
             // The inspection page: the task, a photo uploaded from the console, the visit recorded there.
             let task = try await h.env.services.service.requestInspection(of: s.bound.id, note: "complaint", by: try await h.principal("admin"))
-            var (techJar, techCSRF) = try await h.consoleSession("regionA.inspector")
+            let (techJar, techCSRF) = try await h.consoleSession("regionA.inspector")
             csrf = techCSRF
             jar = techJar
             let list = try await h.browse(.get, "/console/service/inspections", jar: &jar)

@@ -18,7 +18,8 @@ public struct CatalogService: Sendable {
     /// How this installation's scales print weighed-goods labels.
     public let scaleFormat: ScaleBarcodeFormat
 
-    /// Emptied after every change to products, so the next sale reads them afresh (nil: none kept).
+    /// Emptied after every change to products, so the next sale reads them afresh; scans and searches
+    /// find the caller's merchant in it (nil: none kept).
     let saleContext: SaleContextCache?
 
     public init(store: any Persistence, clock: Clock = .system, scaleFormat: ScaleBarcodeFormat = ScaleBarcodeFormat(),
@@ -74,8 +75,8 @@ public struct CatalogService: Sendable {
     /// Searches a merchant's catalog.
     public func search(_ filter: ProductFilter, merchantId: OrgID?, page: PageRequest, by principal: Principal) async throws -> Page<Product> {
         try principal.require(.catalogRead)
-        return try await store.read { repos in
-            let merchant = try await Self.merchant(merchantId, repos: repos, principal: principal)
+        return try await store.read { [saleContext] repos in
+            let merchant = try await Self.merchant(merchantId, repos: repos, principal: principal, cache: saleContext)
             return try await repos.products.search(merchant: merchant.id, filter: filter, page: page)
         }
     }
@@ -86,8 +87,8 @@ public struct CatalogService: Sendable {
         let trimmed = code.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty, trimmed.count <= 64 else { throw DomainError.invalid("code", "give the scanned code") }
         let format = scaleFormat
-        return try await store.read { repos in
-            let merchant = try await Self.merchant(merchantId, repos: repos, principal: principal)
+        return try await store.read { [saleContext] repos in
+            let merchant = try await Self.merchant(merchantId, repos: repos, principal: principal, cache: saleContext)
             if let product = try await repos.products.find(merchant: merchant.id, barcode: trimmed.uppercased()), product.active {
                 return ScanResult(product: product, quantity: 1000, fromScale: false)
             }
@@ -152,19 +153,25 @@ public struct CatalogService: Sendable {
 
     /// The merchant whose catalog the caller works on: the given one if the caller sees it or
     /// works inside it (a store's cashier uses its merchant's catalog), else the caller's own.
-    static func merchant(_ id: OrgID?, repos: any Repositories, principal: Principal) async throws -> Organization {
+    /// Reads may pass `cache` (the register's lookups: a cashier's scan or search would otherwise read
+    /// its store and then its merchant before the catalog, two round trips to a database server).
+    static func merchant(_ id: OrgID?, repos: any Repositories, principal: Principal, cache: SaleContextCache? = nil) async throws -> Organization {
+        func find(_ id: OrgID) async throws -> Organization? {
+            if let cache { return try await cache.org(id, repos: repos) }
+            return try await repos.orgs.find(id)
+        }
         if let id {
-            guard let org = try await repos.orgs.find(id), org.kind == .merchant,
+            guard let org = try await find(id), org.kind == .merchant,
                   principal.worksWith(path: org.path) else {
                 throw DomainError.notFound(resource: "merchant", id: id.rawValue)
             }
             return org
         }
-        guard let own = try await repos.orgs.find(principal.user.orgId) else {
+        guard let own = try await find(principal.user.orgId) else {
             throw DomainError.conflict("your organisation is missing")
         }
         if own.kind == .merchant { return own }
-        if own.kind == .store, let parent = own.parentId, let merchant = try await repos.orgs.find(parent) { return merchant }
+        if own.kind == .store, let parent = own.parentId, let merchant = try await find(parent) { return merchant }
         throw DomainError.invalid("merchantId", "is required: say whose catalog")
     }
 

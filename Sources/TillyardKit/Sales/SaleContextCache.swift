@@ -2,7 +2,8 @@ import Foundation
 
 /// What a register upload is priced and checked with, recently read: stores and merchants, register
 /// settings, products, and each merchant's promotions that have not ended. A till posting sale
-/// after sale then reads only what changes with every sale (the id check, the shift).
+/// after sale then reads only what changes with every sale (the id check, the shift). The register's
+/// catalog lookups (scan, search) find the caller's store and merchant here too.
 ///
 /// Like `TokenCache`: an entry lives `lifetime` (2 s) at most, so a change made by another server
 /// node on the same PostgreSQL database, or by the command line on the same SQLite file, is used

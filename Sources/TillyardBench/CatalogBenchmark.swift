@@ -181,6 +181,8 @@ struct CatalogBenchmark: AsyncParsableCommand {
             try await database.transaction { db in try await CatalogData.insert(rows, path: merchant.path, into: db) }
             if (start / batch) % 10 == 9 { Report.say("  loaded \(Report.grouped(start + rows.count)) products…") }
         }
+        // The terms went in directly, not through the catalog, which keeps their counts.
+        try await database.recountProductTerms()
         let wall = EstateBenchmark.seconds(clock.now - began)
         return LoadedCatalog(merchantId: merchant.id, products: products, samples: samples, summary: """
             catalog: \(Report.grouped(products)) products of one merchant, \(Report.grouped(products)) barcodes, \(Report.grouped(terms)) name terms

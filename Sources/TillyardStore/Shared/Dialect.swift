@@ -52,6 +52,22 @@ enum Dialect {
         guard backend == .postgres else { return }
         try await db.raw("SELECT pg_advisory_xact_lock(\(bind: key))").run()
     }
+
+    /// An aggregate joining a group's text values with `separator` (in no particular order).
+    static func joined(_ expression: String, separator: String, backend: SQLBackend) -> String {
+        switch backend {
+        case .sqlite: return "group_concat(\(expression), '\(separator)')"
+        case .postgres: return "string_agg(\(expression), '\(separator)')"
+        }
+    }
+
+    /// Serialises, inside the current transaction, the writers of one named thing (`space` tells kinds
+    /// of things apart; the name is hashed by the server, so every node takes the same lock). A no-op on
+    /// SQLite, whose `BEGIN IMMEDIATE` already holds the only write lock.
+    static func lock(_ db: any SQLDatabase, backend: SQLBackend, space: Int32, name: String) async throws {
+        guard backend == .postgres else { return }
+        try await db.raw("SELECT pg_advisory_xact_lock(\(bind: space), hashtext(\(bind: name)))").run()
+    }
 }
 
 /// The range of materialised paths inside a subtree: `[prefix, bound)`.

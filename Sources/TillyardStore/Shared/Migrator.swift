@@ -59,6 +59,7 @@ public struct Migrator: Sendable {
         Migration0018ServiceDesk2.migration,
         Migration0020SecurityEventRepeats.migration,
         Migration0021ReportMerchantCovering.migration,
+        Migration0022ProductTermCounts.migration,
     ]
 
     let database: Database

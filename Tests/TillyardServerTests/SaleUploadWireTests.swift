@@ -17,6 +17,17 @@ import TillyardKit
     /// A body as `BenchShop.body` writes it.
     static let typical = #"{"id":"019af8a2-7c4d-7e5f-8a9b-0c1d2e3f4a5b","storeId":"019af8a1-1111-7222-8333-444455556666","registerId":"BENCH-001","registerSeq":17,"shiftId":"019af8a1-9999-7888-8777-666655554444","lines":[{"productId":"019af8a2-0000-7000-8000-000000000001","quantity":2000,"unitPrice":1850},{"productId":"019af8a2-0000-7000-8000-000000000002","quantity":1000,"unitPrice":999}],"tenders":[{"kind":"cash","tendered":5000}],"expectedTotal":4699}"#
 
+    /// Responses: a value that writes its own JSON (`WireWritable`, as a sale does with `SaleJSON`, whose
+    /// bytes `SaleJSONTests` compares with the encoder's) is answered with it; anything else by the encoder.
+    @Test func responsesAreWrittenByTheValuesOwnWriterWhenItHasOne() throws {
+        struct Written: WireWritable {
+            let ignored = 1
+            var wireJSON: String { #"{"written":"by hand"}"# }
+        }
+        #expect(String(buffer: try JSONIO.encode(Written())) == #"{"written":"by hand"}"#)
+        #expect(String(buffer: try JSONIO.encode(["b": 1, "a": 2])) == #"{"a":2,"b":1}"#)
+    }
+
     /// Builds a body from its members, in the given order, with the given white space.
     func object(_ members: [(String, String)], space: String = "") -> String {
         "{" + space + members.map { "\"\($0.0)\"\(space):\(space)\($0.1)" }.joined(separator: "," + space) + space + "}"

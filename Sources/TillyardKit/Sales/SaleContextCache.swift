@@ -83,7 +83,6 @@ public final class SaleContextCache: @unchecked Sendable {
         guard !missing.isEmpty else { return known }
         let read = try await repos.products.find(ids: missing)
         keep(generation) { state, at in
-            if state.products.count >= Self.capacity { state.products = [:] }
             for product in read { state.products[product.id] = Entry(value: product, readAt: at) }
         }
         return known + read
@@ -122,13 +121,15 @@ public final class SaleContextCache: @unchecked Sendable {
         }
     }
 
-    /// Stores a reading taken under `generation`, unless the cache was emptied meanwhile.
+    /// Stores a reading taken under `generation`, unless the cache was emptied meanwhile. A dictionary
+    /// that reached `capacity` is emptied first (entries live 2 s, so this only bounds a burst).
     private func keep(_ generation: UInt64, _ store: (SaleContextCache, UInt64) -> Void) {
         let at = DispatchTime.now().uptimeNanoseconds
         lock.withLock {
             guard generation == self.generation else { return }
             if orgs.count >= Self.capacity { orgs = [:] }
             if settings.count >= Self.capacity { settings = [:] }
+            if products.count >= Self.capacity { products = [:] }
             if promotions.count >= Self.capacity { promotions = [:] }
             store(self, at)
         }

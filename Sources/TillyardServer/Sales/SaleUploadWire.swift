@@ -1,6 +1,12 @@
 import Foundation
 import TillyardKit
 
+/// Every upload's answer is the sale: written by `SaleJSON`, the bytes the API's encoder gives (checked
+/// by `SaleJSONTests` over 600 varied sales), at a fraction of its cost.
+extension Sale: WireWritable {
+    public var wireJSON: String { SaleJSON.encode(self, style: .wire) }
+}
+
 /// The sale upload's fast lane (`POST /sales`, every register's every sale): the plain body read in
 /// one pass, as `HeartbeatWire` reads a heartbeat.
 ///

@@ -26,6 +26,14 @@ extension APIInput {
     public static func readPlain(_ data: Data) -> Self? { nil }
 }
 
+/// A response value that writes its own JSON, byte for byte what `JSONIO.encoder()` writes, without
+/// the encoder's cost (a sale: every register upload's answer). `JSONIO.encode` asks this first, as
+/// `JSONIO.decode` asks `APIInput.readPlain`.
+public protocol WireWritable: Encodable {
+    /// The value's JSON as the API's encoder writes it (ISO 8601 dates with milliseconds, sorted keys).
+    var wireJSON: String { get }
+}
+
 /// JSON encoding and strict decoding for the API.
 public enum JSONIO {
     /// The encoder for every API response: ISO 8601 dates with milliseconds, sorted keys.
@@ -34,10 +42,10 @@ public enum JSONIO {
     /// The decoder for request bodies: dates as ISO 8601, with or without fractional seconds.
     public static func decoder() -> JSONDecoder { WireJSON.decoder() }
 
-    /// Encodes a value for a response body. A sale (every register upload's answer) is written by
-    /// `SaleJSON`, the same bytes the encoder gives, without its cost.
+    /// Encodes a value for a response body: by its own writer when it has one (`WireWritable`), else
+    /// by the shared encoder.
     public static func encode(_ value: some Encodable) throws -> ByteBuffer {
-        if let sale = value as? Sale { return ByteBuffer(string: SaleJSON.encode(sale, style: .wire)) }
+        if let writable = value as? any WireWritable { return ByteBuffer(string: writable.wireJSON) }
         return ByteBuffer(data: try sharedEncoder.encode(value))
     }
 

@@ -223,4 +223,40 @@ import TillyardTestSupport
             try await env.expectChainIntact()
         }
     }
+
+    /// One's own password, changed through a session or a token, needs the current one, checked like a
+    /// login: a stolen session cannot take the account over, and guessing counts towards the lock-out.
+    @Test(arguments: TestBackend.allCases)
+    func ownPasswordChangeNeedsTheCurrentOne(backend: TestBackend) async throws {
+        try await AccessHarness.with(backend) { env in
+            let cashier = try await env.sessionPrincipal("storeA.cashier")
+            let id = cashier.user.id
+            let before = try await env.stored(id)
+            let missing = await #expect(throws: DomainError.self) {
+                try await env.access.resetPassword(id, newPassword: "Cashier-own-pass-3", by: cashier)
+            }
+            #expect(missing?.fieldNames == ["currentPassword"])
+            let wrong = await #expect(throws: DomainError.self) {
+                try await env.access.resetPassword(id, newPassword: "Cashier-own-pass-3", currentPassword: "not-my-password", by: cashier)
+            }
+            #expect(wrong?.fieldNames == ["currentPassword"])
+            let afterWrong = try await env.stored(id)
+            #expect(afterWrong.passwordHash == before.passwordHash && afterWrong.failedLogins == 1, "a wrong guess counts like a failed login")
+            #expect(try await env.events("user.change_password", resourceId: id.rawValue, outcome: .failure).count == 1)
+
+            try await env.access.resetPassword(id, newPassword: "Cashier-own-pass-3", currentPassword: Fixtures.password, by: cashier)
+            _ = try await env.access.login(username: cashier.user.username, password: "Cashier-own-pass-3", origin: "x")
+            #expect(try await env.stored(id).failedLogins == 0)
+
+            // An administrator setting someone else's password, and an operator at the server's command line,
+            // give none.
+            let admin = try await env.sessionPrincipal("regionA.admin")
+            try await env.access.resetPassword(id, newPassword: "Cashier-own-pass-4", by: admin)
+            let operatorPrincipal = try await env.principal("storeA.cashier")
+            try await env.access.resetPassword(id, newPassword: "Cashier-own-pass-5", by: operatorPrincipal)
+            _ = try await env.access.login(username: cashier.user.username, password: "Cashier-own-pass-5", origin: "x")
+            try await env.expectChainIntact()
+        }
+    }
+
 }

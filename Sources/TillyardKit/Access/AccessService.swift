@@ -515,9 +515,24 @@ public struct AccessService: Sendable {
 
     /// Sets a new password (an administrator's reset, or the user's own change), ends the
     /// user's sessions and clears any lock-out.
-    public func resetPassword(_ id: UserID, newPassword: String, by principal: Principal) async throws {
+    ///
+    /// One's own change through a session or an API token must give `currentPassword`, checked like a
+    /// login (a wrong one counts towards the lock-out): whoever holds a stolen session or token must
+    /// not be able to take the account over. An operator on the server (the command line) needs none.
+    public func resetPassword(_ id: UserID, newPassword: String, currentPassword: String? = nil, by principal: Principal) async throws {
         if id != principal.user.id { try principal.require(.usersManage) }
         try AccessRules.password(newPassword, field: "newPassword")
+        if id == principal.user.id, principal.credential != .commandLine {
+            guard let currentPassword, !currentPassword.isEmpty else {
+                throw DomainError.invalid("currentPassword", "give your current password to change it")
+            }
+            do {
+                _ = try await checkPassword(username: principal.user.username, password: currentPassword, origin: principal.origin,
+                                            action: "user.change_password")
+            } catch DomainError.unauthenticated {
+                throw DomainError.invalid("currentPassword", "is not your current password")
+            }
+        }
         let now = clock.now()
         let hash = hasher.hash(newPassword)
         // Principals read from tokens, users and organisations are kept briefly: forget them once this commits.

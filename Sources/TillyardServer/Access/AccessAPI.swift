@@ -147,7 +147,9 @@ struct UpdateUserInput: APIInput {
 
 struct PasswordInput: APIInput {
     var newPassword: String
-    enum CodingKeys: String, CodingKey, CaseIterable { case newPassword }
+    /// Required for one's own change (see `AccessService.resetPassword`).
+    var currentPassword: String?
+    enum CodingKeys: String, CodingKey, CaseIterable { case newPassword, currentPassword }
     typealias Field = CodingKeys
 }
 
@@ -239,7 +241,7 @@ struct AccessAPI {
             let id: UserID = try context.id("id", resource: "user")
             let principal = try context.requirePrincipal()
             let input = try await JSONIO.decode(PasswordInput.self, from: request, context: context)
-            try await access.resetPassword(id, newPassword: input.newPassword, by: principal)
+            try await access.resetPassword(id, newPassword: input.newPassword, currentPassword: input.currentPassword, by: principal)
             return Response(status: .noContent)
         }
 

@@ -366,10 +366,44 @@ extension Harness {
         }
     }
 
+    /// My account: one's own password changes only with the current one; success ends every session,
+    /// this browser's included, and the sign-in page says why.
+    @Test(arguments: TestBackend.allCases)
+    func ownPasswordChangesFromMyAccount(backend: TestBackend) async throws {
+        try await Harness.run(backend) { h in
+            var (jar, csrf) = try await h.consoleSession("storeA.cashier")
+            let page = try await h.browse(.get, "/console/account", jar: &jar)
+            #expect(page.status == .ok && page.text.contains("id=\"password-form\"") && page.text.contains("id=\"account-link\""))
+            #expect(Self.element("account-username", in: page.text) == "storea.cashier")
+            func change(_ current: String, _ new: String, _ again: String) async throws -> TestResponse {
+                try await h.browse(.post, "/console/account/password", jar: &jar,
+                                   form: [("currentPassword", current), ("newPassword", new), ("repeatPassword", again), ("_csrf", csrf)])
+            }
+            let mismatch = try await change(Fixtures.password, "Cashier-own-pass-3", "Cashier-own-pass-4")
+            #expect(mismatch.status == .unprocessableContent)
+            #expect(Self.element("password-error", in: mismatch.text) == "The two new passwords differ.")
+            let wrong = try await change("not-my-password", "Cashier-own-pass-3", "Cashier-own-pass-3")
+            #expect(wrong.status == .unprocessableContent)
+            #expect(Self.element("password-error", in: wrong.text) == "The current password is not right.")
+            let weak = try await change(Fixtures.password, "short", "short")
+            #expect(weak.status == .unprocessableContent && Self.element("password-error", in: weak.text)?.hasPrefix("New password: ") == true)
+            #expect(try await h.browse(.get, "/console/account", jar: &jar).status == .ok, "still signed in after a refusal")
+
+            let done = try await change(Fixtures.password, "Cashier-own-pass-3", "Cashier-own-pass-3")
+            #expect(done.status == .found && done.headers[.location] == "/console/login?changed=1")
+            #expect(jar.cookies[CookieName.session] == nil, "the ended session's cookie is dropped")
+            let login = try await h.browse(.get, "/console/login?changed=1", jar: &jar)
+            #expect(Self.element("login-notice", in: login.text) == "Your password was changed. Sign in with the new one.")
+            var fresh = CookieJar()
+            #expect(try await h.consoleLogin("storeA.cashier", jar: &fresh).status == .unauthorized, "the old password no longer works")
+            #expect(try await h.consoleLogin("storeA.cashier", password: "Cashier-own-pass-3", jar: &fresh).status == .found)
+        }
+    }
+
     @Test(arguments: TestBackend.allCases)
     func everyPageIsFullyTranslated(backend: TestBackend) async throws {
         try await Harness.run(backend) { h in
-            let catalogPrefixes = ["action", "area", "audit", "dashboard", "error", "field", "kind", "list", "login", "nav",
+            let catalogPrefixes = ["account", "action", "area", "audit", "dashboard", "error", "field", "kind", "list", "login", "nav",
                                    "orgs", "problem", "role", "status", "tokens", "users", "merchant(?!_owner)", "document", "risk", "business",
                                    "purchase", "dossier", "state", "register", "campaign", "package", "compliance"]
             // (`merchant_owner` is a role's stored name, shown as such in audit summaries, not a catalog key.)
@@ -380,7 +414,7 @@ extension Harness {
             _ = try await h.env.services.merchants.start(h.fixtures.merchantA, Fixtures.application(), by: try await h.principal("admin"))
             for language in ["en", "zh-CN"] {
                 jar.cookies[CookieName.language] = language
-                for path in ["/console", "/console/orgs", "/console/users", "/console/tokens", "/console/audit?verify=1",
+                for path in ["/console", "/console/account", "/console/orgs", "/console/users", "/console/tokens", "/console/audit?verify=1",
                              "/console/terminals", "/console/models", "/console/purchases", "/console/merchants", "/console/register",
                              "/console/merchants/\(h.fixtures.merchantA.rawValue)", "/console/merchants/\(h.fixtures.merchantB.rawValue)",
                              "/console/packages", "/console/campaigns", "/console/compliance?minApp=2.4.0",

@@ -11,6 +11,7 @@ struct UserForm: Decodable {
     var role: String; var password: String; var _csrf: String
 }
 struct TokenForm: Decodable { var name: String; var scopes: [String]?; var expiresInDays: String?; var _csrf: String }
+struct PasswordForm: Decodable { var currentPassword: String; var newPassword: String; var repeatPassword: String; var _csrf: String }
 
 /// The web console of the Access area: login, dashboard, organisations, users, tokens, audit.
 struct ConsoleController {
@@ -39,6 +40,8 @@ struct ConsoleController {
         console.post("tokens", use: createToken)
         console.post("tokens/:id/revoke", use: revokeToken)
         console.get("audit", use: audit)
+        console.get("account", use: account)
+        console.post("account/password", use: changePassword)
     }
 
     /// A static file served from memory, cached for an hour.
@@ -51,13 +54,16 @@ struct ConsoleController {
 
     @Sendable func loginPage(_ request: Request, context: AppRequestContext) async throws -> Response {
         if context.principal != nil { return .redirect(to: "/console") }
-        return loginForm(context: context, username: "", error: nil, status: .ok)
+        let notice = request.query("changed") != nil ? renderer.text("login_password_changed", locale: context.locale) : nil
+        return loginForm(context: context, username: "", error: nil, status: .ok, notice: notice)
     }
 
-    private func loginForm(context: AppRequestContext, username: String, error: String?, status: HTTPResponse.Status) -> Response {
+    private func loginForm(context: AppRequestContext, username: String, error: String?, status: HTTPResponse.Status,
+                           notice: String? = nil) -> Response {
         let token = Secrets.randomHex(bytes: 16)
         var response = renderer.page("login", titleKey: "login_title", context: context,
-                                     data: ["loginCsrf": token, "username": username, "error": error as Any], status: status)
+                                     data: ["loginCsrf": token, "username": username, "error": error as Any, "notice": notice as Any],
+                                     status: status)
         response.setCookie(Cookie(name: CookieName.loginCSRF, value: token, path: "/console", secure: secureCookies,
                                   httpOnly: true, sameSite: .strict))
         return response
@@ -86,9 +92,52 @@ struct ConsoleController {
         let principal = try context.requirePrincipal()
         _ = try await forms.decode(CSRFForm.self, request, context)
         try await access.logout(principal)
-        var response = Response.redirect(to: "/console/login", type: .found)
+        return signedOut(to: "/console/login")
+    }
+
+    /// A redirect that also drops the session cookie (its session has ended).
+    private func signedOut(to location: String) -> Response {
+        var response = Response.redirect(to: location, type: .found)
         response.setCookie(Cookie(name: CookieName.session, value: "", maxAge: 0, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax))
         return response
+    }
+
+    // MARK: - My account
+
+    @Sendable func account(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try accountPage(context, error: nil, status: .ok)
+    }
+
+    private func accountPage(_ context: AppRequestContext, error: String?, status: HTTPResponse.Status) throws -> Response {
+        let user = try context.requirePrincipal().user
+        return renderer.page("account", titleKey: "nav_account", context: context, data: [
+            "account": ["username": user.username, "displayName": user.displayName,
+                        "role": renderer.text("role_\(user.role.rawValue)", locale: context.locale)],
+            "error": error as Any,
+        ], status: status)
+    }
+
+    /// One's own password: the current one is checked like a login (`AccessService.resetPassword`), and
+    /// every session ends, this one included, so the browser goes back to the sign-in page.
+    @Sendable func changePassword(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let form = try await forms.decode(PasswordForm.self, request, context)
+        guard form.newPassword == form.repeatPassword else {
+            return try accountPage(context, error: renderer.text("account_password_mismatch", locale: context.locale), status: .unprocessableContent)
+        }
+        let locale = context.locale
+        do {
+            try await access.resetPassword(principal.user.id, newPassword: form.newPassword, currentPassword: form.currentPassword, by: principal)
+            return signedOut(to: "/console/login?changed=1")
+        } catch DomainError.validation(let fields) {
+            // Named by the form's own labels: "currentPassword: is not your current password" is the API's wording.
+            let text = fields.contains { $0.field == "currentPassword" }
+                ? renderer.text("account_current_wrong", locale: locale)
+                : fields.map { "\(renderer.text("account_new_password", locale: locale)): \($0.message)" }.joined(separator: "; ")
+            return try accountPage(context, error: text, status: .unprocessableContent)
+        } catch let error as DomainError {
+            return try accountPage(context, error: error.message, status: ConsoleForms.status(error))
+        }
     }
 
     @Sendable func language(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -287,3 +336,4 @@ extension CSRFForm: CSRFCarrying {}
 extension OrgForm: CSRFCarrying {}
 extension UserForm: CSRFCarrying {}
 extension TokenForm: CSRFCarrying {}
+extension PasswordForm: CSRFCarrying {}

@@ -639,28 +639,6 @@ final class LiveSnapshot: @unchecked Sendable {
     }
 }
 
-/// A first-come lock for async code: `acquire` waits until the holder calls `release`.
-actor AsyncGate {
-    private var held = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-
-    func acquire() async {
-        if !held {
-            held = true
-            return
-        }
-        await withCheckedContinuation { waiters.append($0) }
-    }
-
-    func release() {
-        if waiters.isEmpty {
-            held = false
-        } else {
-            waiters.removeFirst().resume()
-        }
-    }
-}
-
 /// What the heartbeat asks for the software a terminal should install: `FleetService` holds one
 /// and puts its answer in `HeartbeatReply.update`. Implementations answer from memory only.
 public protocol UpdateOffering: Sendable {

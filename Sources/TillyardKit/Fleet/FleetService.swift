@@ -133,8 +133,11 @@ public struct FleetService: Sendable {
     public let heartbeatInterval: Int
     /// A terminal silent for longer than this is offline (three missed heartbeats by default).
     public let onlineThreshold: TimeInterval
-    /// At most one batch write at a time, and not more often than `flushEvery`.
+    /// At most one periodic batch write at a time, and not more often than `flushEvery`.
     let flushes: FlushGate
+    /// One batch write at a time, periodic or asked for: a caller waits for a write in flight, so the
+    /// heartbeats recorded before its call are stored when it returns.
+    let writing = AsyncGate()
     public let flushEvery: TimeInterval
     /// Each terminal's context in memory: the protocol's reads happen once per terminal per `ttl`.
     public let directory: TerminalDirectory
@@ -385,19 +388,29 @@ public struct FleetService: Sendable {
     /// for the next try. Returns how many terminals were written.
     @discardableResult
     public func flushHeartbeats() async throws -> Int {
-        try await flushRefusals(at: clock.now())
-        let drained = hub.drain()
-        guard !drained.statuses.isEmpty || !drained.samples.isEmpty else { return 0 }
+        // Without the gate, a call made while the periodic flush was writing found the hub drained and
+        // returned at once, before that write committed (a dashboard read then missed the heartbeat).
+        await writing.acquire()
         do {
-            try await store.write { repos in
-                try await repos.fleet.saveStatuses(drained.statuses)
-                try await repos.fleet.appendSamples(drained.samples)
+            try await flushRefusals(at: clock.now())
+            let drained = hub.drain()
+            if !drained.statuses.isEmpty || !drained.samples.isEmpty {
+                do {
+                    try await store.write { repos in
+                        try await repos.fleet.saveStatuses(drained.statuses)
+                        try await repos.fleet.appendSamples(drained.samples)
+                    }
+                } catch {
+                    hub.restore(drained)
+                    throw error
+                }
             }
+            await writing.release()
+            return drained.statuses.count
         } catch {
-            hub.restore(drained)
+            await writing.release()
             throw error
         }
-        return drained.statuses.count
     }
 
     /// A terminal's latest status (memory first, then storage) and whether it is online.

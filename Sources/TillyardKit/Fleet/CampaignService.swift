@@ -312,14 +312,7 @@ public final class CampaignService: Sendable {
     }
 
     private func refresh(judge: Bool) async throws {
-        await gate.acquire()
-        do {
-            try await reload(judge: judge)
-        } catch {
-            await gate.release()
-            throw error
-        }
-        await gate.release()
+        try await gate.run { try await reload(judge: judge) }
     }
 
     private func reload(judge: Bool) async throws {

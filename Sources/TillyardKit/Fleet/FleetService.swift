@@ -390,26 +390,20 @@ public struct FleetService: Sendable {
     public func flushHeartbeats() async throws -> Int {
         // Without the gate, a call made while the periodic flush was writing found the hub drained and
         // returned at once, before that write committed (a dashboard read then missed the heartbeat).
-        await writing.acquire()
-        do {
+        try await writing.run {
             try await flushRefusals(at: clock.now())
             let drained = hub.drain()
-            if !drained.statuses.isEmpty || !drained.samples.isEmpty {
-                do {
-                    try await store.write { repos in
-                        try await repos.fleet.saveStatuses(drained.statuses)
-                        try await repos.fleet.appendSamples(drained.samples)
-                    }
-                } catch {
-                    hub.restore(drained)
-                    throw error
+            guard !drained.statuses.isEmpty || !drained.samples.isEmpty else { return 0 }
+            do {
+                try await store.write { repos in
+                    try await repos.fleet.saveStatuses(drained.statuses)
+                    try await repos.fleet.appendSamples(drained.samples)
                 }
+            } catch {
+                hub.restore(drained)
+                throw error
             }
-            await writing.release()
             return drained.statuses.count
-        } catch {
-            await writing.release()
-            throw error
         }
     }
 

@@ -21,3 +21,18 @@ actor AsyncGate {
         }
     }
 }
+
+extension AsyncGate {
+    /// Runs `body` holding the gate, which is released however `body` ends.
+    nonisolated func run<T>(_ body: () async throws -> T) async throws -> T {
+        await acquire()
+        do {
+            let value = try await body()
+            await release()
+            return value
+        } catch {
+            await release()
+            throw error
+        }
+    }
+}

@@ -32,8 +32,9 @@ struct SQLProductRepository: ProductRepository {
                     "\(bind: product.id.rawValue), \(bind: product.merchantId.rawValue), \(bind: orgPath), \(bind: product.sku), \(bind: product.nameZh), \(bind: product.nameEn), \(bind: product.category), \(bind: product.unit.rawValue), \(bind: product.price), \(bind: product.memberPrice), \(bind: product.taxRate), \(bind: product.cost), \(bind: product.scaleCode), \(bind: product.active ? 1 : 0), \(bind: product.createdAt.millis), \(bind: product.updatedAt.millis), \(bind: product.version)"
                 }
         }
-        try await insertIndexes(batch.map { (product: $0.product, terms: $0.terms) })
-        try await count(TermCounts(adding: batch.map { (product: $0.product, terms: $0.terms) }))
+        let indexed: [(product: Product, terms: Set<String>?)] = batch.map { (product: $0.product, terms: $0.terms) }
+        try await insertIndexes(indexed)
+        try await count(TermCounts(adding: indexed))
     }
 
     func update(batch: [(product: Product, terms: Set<String>?)]) async throws {
